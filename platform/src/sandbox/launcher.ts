@@ -1,0 +1,76 @@
+import type { HarnessId } from '@lap/sandbox-protocol';
+
+/**
+ * Where sandboxes run. One implementation per capacity type: local processes
+ * (local mode), ECS Fargate tasks (AWS); an EKS one can follow without touching
+ * anything above this interface.
+ */
+export interface SandboxLauncher {
+  /** Starts a sandbox and returns as soon as the capacity accepted it (not when it is running). */
+  launch(spec: SandboxLaunchSpec): Promise<SandboxLaunchResult>;
+  /** Current state, or null when the sandbox is unknown (never existed, or long gone). */
+  describe(ref: string): Promise<SandboxState | null>;
+  /** Stops the sandbox; a sandbox that is already stopped or unknown is not an error. */
+  stop(ref: string, reason: string): Promise<void>;
+  /** Every running or starting sandbox carrying all of these tags (orphan and warm-pool sweeps). */
+  listByTags(tags: Partial<SandboxTags>): Promise<SandboxState[]>;
+  /** Recent log lines of the sandbox's containers, newest last (diagnose). */
+  recentLogs(ref: string, limit: number): Promise<string[]>;
+}
+
+export interface SandboxTags {
+  'lap:sandbox-id': string;
+  'lap:kind': 'session' | 'warm';
+  'lap:agent-id': string;
+  'lap:environment': string;
+}
+
+export interface SandboxLaunchSpec {
+  /** The session id for a cold start, the warm sandbox id for the warm pool. */
+  sandboxId: string;
+  kind: 'session' | 'warm';
+  agentId: string;
+  harnessId: HarnessId;
+  /** An image the agent pinned (PATCH harness_image); null uses the harness's default image. */
+  harnessImage: string | null;
+  /** Non-secret environment for the harness container (HarnessContainerEnv minus what the launcher knows best, e.g. proxy addresses). */
+  harnessEnv: Record<string, string>;
+  /** Non-secret environment for the vault container, including the one-time VAULT_ADMIN_TOKEN. */
+  vaultEnv: Record<string, string>;
+}
+
+export interface SandboxLaunchResult {
+  /** Opaque id of the sandbox: the task ARN on ECS. */
+  ref: string;
+}
+
+export type SandboxLifecycle = 'provisioning' | 'pending' | 'running' | 'stopping' | 'stopped';
+
+export interface SandboxState {
+  ref: string;
+  lifecycle: SandboxLifecycle;
+  tags: Partial<SandboxTags>;
+  /** Base URL of the harness (http://ip:4096) once the sandbox has an address. */
+  harnessUrl: string | null;
+  /** Base URL of the vault admin endpoint (https://ip:14323) once the sandbox has an address. */
+  vaultAdminUrl: string | null;
+  startedAt: Date | null;
+  stoppedAt: Date | null;
+  /** Why it stopped or could not start, in words a user can act on. */
+  stopReason: string | null;
+  /** A classified failure, when there is one (diagnose codes, failure_reason). */
+  failure: SandboxFailure | null;
+}
+
+export type SandboxFailureCode =
+  | 'image_pull_failed'
+  | 'capacity_unavailable'
+  | 'subnet_ip_exhausted'
+  | 'vcpu_quota_exceeded'
+  | 'essential_container_exited'
+  | 'launch_failed';
+
+export interface SandboxFailure {
+  code: SandboxFailureCode;
+  message: string;
+}

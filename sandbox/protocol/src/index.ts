@@ -1,0 +1,168 @@
+/**
+ * The contracts between the control plane and what runs inside a sandbox:
+ *   - the harness HTTP protocol (platform -> harness, port HARNESS_PORT),
+ *   - the platform's internal sandbox routes (harness -> platform: boot spec and phases),
+ *   - the vault admin protocol (platform -> vault, TLS on VAULT_ADMIN_PORT),
+ *   - the environment each container of a sandbox receives.
+ * Types only and a few constants: both sides import this package.
+ * The prose version is docs/sandbox-protocol.md.
+ */
+
+export const HARNESS_PORT = 4096;
+export const VAULT_PROXY_PORT = 14322;
+export const VAULT_ADMIN_PORT = 14323;
+/** TLS server name the vault's admin certificate is issued for (verified against the deployment CA). */
+export const VAULT_ADMIN_SERVER_NAME = 'lap-vault';
+
+export const HARNESS_IDS = ['opencode', 'claude-agent-sdk', 'claude-code', 'codex'] as const;
+export type HarnessId = (typeof HARNESS_IDS)[number];
+export const TUI_HARNESS_IDS: readonly HarnessId[] = ['claude-code', 'codex'];
+
+/** Bring-up phases in order. The platform owns the first six, the harness reports the rest. */
+export const SESSION_PHASES = [
+  'creating_sandbox',
+  'pod_pending',
+  'pod_running',
+  'injecting_files',
+  'waiting_harness',
+  'harness_ready',
+  'cloning_repo',
+  'installing_deps',
+  'harness_listening',
+  'ready',
+] as const;
+export type SessionPhase = (typeof SESSION_PHASES)[number];
+export type HarnessReportedPhase = 'cloning_repo' | 'installing_deps' | 'harness_listening';
+
+// ---------------------------------------------------------------------------
+// Harness HTTP protocol. Every route but /health needs
+// `Authorization: Bearer <HARNESS_TOKEN>`; /tty takes the token as `?token=`.
+// ---------------------------------------------------------------------------
+
+export type MessagePart = { type: 'text'; text: string } | { type: string; [key: string]: unknown };
+
+/** POST /turn: one synchronous agent turn. */
+export interface TurnRequest {
+  parts: MessagePart[];
+}
+export interface TurnResponse {
+  parts: MessagePart[];
+}
+
+/** GET /health */
+export interface HarnessHealth {
+  status: 'ok' | 'starting';
+  harness_id: HarnessId;
+  supports_tui: boolean;
+}
+
+/** GET /events: Server-Sent Events, `event: <type>`, `data: <JSON HarnessEvent>`, `id: <seq>`. */
+export type HarnessEvent =
+  | { type: 'turn_started'; turn_id: string }
+  | { type: 'token'; turn_id: string; text: string }
+  | { type: 'tool_call'; turn_id: string; name: string; input?: unknown }
+  | { type: 'tool_result'; turn_id: string; name: string; output?: unknown }
+  | { type: 'turn_done'; turn_id: string; parts: MessagePart[] }
+  | { type: 'error'; turn_id?: string; message: string };
+
+/** POST /abort: stops the turn in flight, if any. 204. */
+
+/** GET /tty (WebSocket, TUI harnesses): binary/text frames are terminal bytes both ways;
+ *  a text frame holding JSON `{ "type": "resize", "cols": n, "rows": n }` resizes the PTY. */
+export interface TtyResize {
+  type: 'resize';
+  cols: number;
+  rows: number;
+}
+
+// ---------------------------------------------------------------------------
+// Platform internal sandbox routes (harness -> platform), under
+// `${CALLBACK_URL}/api/v1/internal/sandboxes/{SANDBOX_ID}`, with
+// `Authorization: Bearer <CALLBACK_TOKEN>`.
+// ---------------------------------------------------------------------------
+
+/** GET .../spec: what to set up. Fetched (not passed in env) because it can be
+ *  megabytes (files) and ECS limits container overrides to 8 KiB. No real secret
+ *  values: env holds stubs only once the vault has minted them. */
+export interface SandboxBootSpec {
+  sandbox_id: string;
+  agent_id: string;
+  harness_id: HarnessId;
+  model: string;
+  /** The system prompt with skill blocks and enabled memories already appended. */
+  prompt: string;
+  repo_url: string | null;
+  branch: string;
+  requirements: string | null;
+  mcp_servers: string[];
+  litellm_api_base: string;
+  /** Files to write, including skills as ~/.claude/skills/<slug>/SKILL.md. */
+  files: Array<{ path: string; content_base64: string; mode?: number }>;
+}
+
+/** POST .../phase */
+export interface PhaseReport {
+  phase: HarnessReportedPhase | 'failed';
+  detail?: string;
+  /** Set with phase 'failed'. */
+  failure_reason?: string;
+}
+
+// ---------------------------------------------------------------------------
+// Vault admin protocol (platform -> vault), HTTPS on VAULT_ADMIN_PORT with a
+// certificate for VAULT_ADMIN_SERVER_NAME signed by the deployment CA.
+// POST /v1/secrets with `Authorization: Bearer <VAULT_ADMIN_TOKEN>`; the token
+// works once. The vault then mints stubs, writes VAULT_ENV_FILE and so
+// releases the harness.
+// ---------------------------------------------------------------------------
+
+export interface VaultSecretsPush {
+  /** Real values by env var name: the agent's and the session's (session wins on a clash). */
+  secrets: Record<string, { value: string; hosts?: string[] }>;
+  allow_out?: string[];
+  deny_out?: string[];
+}
+export interface VaultSecretsPushResult {
+  /** Stub by env var name, as written to VAULT_ENV_FILE (e.g. stub_github_token_a8f1c2). */
+  stubs: Record<string, string>;
+}
+/** Response header on a request blocked by the egress policy. */
+export const VAULT_EGRESS_POLICY_HEADER = 'x-lap-egress-policy';
+
+// ---------------------------------------------------------------------------
+// Environment of each sandbox container (set by the launcher).
+// ---------------------------------------------------------------------------
+
+/** Harness container. Real secrets never appear here. */
+export interface HarnessContainerEnv {
+  SANDBOX_ID: string;
+  HARNESS_ID: HarnessId;
+  PORT: string;
+  HARNESS_TOKEN: string;
+  CALLBACK_URL: string;
+  CALLBACK_TOKEN: string;
+  /** File the vault writes `KEY=stub` lines into; the boot sequence waits for it. */
+  VAULT_ENV_FILE: string;
+  HTTPS_PROXY: string;
+  HTTP_PROXY: string;
+  NO_PROXY: string;
+  /** PEM of the deployment CA, trusted for the vault's TLS interception. */
+  NODE_EXTRA_CA_CERTS: string;
+  SSL_CERT_FILE?: string;
+}
+
+/** Vault container: REAL_<KEY> / HOST_<KEY> pairs for deployment-wide values
+ *  (e.g. REAL_LITELLM_API_KEY + HOST_LITELLM_API_KEY=gateway host), plus these. */
+export interface VaultContainerEnv {
+  VAULT_PORT: string;
+  VAULT_ADMIN_PORT: string;
+  VAULT_ADMIN_TOKEN: string;
+  VAULT_ENV_FILE: string;
+  /** PEM contents (ECS secrets) or paths (local mode) of the deployment CA. */
+  VAULT_CA_CERT?: string;
+  VAULT_CA_KEY?: string;
+  VAULT_CA_CERT_PATH?: string;
+  VAULT_CA_KEY_PATH?: string;
+  EGRESS_ALLOW_OUT?: string;
+  EGRESS_DENY_OUT?: string;
+}
