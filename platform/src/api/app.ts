@@ -1,0 +1,156 @@
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import {
+  createJsonSchemaTransform,
+  serializerCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { requireBearer } from './auth';
+import { BODY_LIMITS } from './body-limits';
+import type { ApiDeps, RouteOptions } from './deps';
+import { HttpError } from './errors';
+import { RequestValidationError, zodValidatorCompiler } from './schema-compilers';
+import { adminRoutes } from './routes/admin';
+import { agentRoutes } from './routes/agents';
+import { internalRoutes } from './routes/internal';
+import { memoryRoutes } from './routes/memory';
+import { sessionRoutes } from './routes/sessions';
+import { skillRoutes } from './routes/skills';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+
+/** The SDK calls the routes without `/api`; both prefixes serve the same plugins. */
+export const API_PREFIXES = ['/api/v1', '/v1'] as const;
+
+/** Routes behind `Authorization: Bearer <MASTER_KEY>`. Add a new route module here. */
+const PUBLIC_API_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [
+  agentRoutes,
+  sessionRoutes,
+  skillRoutes,
+  memoryRoutes,
+  adminRoutes,
+];
+
+/** Routes with their own auth (the sandbox's CALLBACK_TOKEN), never the master key. */
+const SANDBOX_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [internalRoutes];
+
+const MAX_URL_IN_MESSAGE = 200;
+
+/** Builds the control-plane HTTP API (not listening yet: call app.listen, or app.inject in tests). */
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    // One line per request from the onResponse hook below instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMITS.default,
+    // Sandbox bring-up and synchronous agent turns are long; the ALB's idle timeout is the real bound.
+    requestTimeout: 0,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(zodValidatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installJsonParser(app);
+  installErrorHandling(app);
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
+
+  const transform = createJsonSchemaTransform({});
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'LiteLLM Agent Platform API', version: '1.0.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    // The /v1 copies are aliases for the SDK; document each route once, under /api/v1.
+    transform: (input) => {
+      const out = transform(input);
+      return input.url.startsWith('/v1/') ? { ...out, schema: { ...out.schema, hide: true } } : out;
+    },
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+
+  for (const prefix of API_PREFIXES) {
+    await app.register(
+      async (api) => {
+        for (const routes of SANDBOX_ROUTES) await api.register(routes, { deps });
+        await api.register(async (authed) => {
+          authed.addHook('onRequest', requireBearer(deps.masterKey));
+          authed.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+          for (const routes of PUBLIC_API_ROUTES) await authed.register(routes, { deps });
+        });
+      },
+      { prefix },
+    );
+  }
+
+  await app.ready();
+  return app;
+}
+
+/** JSON bodies, but an empty body (DELETE with a JSON content type) is no body rather than an error. */
+function installJsonParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, (err, value) => {
+      if (err) {
+        done(new HttpError(400, `invalid JSON body: ${err.message}`), undefined);
+        return;
+      }
+      done(null, value);
+    });
+  });
+}
+
+/** Every error, whatever threw it, leaves as `{ "error": "<message>" }` without internals. */
+function installErrorHandling(app: FastifyInstance): void {
+  app.setNotFoundHandler(async (request, reply) => {
+    const url =
+      request.url.length > MAX_URL_IN_MESSAGE
+        ? `${request.url.slice(0, MAX_URL_IN_MESSAGE)}...`
+        : request.url;
+    return reply.code(404).send({ error: `route ${request.method} ${url} not found` });
+  });
+
+  app.setErrorHandler(async (err: FastifyError, request, reply) => {
+    const { status, message } = describeError(err);
+    if (status >= 500) {
+      // Message and code only: no stack, no request body, no SQL parameters.
+      request.log.error({ err: { name: err.name, code: err.code, message: err.message } }, 'request failed');
+    }
+    return reply.code(status).send({ error: message });
+  });
+}
+
+function describeError(err: FastifyError): { status: number; message: string } {
+  if (err instanceof HttpError || err instanceof RequestValidationError) {
+    return { status: err.statusCode, message: err.message };
+  }
+  const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+  if (status >= 500) return { status: 500, message: 'internal error' };
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, message: 'request body too large' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, message: 'unsupported content type: send application/json' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, message: 'empty JSON body' };
+    default:
+      return { status: status >= 400 ? status : 400, message: err.message || 'bad request' };
+  }
+}

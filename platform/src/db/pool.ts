@@ -1,0 +1,53 @@
+import pg from 'pg';
+
+/** Anything that runs a query: the pool itself or a client inside a transaction. */
+export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+
+export interface PoolOptions {
+  /** postgres://user:password@host:port/database */
+  url: string;
+  /** Connections per process; the web service is I/O bound, so a handful serves thousands of req/s. */
+  max?: number;
+  /** TLS to the database (RDS/Aurora): passed through to node-postgres. */
+  ssl?: pg.PoolConfig['ssl'];
+  /** Where to report errors of idle connections (a restarted database); they would otherwise crash the process. */
+  onIdleError?: (err: Error) => void;
+}
+
+export function createPool(options: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max ?? 10,
+    ssl: options.ssl,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+  });
+  pool.on('error', (err) => options.onIdleError?.(err));
+  return pool;
+}
+
+/** Runs fn in one transaction on one pooled connection: COMMIT on success, ROLLBACK on any error. */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids in URLs are user input: anything that is not a UUID can name no row, so it is never sent to PostgreSQL. */
+export function isUuid(value: string): boolean {
+  return UUID_PATTERN.test(value);
+}
