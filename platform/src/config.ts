@@ -1,0 +1,280 @@
+/**
+ * The platform's environment, validated once at startup. Every problem is
+ * collected into ONE error that names each bad or missing key and how to fix it,
+ * so an operator fixes a deployment in one round instead of one key per restart.
+ */
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+function integer(defaultValue: number, min: number, hint: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return defaultValue;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer >= ${min} (${hint}), got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+function oneOf<T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number] | undefined) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') {
+        if (defaultValue !== undefined) return defaultValue as T[number];
+        ctx.addIssue({ code: 'custom', message: `is required: set it to one of ${values.join(', ')}` });
+        return z.NEVER;
+      }
+      if (!(values as readonly string[]).includes(v)) {
+        ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')}, got "${v}"` });
+        return z.NEVER;
+      }
+      return v as T[number];
+    });
+}
+
+const httpUrl = (hint: string) =>
+  optionalText.refine(
+    (v) => v === undefined || /^https?:\/\/[^\s/]+/i.test(v),
+    `must be an http(s) URL (${hint})`,
+  );
+
+/** The raw environment: one field per variable, with its own rule and fix. */
+const envSchema = z.object({
+  PLATFORM_ROLE: oneOf(['all', 'web', 'worker'] as const, 'all'),
+  PORT: integer(3000, 1, 'the HTTP port the web role listens on'),
+  DATABASE_URL: optionalText.refine(
+    (v) => v === undefined || /^postgres(ql)?:\/\//.test(v),
+    'must be a postgres:// URL, e.g. postgres://user:pass@host:5432/lap',
+  ),
+  DB_HOST: optionalText,
+  DB_PORT: integer(5432, 1, 'the PostgreSQL port'),
+  DB_NAME: optionalText,
+  DB_USER: optionalText,
+  DB_PASSWORD: optionalText,
+  DB_SSL: oneOf(['require', 'disable'] as const, 'disable'),
+  MASTER_KEY: optionalText.refine(
+    (v) => v === undefined || v.length >= 8,
+    'must be at least 8 characters (the API bearer key)',
+  ),
+  HARNESS_TOKEN_SIGNING_KEY: optionalText.refine(
+    (v) => v === undefined || v.length >= 16,
+    'must be at least 16 characters (e.g. `openssl rand -hex 32`)',
+  ),
+  SECRET_STORE: oneOf(['local', 'kms'] as const, 'local'),
+  ENCRYPTION_KEY: optionalText,
+  KMS_KEY_ARN: optionalText.refine(
+    (v) => v === undefined || v.startsWith('arn:'),
+    'must be a KMS key ARN (arn:aws:kms:...)',
+  ),
+  SANDBOX_LAUNCHER: oneOf(['local', 'ecs'] as const, 'local'),
+  LITELLM_API_BASE: httpUrl('the LiteLLM gateway, e.g. https://gateway.example.com'),
+  LITELLM_API_KEY: optionalText,
+  CALLBACK_URL: httpUrl('how sandboxes reach the platform, e.g. http://10.0.1.5:3000'),
+  BASE_URL: httpUrl('the public URL of the API'),
+  VAULT_CA_CERT: optionalText.refine(
+    (v) => v === undefined || v.includes('-----BEGIN CERTIFICATE-----'),
+    'must be a PEM certificate (-----BEGIN CERTIFICATE-----)',
+  ),
+  PREINSTALLED_GITHUB_REPO: httpUrl('a git repository URL cloned when an agent has no repo_url'),
+  WARM_POOL_SIZE: integer(2, 0, '0 turns the warm pool off'),
+  WARM_POOL_RECENT_AGENT_HOURS: integer(24, 1, 'hours'),
+  WARM_POOL_MAX_PROVISIONING: integer(2, 1, 'sandboxes started per top-up cycle'),
+  WARM_POOL_TTL_MINUTES: integer(30, 1, 'minutes'),
+  SESSION_CREATING_TIMEOUT_MS: integer(600_000, 1000, 'milliseconds'),
+  LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+  SANDBOX_CLUSTER_ARN: optionalText,
+  SANDBOX_SUBNET_IDS: optionalText,
+  SANDBOX_SECURITY_GROUP_ID: optionalText,
+  SANDBOX_TASK_DEFINITIONS: optionalText,
+  SANDBOX_CAPACITY: oneOf(['spot-with-fallback', 'on-demand', 'spot'] as const, 'spot-with-fallback'),
+  SANDBOX_ENVIRONMENT: optionalText,
+  SANDBOX_LOG_GROUP: optionalText,
+  SANDBOX_EXECUTION_ROLE_ARN: optionalText,
+  SANDBOX_TASK_ROLE_ARN: optionalText,
+});
+
+type Env = z.output<typeof envSchema>;
+
+export type PlatformRole = Env['PLATFORM_ROLE'];
+
+export interface EcsSandboxConfig {
+  clusterArn: string;
+  subnetIds: string[];
+  securityGroupId: string;
+  /** Task definition family or ARN by harness id. */
+  taskDefinitions: Record<string, string>;
+  capacity: Env['SANDBOX_CAPACITY'];
+  environment: string;
+  logGroup: string | undefined;
+  executionRoleArn: string | undefined;
+  taskRoleArn: string | undefined;
+}
+
+export interface PlatformConfig {
+  role: PlatformRole;
+  port: number;
+  database: { url: string; ssl: boolean };
+  masterKey: string;
+  harnessTokenSigningKey: string;
+  secretStore: { kind: 'local'; encryptionKey: Buffer } | { kind: 'kms'; kmsKeyArn: string };
+  sandboxLauncher: Env['SANDBOX_LAUNCHER'];
+  litellm: { apiBase: string | undefined; apiKey: string | undefined };
+  callbackUrl: string;
+  baseUrl: string | undefined;
+  vaultCaCertPem: string | undefined;
+  preinstalledGithubRepo: string | undefined;
+  warmPool: { size: number; recentAgentHours: number; maxProvisioning: number; ttlMinutes: number };
+  sessionCreatingTimeoutMs: number;
+  logLevel: Env['LOG_LEVEL'];
+  ecs: EcsSandboxConfig | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `invalid platform configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Cross-field rules: requirements that depend on the role, the secret store and the launcher. */
+function crossFieldProblems(env: Env): string[] {
+  const problems: string[] = [];
+  const need = (key: keyof Env, why: string) => {
+    if (env[key] === undefined) problems.push(`${key} is required ${why}`);
+  };
+  if (!env.DATABASE_URL) {
+    const missing = (['DB_HOST', 'DB_NAME', 'DB_USER', 'DB_PASSWORD'] as const).filter((k) => !env[k]);
+    if (missing.length > 0)
+      problems.push(
+        `DATABASE_URL is missing: set DATABASE_URL=postgres://user:pass@host:5432/db, or all of DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (missing: ${missing.join(', ')})`,
+      );
+  }
+  need('MASTER_KEY', 'for the API bearer auth: set at least 8 characters');
+  need('HARNESS_TOKEN_SIGNING_KEY', 'to derive harness and callback tokens: e.g. `openssl rand -hex 32`');
+  if (env.SECRET_STORE === 'local') {
+    if (env.ENCRYPTION_KEY === undefined)
+      problems.push(
+        'ENCRYPTION_KEY is required with SECRET_STORE=local: 32 random bytes in base64, e.g. `openssl rand -base64 32`',
+      );
+    else if (Buffer.from(env.ENCRYPTION_KEY, 'base64').length !== 32)
+      problems.push(
+        'ENCRYPTION_KEY must be 32 bytes in base64 (44 characters), e.g. `openssl rand -base64 32`',
+      );
+  } else need('KMS_KEY_ARN', 'with SECRET_STORE=kms: the ARN of the KMS key for envelope encryption');
+  if (env.PLATFORM_ROLE !== 'web') {
+    need('CALLBACK_URL', 'for the worker: the URL sandboxes use to reach the platform');
+    need('VAULT_CA_CERT', 'for the worker: the deployment CA PEM that signs the vault admin certificate');
+  }
+  if (env.SANDBOX_LAUNCHER === 'local') {
+    need('LITELLM_API_BASE', 'with SANDBOX_LAUNCHER=local: the LiteLLM gateway URL the local vault allows');
+  }
+  if (env.SANDBOX_LAUNCHER === 'ecs') {
+    const why = 'with SANDBOX_LAUNCHER=ecs';
+    need('SANDBOX_CLUSTER_ARN', `${why}: the ECS cluster sandboxes run in`);
+    need('SANDBOX_SUBNET_IDS', `${why}: comma-separated subnet ids for sandbox tasks`);
+    need('SANDBOX_SECURITY_GROUP_ID', `${why}: the sandbox security group id`);
+    need('SANDBOX_ENVIRONMENT', `${why}: the environment name used as the lap:environment tag`);
+    need('SANDBOX_TASK_DEFINITIONS', `${why}: JSON {"<harness_id>": "<task definition family or ARN>"}`);
+    if (
+      env.SANDBOX_TASK_DEFINITIONS !== undefined &&
+      parseTaskDefinitions(env.SANDBOX_TASK_DEFINITIONS) === null
+    )
+      problems.push(
+        'SANDBOX_TASK_DEFINITIONS must be a JSON object of strings, e.g. {"opencode":"lap-sandbox-opencode"}',
+      );
+  }
+  return problems;
+}
+
+function parseTaskDefinitions(raw: string): Record<string, string> | null {
+  try {
+    const parsed = z.record(z.string(), z.string().min(1)).safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+function databaseUrl(env: Env): string {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  const user = encodeURIComponent(env.DB_USER!);
+  const password = encodeURIComponent(env.DB_PASSWORD!);
+  return `postgres://${user}:${password}@${env.DB_HOST}:${env.DB_PORT}/${encodeURIComponent(env.DB_NAME!)}`;
+}
+
+/** Validates the environment; throws one ConfigError listing every problem. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformConfig {
+  const parsed = envSchema.safeParse(source);
+  let env: Env;
+  const problems: string[] = [];
+  if (parsed.success) env = parsed.data;
+  else {
+    const badKeys = new Set(parsed.error.issues.map((i) => String(i.path[0])));
+    problems.push(...parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`));
+    // Parse again without the bad keys so the cross-field rules of the others are reported too.
+    const rest = Object.fromEntries(Object.entries(source).filter(([k]) => !badKeys.has(k)));
+    env = envSchema.parse(rest);
+    problems.push(...crossFieldProblems(env).filter((p) => !badKeys.has(p.split(' ')[0]!)));
+    throw new ConfigError(problems);
+  }
+  problems.push(...crossFieldProblems(env));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    role: env.PLATFORM_ROLE,
+    port: env.PORT,
+    database: { url: databaseUrl(env), ssl: env.DB_SSL === 'require' },
+    masterKey: env.MASTER_KEY!,
+    harnessTokenSigningKey: env.HARNESS_TOKEN_SIGNING_KEY!,
+    secretStore:
+      env.SECRET_STORE === 'local'
+        ? { kind: 'local', encryptionKey: Buffer.from(env.ENCRYPTION_KEY!, 'base64') }
+        : { kind: 'kms', kmsKeyArn: env.KMS_KEY_ARN! },
+    sandboxLauncher: env.SANDBOX_LAUNCHER,
+    litellm: { apiBase: env.LITELLM_API_BASE, apiKey: env.LITELLM_API_KEY },
+    callbackUrl: (env.CALLBACK_URL ?? `http://127.0.0.1:${env.PORT}`).replace(/\/+$/, ''),
+    baseUrl: env.BASE_URL,
+    vaultCaCertPem: env.VAULT_CA_CERT,
+    preinstalledGithubRepo: env.PREINSTALLED_GITHUB_REPO,
+    warmPool: {
+      size: env.WARM_POOL_SIZE,
+      recentAgentHours: env.WARM_POOL_RECENT_AGENT_HOURS,
+      maxProvisioning: env.WARM_POOL_MAX_PROVISIONING,
+      ttlMinutes: env.WARM_POOL_TTL_MINUTES,
+    },
+    sessionCreatingTimeoutMs: env.SESSION_CREATING_TIMEOUT_MS,
+    logLevel: env.LOG_LEVEL,
+    ecs:
+      env.SANDBOX_LAUNCHER === 'ecs'
+        ? {
+            clusterArn: env.SANDBOX_CLUSTER_ARN!,
+            subnetIds: env
+              .SANDBOX_SUBNET_IDS!.split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+            securityGroupId: env.SANDBOX_SECURITY_GROUP_ID!,
+            taskDefinitions: parseTaskDefinitions(env.SANDBOX_TASK_DEFINITIONS!)!,
+            capacity: env.SANDBOX_CAPACITY,
+            environment: env.SANDBOX_ENVIRONMENT!,
+            logGroup: env.SANDBOX_LOG_GROUP,
+            executionRoleArn: env.SANDBOX_EXECUTION_ROLE_ARN,
+            taskRoleArn: env.SANDBOX_TASK_ROLE_ARN,
+          }
+        : undefined,
+  };
+}

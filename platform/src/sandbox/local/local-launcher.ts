@@ -1,0 +1,294 @@
+/**
+ * SandboxLauncher for local mode: a sandbox is two local processes, the vault and
+ * the harness (`node --import tsx <file>`), on free loopback ports, living in
+ * `<dataDir>/sandboxes/<id>/` with HOME and WORKSPACE_DIR inside it. Each process
+ * runs in its own process group so stop() takes down whatever it spawned.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import type {
+  SandboxLaunchResult,
+  SandboxLaunchSpec,
+  SandboxLauncher,
+  SandboxState,
+  SandboxTags,
+} from '../launcher';
+import { freeLoopbackPort } from './free-port';
+import { readLogTail } from './log-tail';
+
+const REPO_ROOT = path.resolve(__dirname, '../../../..');
+const STOP_GRACE_MS = 5000;
+
+export interface LocalLauncherOptions {
+  /** LAP_DATA_DIR: sandboxes live in `<dataDir>/sandboxes/<id>/`. */
+  dataDir: string;
+  /** Deployment CA files (the vault signs with it, the harness trusts it). */
+  caCertPath: string;
+  caKeyPath: string;
+  /** Gateway the local vaults hold the real key for (REAL_/HOST_LITELLM_API_KEY). */
+  litellm: { apiBase: string | undefined; apiKey: string | undefined };
+  /** `lap:environment` tag value. */
+  environment?: string;
+  vaultEntry?: string;
+  harnessEntry?: string;
+  /** Extra environment for both processes (tests: e.g. a fake harness's behaviour). */
+  extraEnv?: Record<string, string>;
+}
+
+type Container = 'vault' | 'harness';
+
+interface LocalSandbox {
+  ref: string;
+  dir: string;
+  tags: SandboxTags;
+  processes: Record<Container, ChildProcess>;
+  ports: { harness: number; vault: number; vaultAdmin: number };
+  startedAt: Date;
+  stoppedAt: Date | null;
+  stopping: boolean;
+  stopReason: string | null;
+  exited: Promise<void>;
+  log: fs.WriteStream;
+}
+
+/** A copy of the platform's environment without anything secret: only what a process needs to run. */
+function baseEnv(): Record<string, string> {
+  const keep = ['PATH', 'LANG', 'TZ', 'TMPDIR', 'NODE_OPTIONS'];
+  return Object.fromEntries(
+    keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]),
+  );
+}
+
+export class LocalSandboxLauncher implements SandboxLauncher {
+  private readonly sandboxes = new Map<string, LocalSandbox>();
+  private readonly vaultEntry: string;
+  private readonly harnessEntry: string;
+  private readonly tsxLoader = pathToFileURL(require.resolve('tsx')).href;
+
+  constructor(private readonly options: LocalLauncherOptions) {
+    this.vaultEntry = options.vaultEntry ?? path.join(REPO_ROOT, 'sandbox/vault/src/main.ts');
+    this.harnessEntry = options.harnessEntry ?? path.join(REPO_ROOT, 'sandbox/harness/src/main.ts');
+  }
+
+  async launch(spec: SandboxLaunchSpec): Promise<SandboxLaunchResult> {
+    const ref = `local:${spec.sandboxId}`;
+    const existing = this.sandboxes.get(ref);
+    if (existing && !existing.stoppedAt) return { ref };
+    const dir = path.join(this.options.dataDir, 'sandboxes', spec.sandboxId);
+    const home = path.join(dir, 'home');
+    const workspace = path.join(dir, 'workspace');
+    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(workspace, { recursive: true, mode: 0o700 });
+    const envFile = path.join(dir, 'vault.env');
+    fs.rmSync(envFile, { force: true });
+    const ports = {
+      harness: await freeLoopbackPort(),
+      vault: await freeLoopbackPort(),
+      vaultAdmin: await freeLoopbackPort(),
+    };
+    const proxy = `http://127.0.0.1:${ports.vault}`;
+    const gatewayHost = this.options.litellm.apiBase
+      ? new URL(this.options.litellm.apiBase).hostname
+      : undefined;
+    const vaultEnv: Record<string, string> = {
+      ...baseEnv(),
+      ...this.options.extraEnv,
+      ...spec.vaultEnv,
+      VAULT_PORT: String(ports.vault),
+      VAULT_ADMIN_PORT: String(ports.vaultAdmin),
+      VAULT_ENV_FILE: envFile,
+      VAULT_CA_CERT_PATH: this.options.caCertPath,
+      VAULT_CA_KEY_PATH: this.options.caKeyPath,
+      ...(this.options.litellm.apiKey && gatewayHost
+        ? { REAL_LITELLM_API_KEY: this.options.litellm.apiKey, HOST_LITELLM_API_KEY: gatewayHost }
+        : {}),
+    };
+    const harnessEnv: Record<string, string> = {
+      ...baseEnv(),
+      ...this.options.extraEnv,
+      ...spec.harnessEnv,
+      HOME: home,
+      WORKSPACE_DIR: workspace,
+      PORT: String(ports.harness),
+      VAULT_ENV_FILE: envFile,
+      HTTPS_PROXY: proxy,
+      HTTP_PROXY: proxy,
+      https_proxy: proxy,
+      http_proxy: proxy,
+      NO_PROXY: '127.0.0.1,localhost',
+      no_proxy: '127.0.0.1,localhost',
+      NODE_EXTRA_CA_CERTS: this.options.caCertPath,
+      SSL_CERT_FILE: this.options.caCertPath,
+      ...(this.options.litellm.apiBase ? { LITELLM_API_BASE: this.options.litellm.apiBase } : {}),
+    };
+    const tags: SandboxTags = {
+      'lap:sandbox-id': spec.sandboxId,
+      'lap:kind': spec.kind,
+      'lap:agent-id': spec.agentId,
+      'lap:environment': this.options.environment ?? 'local',
+    };
+    const log = fs.createWriteStream(path.join(dir, 'sandbox.log'), { flags: 'a', mode: 0o600 });
+    const vault = this.spawnProcess('vault', this.vaultEntry, vaultEnv, workspace, log);
+    const harness = this.spawnProcess('harness', this.harnessEntry, harnessEnv, workspace, log);
+    const sandbox: LocalSandbox = {
+      ref,
+      dir,
+      tags,
+      processes: { vault, harness },
+      ports,
+      startedAt: new Date(),
+      stoppedAt: null,
+      stopping: false,
+      stopReason: null,
+      exited: Promise.all([exitOf(vault), exitOf(harness)]).then(() => undefined),
+      log,
+    };
+    this.sandboxes.set(ref, sandbox);
+    for (const name of ['vault', 'harness'] as const) {
+      sandbox.processes[name].on('exit', (code, signal) => this.onExit(sandbox, name, code, signal));
+    }
+    // Registry file: lets a later run find and stop processes left by a crash. No env, no secrets.
+    fs.writeFileSync(
+      path.join(dir, 'sandbox.json'),
+      JSON.stringify({ ref, tags, ports, pids: { vault: vault.pid, harness: harness.pid } }),
+      { mode: 0o600 },
+    );
+    return { ref };
+  }
+
+  async describe(ref: string): Promise<SandboxState | null> {
+    const s = this.sandboxes.get(ref);
+    if (!s) return null;
+    const running = !s.stoppedAt && !s.stopping;
+    const crashed = s.stopReason !== null && !s.stopping && /exited/.test(s.stopReason);
+    return {
+      ref,
+      lifecycle: s.stoppedAt ? 'stopped' : s.stopping ? 'stopping' : 'running',
+      tags: s.tags,
+      harnessUrl: running ? `http://127.0.0.1:${s.ports.harness}` : null,
+      vaultAdminUrl: running ? `https://127.0.0.1:${s.ports.vaultAdmin}` : null,
+      startedAt: s.startedAt,
+      stoppedAt: s.stoppedAt,
+      stopReason: s.stopReason,
+      failure: crashed ? { code: 'essential_container_exited', message: s.stopReason! } : null,
+    };
+  }
+
+  async stop(ref: string, reason: string): Promise<void> {
+    const s = this.sandboxes.get(ref);
+    if (!s || s.stoppedAt) return;
+    if (!s.stopping) {
+      s.stopping = true;
+      s.stopReason ??= reason;
+      for (const p of Object.values(s.processes)) signalGroup(p, 'SIGTERM');
+      const killed = await Promise.race([s.exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
+      if (!killed) for (const p of Object.values(s.processes)) signalGroup(p, 'SIGKILL');
+    }
+    await s.exited;
+  }
+
+  async listByTags(tags: Partial<SandboxTags>): Promise<SandboxState[]> {
+    const matches = [...this.sandboxes.values()].filter(
+      (s) =>
+        !s.stoppedAt &&
+        Object.entries(tags).every(([k, v]) => v === undefined || s.tags[k as keyof SandboxTags] === v),
+    );
+    return (await Promise.all(matches.map((s) => this.describe(s.ref)))).filter(
+      (s): s is SandboxState => !!s,
+    );
+  }
+
+  async recentLogs(ref: string, limit: number): Promise<string[]> {
+    const s = this.sandboxes.get(ref);
+    const dir = s?.dir ?? path.join(this.options.dataDir, 'sandboxes', ref.replace(/^local:/, ''));
+    return readLogTail(path.join(dir, 'sandbox.log'), limit);
+  }
+
+  /** Stops every sandbox this launcher started (local mode shutdown). */
+  async stopAll(reason: string): Promise<void> {
+    await Promise.all([...this.sandboxes.keys()].map((ref) => this.stop(ref, reason)));
+  }
+
+  /** Kills processes a previous, crashed run left behind (found through their registry files). */
+  stopLeftovers(): number {
+    const root = path.join(this.options.dataDir, 'sandboxes');
+    let killed = 0;
+    if (!fs.existsSync(root)) return 0;
+    for (const id of fs.readdirSync(root)) {
+      const file = path.join(root, id, 'sandbox.json');
+      if (!fs.existsSync(file) || this.sandboxes.has(`local:${id}`)) continue;
+      try {
+        const { pids } = JSON.parse(fs.readFileSync(file, 'utf8')) as { pids: Record<string, number> };
+        for (const pid of Object.values(pids)) {
+          try {
+            process.kill(-pid, 'SIGKILL');
+            killed++;
+          } catch {
+            // already gone
+          }
+        }
+      } catch {
+        // unreadable registry file: nothing to stop
+      }
+      fs.rmSync(file, { force: true });
+    }
+    return killed;
+  }
+
+  private spawnProcess(
+    name: Container,
+    entry: string,
+    env: Record<string, string>,
+    cwd: string,
+    log: fs.WriteStream,
+  ): ChildProcess {
+    const child = spawn(process.execPath, ['--import', this.tsxLoader, entry], {
+      cwd,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of [child.stdout!, child.stderr!]) {
+      readline.createInterface({ input: stream }).on('line', (line) => {
+        if (!log.writableEnded) log.write(`${new Date().toISOString()} [${name}] ${line}\n`);
+      });
+    }
+    child.on('error', (err) => {
+      if (!log.writableEnded)
+        log.write(`${new Date().toISOString()} [${name}] failed to start: ${err.message}\n`);
+    });
+    return child;
+  }
+
+  private onExit(s: LocalSandbox, name: Container, code: number | null, signal: NodeJS.Signals | null): void {
+    if (!s.stopping && !s.stopReason) {
+      // An essential container died on its own: the whole sandbox goes, like an ECS task.
+      s.stopReason = `${name} exited with ${signal ? `signal ${signal}` : `code ${code}`}`;
+      for (const p of Object.values(s.processes)) if (p !== s.processes[name]) signalGroup(p, 'SIGTERM');
+    }
+    const all = Object.values(s.processes).every((p) => p.exitCode !== null || p.signalCode !== null);
+    if (all && !s.stoppedAt) {
+      s.stoppedAt = new Date();
+      s.log.end();
+      fs.rmSync(path.join(s.dir, 'sandbox.json'), { force: true });
+    }
+  }
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // the group is gone already
+  }
+}
