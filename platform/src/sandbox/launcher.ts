@@ -74,3 +74,11 @@ export interface SandboxFailure {
   code: SandboxFailureCode;
   message: string;
 }
+
+/** Thrown by `launch()` when the capacity refused the sandbox; carries the classified failure. */
+export class SandboxLaunchError extends Error {
+  constructor(readonly failure: SandboxFailure) {
+    super(failure.message);
+    this.name = 'SandboxLaunchError';
+  }
+}

@@ -1,0 +1,54 @@
+import { HARNESS_IDS } from '@lap/sandbox-protocol';
+import { z } from 'zod';
+
+/** How sandboxes get Fargate capacity (SANDBOX_CAPACITY). */
+export const SANDBOX_CAPACITY_STRATEGIES = ['spot-with-fallback', 'on-demand', 'spot'] as const;
+export type SandboxCapacity = (typeof SANDBOX_CAPACITY_STRATEGIES)[number];
+
+const taskDefinitionsSchema = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON like {"opencode":"lap-sandbox-opencode"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.partialRecord(z.enum(HARNESS_IDS), z.string().min(1)))
+  .refine((map) => Object.keys(map).length > 0, 'must name a task definition for at least one harness');
+
+/** ECS tag values allow letters, digits, spaces and _ . : / = + - @ (the environment name is one). */
+const tagValue = z
+  .string()
+  .regex(/^[\w .:/=+\-@]{1,256}$/, 'may hold only letters, digits, spaces and _ . : / = + - @');
+
+/** The ECS sandbox settings, read from the environment (platform services and Lambdas share them). */
+export const ecsSandboxSettingsSchema = z.object({
+  SANDBOX_CLUSTER_ARN: z.string().min(1),
+  SANDBOX_SUBNET_IDS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((id) => id.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be subnet ids (subnet-...)')).min(1)),
+  SANDBOX_SECURITY_GROUP_ID: z.string().regex(/^sg-[0-9a-f]+$/, 'must be a security group id (sg-...)'),
+  SANDBOX_TASK_DEFINITIONS: taskDefinitionsSchema,
+  SANDBOX_CAPACITY: z.enum(SANDBOX_CAPACITY_STRATEGIES).default('spot-with-fallback'),
+  SANDBOX_ENVIRONMENT: tagValue,
+  SANDBOX_LOG_GROUP: z.string().min(1).optional(),
+  SANDBOX_EXECUTION_ROLE_ARN: z.string().startsWith('arn:').optional(),
+  SANDBOX_TASK_ROLE_ARN: z.string().startsWith('arn:').optional(),
+});
+export type EcsSandboxSettings = z.output<typeof ecsSandboxSettingsSchema>;
+
+/** Parses the settings; the error lists every bad key with its rule. */
+export function parseEcsSandboxSettings(env: Record<string, string | undefined>): EcsSandboxSettings {
+  const result = ecsSandboxSettingsSchema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new Error(`invalid ECS sandbox settings: ${problems.join('; ')}`);
+}
