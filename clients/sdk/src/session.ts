@@ -1,0 +1,168 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SessionFailedError, SessionTimeoutError } from './errors.js';
+import { streamSessionEvents, type EventsOptions } from './session-events.js';
+import { MANAGED_AGENTS_PATH, Transport, type ConnectionOptions } from './transport.js';
+import type {
+  ListQuery,
+  MessagePart,
+  Page,
+  Reply,
+  SessionData,
+  SessionEvent,
+  SessionStatus,
+} from './types.js';
+
+export interface WaitOptions {
+  /** Give up after this long (default 10 minutes, the platform's own creating timeout). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Called with the session after every poll (phase updates for progress displays). */
+  onProgress?: (session: Session) => void;
+}
+
+export const DEFAULT_READY_TIMEOUT_MS = 600_000;
+const FIRST_POLL_MS = 250;
+const MAX_POLL_MS = 2_000;
+
+/** One live sandbox booted from an agent. */
+export class Session implements SessionData {
+  id!: string;
+  agentId!: string;
+  title!: string | null;
+  status!: SessionStatus;
+  phase!: string | null;
+  phaseDetail!: string | null;
+  sandboxUrl!: string | null;
+  ttyUrl!: string | null;
+  ttyToken!: string | null;
+  response!: { parts: MessagePart[] } | null;
+  lastSeenAt!: string | null;
+  idleTimeoutMs!: number;
+  failureReason!: string | null;
+  createdAt!: string;
+  taskArn!: string | null;
+
+  /** @internal Use `agent.createSession()`, `agent.getSession()` or `Session.get()`. */
+  constructor(
+    private readonly transport: Transport,
+    data: SessionData,
+  ) {
+    this.assign(data);
+  }
+
+  static async get(connection: ConnectionOptions, sessionId: string): Promise<Session> {
+    const transport = new Transport(connection);
+    return new Session(transport, await transport.request<SessionData>('GET', sessionPath(sessionId)));
+  }
+
+  /** All sessions, newest first (what `lap ps` shows). */
+  static async list(connection: ConnectionOptions, query: ListQuery = {}): Promise<Page<Session>> {
+    const transport = new Transport(connection);
+    const page = await transport.request<Page<SessionData>>('GET', `${MANAGED_AGENTS_PATH}/sessions`, {
+      query: { limit: query.limit, offset: query.offset },
+    });
+    return { ...page, data: page.data.map((data) => new Session(transport, data)) };
+  }
+
+  /** The latest reply (for example to `initialPrompt`), or null. */
+  get reply(): Reply | null {
+    return this.response ? toReply(this.response.parts) : null;
+  }
+
+  /** Re-reads the session from the platform and updates this object. */
+  async refresh(options: { signal?: AbortSignal } = {}): Promise<this> {
+    this.assign(await this.transport.request<SessionData>('GET', sessionPath(this.id), options));
+    return this;
+  }
+
+  /**
+   * One synchronous agent turn: resolves with the agent's reply when the turn is done.
+   * Takes plain text or message parts.
+   */
+  async send(input: string | MessagePart[], options: { signal?: AbortSignal } = {}): Promise<Reply> {
+    const body = typeof input === 'string' ? { text: input } : { parts: input };
+    const result = await this.transport.request<{ parts: MessagePart[] }>(
+      'POST',
+      `${sessionPath(this.id)}/message`,
+      { body, signal: options.signal },
+    );
+    return toReply(result.parts);
+  }
+
+  /** The session's live events (token deltas, tool calls, turn done), reconnecting with Last-Event-ID. */
+  events(options: EventsOptions = {}): AsyncGenerator<SessionEvent, void, undefined> {
+    return streamSessionEvents(
+      {
+        transport: this.transport,
+        path: `${sessionPath(this.id)}/events`,
+        isAlive: async (signal) => {
+          await this.refresh({ signal });
+          return this.status === 'ready' || this.status === 'creating';
+        },
+      },
+      options,
+    );
+  }
+
+  /** Stops the sandbox; the session becomes `dead`. */
+  async stop(): Promise<this> {
+    const data = await this.transport.request<SessionData | undefined>(
+      'POST',
+      `${sessionPath(this.id)}/stop`,
+    );
+    if (data && typeof data === 'object' && 'status' in data) this.assign(data);
+    else await this.refresh();
+    return this;
+  }
+
+  /** Deletes the session and its sandbox (idempotent). */
+  async delete(): Promise<void> {
+    await this.transport.request('DELETE', sessionPath(this.id));
+  }
+
+  /** Polls with backoff until the session is ready; throws on `failed`/`dead`, timeout or abort. */
+  async waitUntilReady(options: WaitOptions = {}): Promise<this> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
+    let delay = FIRST_POLL_MS;
+    for (;;) {
+      options.onProgress?.(this);
+      if (this.status === 'ready') return this;
+      if (this.status === 'failed' || this.status === 'dead') {
+        throw new SessionFailedError(this.id, this.status, this.failureReason);
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new SessionTimeoutError(this.id, timeoutMs, this.phase);
+      await sleep(Math.min(delay, remaining), undefined, { signal: options.signal }).catch(() => {
+        throw options.signal?.reason;
+      });
+      delay = Math.min(delay * 1.5, MAX_POLL_MS);
+      await this.refresh({ signal: options.signal });
+    }
+  }
+
+  /** The session's fields without the client (for logging or JSON output). */
+  toJSON(): SessionData {
+    const { transport: _transport, ...data } = this;
+    return data;
+  }
+
+  private assign(data: SessionData): void {
+    Object.assign(this, data);
+  }
+}
+
+function sessionPath(sessionId: string): string {
+  return `${MANAGED_AGENTS_PATH}/sessions/${encodeURIComponent(sessionId)}`;
+}
+
+export function toReply(parts: MessagePart[] | undefined): Reply {
+  const list = parts ?? [];
+  const text = list
+    .filter(
+      (part): part is { type: 'text'; text: string } => part.type === 'text' && typeof part.text === 'string',
+    )
+    .map((part) => part.text)
+    .join('');
+  return { parts: list, text };
+}
