@@ -74,6 +74,7 @@ export class KmsSecretStore implements SecretStore {
       if (name === 'InvalidCiphertextException' || name === 'IncorrectKeyException') {
         throw new Error(
           'ciphertext does not decrypt for this context (tampered, or made for another record)',
+          { cause: error },
         );
       }
       throw error;
