@@ -1,4 +1,162 @@
+import crypto from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { sealAgentEnvVars, sealLitellmApiKey } from '../../agents/secrets';
+import {
+  deleteAgent,
+  getAgent,
+  insertAgent,
+  listAgents,
+  updateAgent,
+  type AgentChanges,
+  type AgentRecord,
+} from '../../db/agents';
+import { withTransaction } from '../../db/pool';
+import { attachSkill, getSkills } from '../../db/skills';
+import {
+  agentSchema,
+  createAgentSchema,
+  listAgentsQuerySchema,
+  patchAgentSchema,
+} from '../../validation/agent';
+import { errorResponses, idParams, pageSchema } from '../../validation/common';
+import { BODY_LIMITS } from '../body-limits';
 import type { RouteOptions } from '../deps';
+import { notFound } from '../errors';
+import { agentView } from '../views';
 
-export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async () => {};
+const AGENTS = '/managed_agents/agents';
+
+export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { deps }) => {
+  const { db, secretStore } = deps;
+
+  async function requireAgent(id: string): Promise<AgentRecord> {
+    const agent = await getAgent(db, id);
+    if (!agent) throw notFound('agent', id);
+    return agent;
+  }
+
+  app.post(
+    AGENTS,
+    {
+      bodyLimit: BODY_LIMITS.agent,
+      schema: {
+        summary: 'Create an agent',
+        tags: ['agents'],
+        body: createAgentSchema,
+        response: { 201: agentSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const id = crypto.randomUUID();
+      const skillIds = [...new Set(body.skill_ids.map((s) => s.toLowerCase()))];
+      // Encrypt before the transaction: a KMS round trip should not hold a connection.
+      const sealed = await sealAgentEnvVars(secretStore, id, body.env_vars);
+      const litellmKey = body.litellm_api_key
+        ? await sealLitellmApiKey(secretStore, id, body.litellm_api_key)
+        : null;
+      await withTransaction(db, async (tx) => {
+        const skills = await getSkills(tx, skillIds);
+        const missing = skillIds.find((s) => !skills.some((k) => k.id === s));
+        if (missing !== undefined) throw notFound('skill', missing);
+        await insertAgent(tx, {
+          id,
+          name: body.name ?? null,
+          model: body.model,
+          prompt: body.prompt ?? null,
+          harness_id: body.harness_id,
+          repo_url: body.repo_url ?? null,
+          branch: body.branch,
+          requirements: body.requirements ?? null,
+          mcp_servers: body.mcp_servers,
+          ...sealed,
+          litellm_api_base: body.litellm_api_base ?? null,
+          litellm_api_key_ciphertext: litellmKey,
+          allow_out: body.allow_out,
+          deny_out: body.deny_out,
+          sandbox_files: body.sandbox_files,
+          pfp_url: body.pfp_url ?? null,
+        });
+        for (const skill of skills) await attachSkill(tx, id, skill);
+      });
+      return reply.code(201).send(agentView(await requireAgent(id)));
+    },
+  );
+
+  app.get(
+    AGENTS,
+    {
+      schema: {
+        summary: 'List agents',
+        tags: ['agents'],
+        querystring: listAgentsQuerySchema,
+        response: { 200: pageSchema(agentSchema), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      const { agents, total } = await listAgents(db, query);
+      return { data: agents.map(agentView), total, limit: query.limit, offset: query.offset };
+    },
+  );
+
+  app.get(
+    `${AGENTS}/:id`,
+    {
+      schema: {
+        summary: 'Get an agent',
+        tags: ['agents'],
+        params: idParams,
+        response: { 200: agentSchema, ...errorResponses },
+      },
+    },
+    async (request) => agentView(await requireAgent(request.params.id)),
+  );
+
+  app.patch(
+    `${AGENTS}/:id`,
+    {
+      bodyLimit: BODY_LIMITS.agent,
+      schema: {
+        summary: 'Update an agent (applies from its next session)',
+        tags: ['agents'],
+        params: idParams,
+        body: patchAgentSchema,
+        response: { 200: agentSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const { env_vars: envVars, ...fields } = request.body;
+      const changes: AgentChanges = { ...fields };
+      if (envVars !== undefined) {
+        await requireAgent(id);
+        Object.assign(changes, await sealAgentEnvVars(secretStore, id, envVars));
+      }
+      const agent = await updateAgent(db, id, changes);
+      if (!agent) throw notFound('agent', id);
+      return agentView(agent);
+    },
+  );
+
+  app.delete(
+    `${AGENTS}/:id`,
+    {
+      schema: {
+        summary: 'Delete an agent and stop its sessions and sandboxes',
+        tags: ['agents'],
+        params: idParams,
+        response: { 204: z.null().describe('deleted'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      await requireAgent(id);
+      await deps.sessions.stopAllForAgent(id);
+      // Sessions, warm sandboxes, skills copies and memories go with the row (ON DELETE CASCADE).
+      await deleteAgent(db, id);
+      return reply.code(204).send(null);
+    },
+  );
+};

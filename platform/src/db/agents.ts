@@ -1,0 +1,189 @@
+import type { HarnessId } from '@lap/sandbox-protocol';
+import type { SandboxFile } from '../validation/sandbox-files';
+import { isUuid, type Queryable } from './pool';
+
+/** One agents row, plus the ids of its attached skills in attach order. */
+export interface AgentRecord {
+  id: string;
+  name: string | null;
+  model: string;
+  prompt: string | null;
+  harness_id: HarnessId;
+  harness_image: string | null;
+  repo_url: string | null;
+  branch: string;
+  requirements: string | null;
+  mcp_servers: string[];
+  env_var_keys: string[];
+  env_vars_ciphertext: string | null;
+  litellm_api_base: string | null;
+  litellm_api_key_ciphertext: string | null;
+  allow_out: string[];
+  deny_out: string[];
+  sandbox_files: SandboxFile[];
+  pfp_url: string | null;
+  created_at: Date;
+  updated_at: Date;
+  attached_skill_ids: string[];
+}
+
+export type NewAgent = Omit<
+  AgentRecord,
+  'created_at' | 'updated_at' | 'attached_skill_ids' | 'harness_image'
+>;
+
+/** Columns PATCH may change (the route maps API fields onto these). */
+export type AgentChanges = Partial<
+  Pick<
+    AgentRecord,
+    | 'name'
+    | 'prompt'
+    | 'model'
+    | 'branch'
+    | 'pfp_url'
+    | 'mcp_servers'
+    | 'env_var_keys'
+    | 'env_vars_ciphertext'
+    | 'harness_image'
+    | 'allow_out'
+    | 'deny_out'
+    | 'sandbox_files'
+  >
+>;
+
+const UPDATABLE_COLUMNS = new Set<string>([
+  'name',
+  'prompt',
+  'model',
+  'branch',
+  'pfp_url',
+  'mcp_servers',
+  'env_var_keys',
+  'env_vars_ciphertext',
+  'harness_image',
+  'allow_out',
+  'deny_out',
+  'sandbox_files',
+] satisfies (keyof AgentChanges)[]);
+const JSON_COLUMNS = new Set(['mcp_servers', 'sandbox_files']);
+
+const AGENT_COLUMNS = `a.id, a.name, a.model, a.prompt, a.harness_id, a.harness_image, a.repo_url, a.branch,
+  a.requirements, a.mcp_servers, a.env_var_keys, a.env_vars_ciphertext, a.litellm_api_base,
+  a.litellm_api_key_ciphertext, a.allow_out, a.deny_out, a.sandbox_files, a.pfp_url, a.created_at, a.updated_at,
+  ARRAY(SELECT s.skill_id::text FROM agent_skills s WHERE s.agent_id = a.id ORDER BY s.position) AS attached_skill_ids`;
+
+export async function insertAgent(db: Queryable, agent: NewAgent): Promise<void> {
+  await db.query(
+    `INSERT INTO agents (id, name, model, prompt, harness_id, repo_url, branch, requirements, mcp_servers,
+       env_var_keys, env_vars_ciphertext, litellm_api_base, litellm_api_key_ciphertext, allow_out, deny_out,
+       sandbox_files, pfp_url)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+    [
+      agent.id,
+      agent.name,
+      agent.model,
+      agent.prompt,
+      agent.harness_id,
+      agent.repo_url,
+      agent.branch,
+      agent.requirements,
+      JSON.stringify(agent.mcp_servers),
+      agent.env_var_keys,
+      agent.env_vars_ciphertext,
+      agent.litellm_api_base,
+      agent.litellm_api_key_ciphertext,
+      agent.allow_out,
+      agent.deny_out,
+      JSON.stringify(agent.sandbox_files),
+      agent.pfp_url,
+    ],
+  );
+}
+
+export async function getAgent(db: Queryable, id: string): Promise<AgentRecord | null> {
+  if (!isUuid(id)) return null;
+  const { rows } = await db.query<AgentRecord>(`SELECT ${AGENT_COLUMNS} FROM agents a WHERE a.id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+/** Locks the agent row for the rest of the transaction (serialises skill attach positions); false if absent. */
+export async function lockAgent(db: Queryable, id: string): Promise<boolean> {
+  if (!isUuid(id)) return false;
+  const { rowCount } = await db.query('SELECT 1 FROM agents WHERE id = $1 FOR UPDATE', [id]);
+  return rowCount === 1;
+}
+
+export type AgentSortKey = 'created_at' | 'name' | 'harness_id' | 'sessions';
+
+export interface ListAgentsOptions {
+  limit: number;
+  offset: number;
+  sort: AgentSortKey;
+  order: 'asc' | 'desc';
+  /** Case-insensitive substring of name, id or harness_id. */
+  search?: string;
+}
+
+const SORT_EXPRESSIONS: Record<AgentSortKey, string> = {
+  created_at: 'a.created_at',
+  name: 'lower(a.name)',
+  harness_id: 'a.harness_id',
+  sessions: '(SELECT count(*) FROM sessions x WHERE x.agent_id = a.id)',
+};
+
+/** One page and the total number of matches, in one query (count(*) OVER ()). */
+export async function listAgents(
+  db: Queryable,
+  options: ListAgentsOptions,
+): Promise<{ agents: AgentRecord[]; total: number }> {
+  const direction = options.order === 'asc' ? 'ASC' : 'DESC';
+  const search = options.search?.trim() ? options.search.trim().toLowerCase() : null;
+  const where = `$1::text IS NULL
+      OR strpos(lower(coalesce(a.name, '')), $1) > 0
+      OR strpos(a.id::text, $1) > 0
+      OR strpos(a.harness_id, $1) > 0`;
+  const { rows } = await db.query<AgentRecord & { total: number }>(
+    `SELECT ${AGENT_COLUMNS}, count(*) OVER ()::int AS total
+       FROM agents a
+      WHERE ${where}
+      ORDER BY ${SORT_EXPRESSIONS[options.sort]} ${direction} NULLS LAST, a.id ${direction}
+      LIMIT $2 OFFSET $3`,
+    [search, options.limit, options.offset],
+  );
+  if (rows.length > 0 || options.offset === 0) {
+    return { agents: rows.map(({ total: _total, ...agent }) => agent), total: rows[0]?.total ?? 0 };
+  }
+  // A page past the end has no row to carry the total: count separately.
+  const count = await db.query<{ total: number }>(
+    `SELECT count(*)::int AS total FROM agents a WHERE ${where}`,
+    [search],
+  );
+  return { agents: [], total: count.rows[0].total };
+}
+
+/** Applies the changes (none: just reads); null when the agent does not exist. */
+export async function updateAgent(
+  db: Queryable,
+  id: string,
+  changes: AgentChanges,
+): Promise<AgentRecord | null> {
+  if (!isUuid(id)) return null;
+  // Column names are interpolated: only the known ones ever reach the SQL text.
+  const entries = Object.entries(changes).filter(
+    ([column, value]) => value !== undefined && UPDATABLE_COLUMNS.has(column),
+  );
+  if (entries.length === 0) return getAgent(db, id);
+  const assignments = entries.map(([column], i) => `${column} = $${i + 2}`);
+  const values = entries.map(([column, value]) => (JSON_COLUMNS.has(column) ? JSON.stringify(value) : value));
+  const { rowCount } = await db.query(
+    `UPDATE agents SET ${assignments.join(', ')}, updated_at = now() WHERE id = $1`,
+    [id, ...values],
+  );
+  return rowCount === 1 ? getAgent(db, id) : null;
+}
+
+export async function deleteAgent(db: Queryable, id: string): Promise<boolean> {
+  if (!isUuid(id)) return false;
+  const { rowCount } = await db.query('DELETE FROM agents WHERE id = $1', [id]);
+  return rowCount === 1;
+}

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+// PostgreSQL text and jsonb cannot hold U+0000; rejecting it here turns what would
+// be a database error (a 500) into a clear 400.
+const NO_NUL = (s: string) => !s.includes('\u0000');
+
+/** A string of 0..max characters that PostgreSQL can store. */
+export function storableText(max: number) {
+  return z.string().max(max, `at most ${max} characters`).refine(NO_NUL, 'must not contain NUL characters');
+}
+
+/** A non-empty (after trimming) string of at most max characters. */
+export function requiredText(max: number) {
+  return storableText(max).refine((s) => s.trim().length > 0, 'must not be empty');
+}
+
+/** An http(s) URL. */
+export function httpUrl(max = 2048) {
+  return storableText(max).refine((s) => {
+    try {
+      const url = new URL(s);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL');
+}
