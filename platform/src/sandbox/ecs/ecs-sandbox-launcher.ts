@@ -77,20 +77,20 @@ export class EcsSandboxLauncher implements SandboxLauncher {
       this.ecs,
       this.retry,
       {
-        executionRoleArn: this.settings.SANDBOX_EXECUTION_ROLE_ARN,
-        taskRoleArn: this.settings.SANDBOX_TASK_ROLE_ARN,
+        executionRoleArn: this.settings.executionRoleArn,
+        taskRoleArn: this.settings.taskRoleArn,
       },
-      this.settings.SANDBOX_ENVIRONMENT,
+      this.settings.environment,
     );
   }
 
   /** `startedBy` marks our tasks so listings skip everything else in the cluster (max 36 chars). */
   private get startedBy(): string {
-    return `lap/${this.settings.SANDBOX_ENVIRONMENT}`.replace(/[^\w/-]/g, '_').slice(0, 36);
+    return `lap/${this.settings.environment}`.replace(/[^\w/-]/g, '_').slice(0, 36);
   }
 
   async launch(spec: SandboxLaunchSpec): Promise<SandboxLaunchResult> {
-    const template = this.settings.SANDBOX_TASK_DEFINITIONS[spec.harnessId];
+    const template = this.settings.taskDefinitions[spec.harnessId];
     if (!template) {
       throw new SandboxLaunchError({
         code: 'launch_failed',
@@ -102,7 +102,7 @@ export class EcsSandboxLauncher implements SandboxLauncher {
       : template;
     const base = this.runTaskInput(spec, taskDefinition);
     let failure: SandboxFailure | null = null;
-    for (const capacity of CAPACITY_PLAN[this.settings.SANDBOX_CAPACITY]) {
+    for (const capacity of CAPACITY_PLAN[this.settings.capacity]) {
       const input: RunTaskCommandInput = {
         ...base,
         // Idempotent per sandbox and capacity: a retried call (timeout, crashed worker)
@@ -159,10 +159,10 @@ export class EcsSandboxLauncher implements SandboxLauncher {
       'lap:sandbox-id': spec.sandboxId,
       'lap:kind': spec.kind,
       'lap:agent-id': spec.agentId,
-      'lap:environment': this.settings.SANDBOX_ENVIRONMENT,
+      'lap:environment': this.settings.environment,
     };
     return {
-      cluster: this.settings.SANDBOX_CLUSTER_ARN,
+      cluster: this.settings.clusterArn,
       taskDefinition,
       count: 1,
       startedBy: this.startedBy,
@@ -171,8 +171,8 @@ export class EcsSandboxLauncher implements SandboxLauncher {
       tags: Object.entries(tags).map(([key, value]) => ({ key, value })),
       networkConfiguration: {
         awsvpcConfiguration: {
-          subnets: this.settings.SANDBOX_SUBNET_IDS,
-          securityGroups: [this.settings.SANDBOX_SECURITY_GROUP_ID],
+          subnets: this.settings.subnetIds,
+          securityGroups: [this.settings.securityGroupId],
           assignPublicIp: 'DISABLED',
         },
       },
@@ -191,7 +191,7 @@ export class EcsSandboxLauncher implements SandboxLauncher {
         () =>
           this.ecs.send(
             new StopTaskCommand({
-              cluster: this.settings.SANDBOX_CLUSTER_ARN,
+              cluster: this.settings.clusterArn,
               task: ref,
               reason: reason.slice(0, 255),
             }),
@@ -210,7 +210,7 @@ export class EcsSandboxLauncher implements SandboxLauncher {
     const arns: string[] = [];
     const pages = paginateListTasks(
       { client: this.ecs, pageSize: 100 },
-      { cluster: this.settings.SANDBOX_CLUSTER_ARN, startedBy: this.startedBy, desiredStatus: 'RUNNING' },
+      { cluster: this.settings.clusterArn, startedBy: this.startedBy, desiredStatus: 'RUNNING' },
     );
     for await (const page of pages) arns.push(...(page.taskArns ?? []));
     const states: SandboxState[] = [];
@@ -273,7 +273,7 @@ export class EcsSandboxLauncher implements SandboxLauncher {
       ).then((out) =>
         (out.taskDefinition?.containerDefinitions ?? []).flatMap((c) => {
           const options = c.logConfiguration?.options ?? {};
-          const group = options['awslogs-group'] ?? this.settings.SANDBOX_LOG_GROUP;
+          const group = options['awslogs-group'] ?? this.settings.logGroup;
           const prefix = options['awslogs-stream-prefix'];
           return group && prefix && c.name ? [{ group, stream: `${prefix}/${c.name}` }] : [];
         }),
@@ -293,7 +293,7 @@ export class EcsSandboxLauncher implements SandboxLauncher {
       () =>
         this.ecs.send(
           new DescribeTasksCommand({
-            cluster: this.settings.SANDBOX_CLUSTER_ARN,
+            cluster: this.settings.clusterArn,
             tasks: refs,
             include: ['TAGS'],
           }),

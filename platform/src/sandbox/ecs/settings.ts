@@ -43,12 +43,42 @@ export const ecsSandboxSettingsSchema = z.object({
   SANDBOX_EXECUTION_ROLE_ARN: z.string().startsWith('arn:').optional(),
   SANDBOX_TASK_ROLE_ARN: z.string().startsWith('arn:').optional(),
 });
-export type EcsSandboxSettings = z.output<typeof ecsSandboxSettingsSchema>;
+
+/**
+ * What the launcher needs. Same shape as the runtime's `PlatformConfig.ecs`
+ * (platform/src/config.ts), so the platform passes its validated config straight in.
+ */
+export interface EcsSandboxSettings {
+  clusterArn: string;
+  subnetIds: string[];
+  securityGroupId: string;
+  /** Task definition family or ARN by harness id. */
+  taskDefinitions: Record<string, string>;
+  capacity: SandboxCapacity;
+  /** Environment name: the `lap:environment` tag value. */
+  environment: string;
+  logGroup: string | undefined;
+  executionRoleArn: string | undefined;
+  taskRoleArn: string | undefined;
+}
 
 /** Parses the settings; the error lists every bad key with its rule. */
 export function parseEcsSandboxSettings(env: Record<string, string | undefined>): EcsSandboxSettings {
   const result = ecsSandboxSettingsSchema.safeParse(env);
-  if (result.success) return result.data;
+  if (result.success) {
+    const env = result.data;
+    return {
+      clusterArn: env.SANDBOX_CLUSTER_ARN,
+      subnetIds: env.SANDBOX_SUBNET_IDS,
+      securityGroupId: env.SANDBOX_SECURITY_GROUP_ID,
+      taskDefinitions: env.SANDBOX_TASK_DEFINITIONS as Record<string, string>,
+      capacity: env.SANDBOX_CAPACITY,
+      environment: env.SANDBOX_ENVIRONMENT,
+      logGroup: env.SANDBOX_LOG_GROUP,
+      executionRoleArn: env.SANDBOX_EXECUTION_ROLE_ARN,
+      taskRoleArn: env.SANDBOX_TASK_ROLE_ARN,
+    };
+  }
   const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
   throw new Error(`invalid ECS sandbox settings: ${problems.join('; ')}`);
 }
