@@ -63,7 +63,7 @@ export const patchAgentSchema = z
     sandbox_files: sandboxFilesSchema,
   })
   .partial()
-  .optional()
+  .nullish()
   .transform((body) => body ?? {});
 export type PatchAgentInput = z.infer<typeof patchAgentSchema>;
 

@@ -35,7 +35,7 @@ export const patchMemorySchema = z
     disabled: z.boolean({ error: 'must be a boolean' }),
   })
   .partial()
-  .optional()
+  .nullish()
   .transform((body) => body ?? {});
 export type PatchMemoryInput = z.infer<typeof patchMemorySchema>;
 

@@ -11,7 +11,7 @@ export type CreateSkillInput = z.infer<typeof createSkillSchema>;
 export const patchSkillSchema = z
   .object({ name, content, description: description.nullable() })
   .partial()
-  .optional()
+  .nullish()
   .transform((body) => body ?? {});
 export type PatchSkillInput = z.infer<typeof patchSkillSchema>;
 

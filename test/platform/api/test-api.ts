@@ -1,0 +1,104 @@
+import crypto from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import type pg from 'pg';
+import { buildApp } from '../../../platform/src/api/app';
+import type { SessionService } from '../../../platform/src/api/deps';
+import { createPool } from '../../../platform/src/db/pool';
+import { LocalSecretStore } from '../../../platform/src/secrets/local';
+import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+
+export const MASTER_KEY = 'test-master-key-0123456789';
+export const AUTH = { authorization: `Bearer ${MASTER_KEY}` };
+
+/**
+ * Agent delete only needs SessionService.stopAllForAgent; this records the calls
+ * so tests can check delete asks the runtime to stop the agent's sandboxes.
+ */
+export class RecordingSessionService implements SessionService {
+  readonly stoppedAgents: string[] = [];
+  async stopAllForAgent(agentId: string): Promise<void> {
+    this.stoppedAgents.push(agentId);
+  }
+}
+
+export interface CallOptions {
+  method: string;
+  url: string;
+  /** An object is sent as JSON; a string as it is (with the content-type you give). */
+  payload?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  statusCode: number;
+  headers: Headers;
+  body: string;
+  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export interface TestApi {
+  app: FastifyInstance;
+  /** http://127.0.0.1:<port> of the listening app. */
+  baseUrl: string;
+  pool: pg.Pool;
+  database: TestDatabase;
+  sessions: RecordingSessionService;
+  secretStore: LocalSecretStore;
+  /** One HTTP request to the listening app, with the master key unless `headers` overrides it. */
+  call(options: CallOptions): Promise<CallResult>;
+  /** The same without any default header. */
+  raw(options: CallOptions): Promise<CallResult>;
+  close(): Promise<void>;
+}
+
+/** The API on its own migrated database (no runtime: session routes answer without a SessionManager). */
+export async function startTestApi(): Promise<TestApi> {
+  const database = await createTestDatabase();
+  const pool = createPool({ url: database.url, max: 4 });
+  const sessions = new RecordingSessionService();
+  const secretStore = new LocalSecretStore(crypto.randomBytes(32));
+  const app = await buildApp({
+    db: pool,
+    masterKey: MASTER_KEY,
+    secretStore,
+    log: pino({ level: 'silent' }),
+    sessions,
+  });
+  // A real listening server (light-my-request's inject cannot load its ESM deps under Jest).
+  const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+  const raw = (options: CallOptions) => request(baseUrl, options);
+  return {
+    app,
+    baseUrl,
+    raw,
+    pool,
+    database,
+    sessions,
+    secretStore,
+    call: (options) => raw({ ...options, headers: { ...AUTH, ...options.headers } }),
+    async close() {
+      await app.close();
+      await pool.end();
+      await database.drop();
+    },
+  };
+}
+
+export async function request(baseUrl: string, options: CallOptions): Promise<CallResult> {
+  const headers: Record<string, string> = { ...options.headers };
+  let body: string | undefined;
+  if (typeof options.payload === 'string') body = options.payload;
+  else if (options.payload !== undefined) {
+    body = JSON.stringify(options.payload);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${baseUrl}${options.url}`, { method: options.method, headers, body });
+  const text = await res.text();
+  return {
+    statusCode: res.status,
+    headers: res.headers,
+    body: text,
+    json: () => JSON.parse(text),
+  };
+}
