@@ -62,7 +62,7 @@ export async function startTestApi(): Promise<TestApi> {
     db: pool,
     masterKey: MASTER_KEY,
     secretStore,
-    log: pino({ level: 'silent' }),
+    log: pino({ level: process.env.LAP_TEST_LOG_LEVEL ?? 'silent' }),
     sessions,
   });
   // A real listening server (light-my-request's inject cannot load its ESM deps under Jest).
