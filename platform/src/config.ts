@@ -131,10 +131,10 @@ export interface PlatformConfig {
   harnessTokenSigningKey: string;
   secretStore: { kind: 'local'; encryptionKey: Buffer } | { kind: 'kms'; kmsKeyArn: string };
   sandboxLauncher: Env['SANDBOX_LAUNCHER'];
-  litellm: { apiBase: string | undefined; apiKey: string | undefined };
+  litellm: { apiBase: string; apiKey: string | undefined };
   callbackUrl: string;
   baseUrl: string | undefined;
-  vaultCaCertPem: string | undefined;
+  vaultCaCertPem: string;
   preinstalledGithubRepo: string | undefined;
   warmPool: { size: number; recentAgentHours: number; maxProvisioning: number; ttlMinutes: number };
   sessionCreatingTimeoutMs: number;
@@ -177,13 +177,10 @@ function crossFieldProblems(env: Env): string[] {
         'ENCRYPTION_KEY must be 32 bytes in base64 (44 characters), e.g. `openssl rand -base64 32`',
       );
   } else need('KMS_KEY_ARN', 'with SECRET_STORE=kms: the ARN of the KMS key for envelope encryption');
-  if (env.PLATFORM_ROLE !== 'web') {
-    need('CALLBACK_URL', 'for the worker: the URL sandboxes use to reach the platform');
-    need('VAULT_CA_CERT', 'for the worker: the deployment CA PEM that signs the vault admin certificate');
-  }
-  if (env.SANDBOX_LAUNCHER === 'local') {
-    need('LITELLM_API_BASE', 'with SANDBOX_LAUNCHER=local: the LiteLLM gateway URL the local vault allows');
-  }
+  // Web processes run the bring-up of sessions with per-session env vars themselves: every role needs these.
+  need('CALLBACK_URL', 'the URL sandboxes use to reach the platform, e.g. http://10.0.1.5:3000');
+  need('VAULT_CA_CERT', 'the deployment CA PEM that signs the vault admin certificate');
+  need('LITELLM_API_BASE', 'the LiteLLM gateway URL sandboxes call, e.g. https://gateway.example.com');
   if (env.SANDBOX_LAUNCHER === 'ecs') {
     const why = 'with SANDBOX_LAUNCHER=ecs';
     need('SANDBOX_CLUSTER_ARN', `${why}: the ECS cluster sandboxes run in`);
@@ -246,10 +243,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
         ? { kind: 'local', encryptionKey: Buffer.from(env.ENCRYPTION_KEY!, 'base64') }
         : { kind: 'kms', kmsKeyArn: env.KMS_KEY_ARN! },
     sandboxLauncher: env.SANDBOX_LAUNCHER,
-    litellm: { apiBase: env.LITELLM_API_BASE, apiKey: env.LITELLM_API_KEY },
-    callbackUrl: (env.CALLBACK_URL ?? `http://127.0.0.1:${env.PORT}`).replace(/\/+$/, ''),
+    litellm: { apiBase: env.LITELLM_API_BASE!, apiKey: env.LITELLM_API_KEY },
+    callbackUrl: env.CALLBACK_URL!.replace(/\/+$/, ''),
     baseUrl: env.BASE_URL,
-    vaultCaCertPem: env.VAULT_CA_CERT,
+    vaultCaCertPem: env.VAULT_CA_CERT!,
     preinstalledGithubRepo: env.PREINSTALLED_GITHUB_REPO,
     warmPool: {
       size: env.WARM_POOL_SIZE,

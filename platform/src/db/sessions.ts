@@ -1,6 +1,6 @@
 /** All SQL about sessions. Status changes are guarded in the WHERE clause, so racing writers cannot undo each other. */
 import { SESSION_PHASES, type MessagePart, type SessionPhase } from '@lap/sandbox-protocol';
-import type { Queryable } from './pool';
+import { isUuid, type Queryable } from './pool';
 
 export type SessionStatus = 'creating' | 'ready' | 'dead' | 'failed';
 
@@ -40,6 +40,7 @@ export async function insertSession(
 }
 
 export async function getSession(db: Queryable, id: string): Promise<SessionRow | null> {
+  if (!isUuid(id)) return null;
   const { rows } = await db.query<SessionRow>('SELECT * FROM sessions WHERE id = $1', [id]);
   return rows[0] ?? null;
 }

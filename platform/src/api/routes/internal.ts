@@ -1,6 +1,78 @@
+/**
+ * Internal sandbox routes (harness -> platform): the boot spec and phase reports.
+ * Authenticated with the sandbox's own CALLBACK_TOKEN (HMAC of its id), never the
+ * master key; the sandbox id is a session id or a warm sandbox id.
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { errorSchema } from '../../validation/common';
+import type { SandboxCallbacks } from '../../worker/sandbox-callbacks';
 import type { RouteOptions } from '../deps';
+import { HttpError, notFound } from '../errors';
 
-// Placeholder created by the api engineer so app.ts compiles; the runtime engineer
-// owns this file and replaces the body (see ../ROUTES.md).
-export const internalRoutes: FastifyPluginAsyncZod<RouteOptions> = async () => {};
+declare module '../deps' {
+  interface RuntimeServices {
+    sandboxCallbacks: SandboxCallbacks;
+  }
+}
+
+const SANDBOX = '/internal/sandboxes/:id';
+const params = z.object({ id: z.string() });
+
+const phaseReportSchema = z.strictObject({
+  phase: z.enum(['cloning_repo', 'installing_deps', 'harness_listening', 'failed']),
+  detail: z.string().max(2000, 'at most 2000 characters').optional(),
+  failure_reason: z.string().max(4000, 'at most 4000 characters').optional(),
+});
+
+const bootSpecSchema = z.object({
+  sandbox_id: z.string(),
+  agent_id: z.string(),
+  harness_id: z.enum(['opencode', 'claude-agent-sdk', 'claude-code', 'codex']),
+  model: z.string(),
+  prompt: z.string(),
+  repo_url: z.string().nullable(),
+  branch: z.string(),
+  requirements: z.string().nullable(),
+  mcp_servers: z.array(z.string()),
+  litellm_api_base: z.string(),
+  files: z.array(z.object({ path: z.string(), content_base64: z.string(), mode: z.number().optional() })),
+});
+
+const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema };
+
+export const internalRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { deps }) => {
+  const callbacks = deps.runtime?.sandboxCallbacks;
+  if (!callbacks) {
+    deps.log.warn('internal sandbox routes disabled: no session runtime in this process');
+    return;
+  }
+
+  app.addHook('onRequest', async (request) => {
+    const { id } = request.params as { id?: string };
+    const header = request.headers.authorization;
+    const bearer = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1] : undefined;
+    if (!id || !callbacks.isAuthorized(id, bearer))
+      throw new HttpError(401, 'invalid or missing callback token');
+  });
+
+  app.get(
+    `${SANDBOX}/spec`,
+    { schema: { hide: true, params, response: { 200: bootSpecSchema, ...errors } } },
+    async (request) => {
+      const spec = await callbacks.bootSpec(request.params.id);
+      if (!spec) throw notFound('sandbox', request.params.id);
+      return spec;
+    },
+  );
+
+  app.post(
+    `${SANDBOX}/phase`,
+    { schema: { hide: true, params, body: phaseReportSchema, response: { 204: z.null(), ...errors } } },
+    async (request, reply) => {
+      const known = await callbacks.reportPhase(request.params.id, request.body);
+      if (!known) throw notFound('sandbox', request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+};

@@ -185,7 +185,10 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       s.stopping = true;
       s.stopReason ??= reason;
       for (const p of Object.values(s.processes)) signalGroup(p, 'SIGTERM');
-      const killed = await Promise.race([s.exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
+      const killed = await Promise.race([
+        s.exited.then(() => true),
+        sleep(STOP_GRACE_MS, undefined, { ref: false }).then(() => false),
+      ]);
       if (!killed) for (const p of Object.values(s.processes)) signalGroup(p, 'SIGKILL');
     }
     await s.exited;

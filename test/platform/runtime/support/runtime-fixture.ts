@@ -1,0 +1,160 @@
+/**
+ * A running control plane for runtime tests: its own migrated database, the real
+ * API (buildApp) listening on a loopback port, the session runtime with its job
+ * runner, and the local launcher running sandboxes as processes (the fakes in this
+ * folder, or the real vault and harness).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import type pg from 'pg';
+import { createCertificateAuthority } from '../../../../sandbox/vault/src/ca';
+import { buildApp } from '../../../../platform/src/api/app';
+import { createPool } from '../../../../platform/src/db/pool';
+import { LocalSandboxLauncher } from '../../../../platform/src/sandbox/local/local-launcher';
+import { freeLoopbackPort } from '../../../../platform/src/sandbox/local/free-port';
+import { LocalSecretStore } from '../../../../platform/src/secrets/local';
+import { createSessionRuntime, type SessionRuntime } from '../../../../platform/src/worker/runtime';
+import { createTestDatabase, type TestDatabase } from '../../../support/postgres';
+
+export const MASTER_KEY = 'test-master-key';
+export const SIGNING_KEY = 'test-signing-key-0123456789';
+
+export interface FixtureOptions {
+  harnessMode?: 'normal' | 'fail_boot' | 'silent';
+  creatingTimeoutMs?: number;
+  leaseMs?: number;
+  startWorker?: boolean;
+  /** Extra environment for the sandbox processes. */
+  sandboxEnv?: Record<string, string>;
+}
+
+export interface RuntimeFixture {
+  baseUrl: string;
+  dataDir: string;
+  database: TestDatabase;
+  pool: pg.Pool;
+  launcher: LocalSandboxLauncher;
+  runtime: SessionRuntime;
+  app: FastifyInstance;
+  caCertPem: string;
+  api<T = unknown>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }>;
+  close(): Promise<void>;
+}
+
+const SUPPORT = __dirname;
+
+export async function startRuntimeFixture(options: FixtureOptions = {}): Promise<RuntimeFixture> {
+  const database = await createTestDatabase();
+  const pool = createPool({ url: database.url, max: 5 });
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-runtime-'));
+  const ca = createCertificateAuthority();
+  const caCertPath = path.join(dataDir, 'ca.pem');
+  const caKeyPath = path.join(dataDir, 'ca-key.pem');
+  fs.writeFileSync(caCertPath, ca.certPem);
+  fs.writeFileSync(caKeyPath, ca.keyPem, { mode: 0o600 });
+  const launcher = new LocalSandboxLauncher({
+    dataDir,
+    caCertPath,
+    caKeyPath,
+    litellm: { apiBase: 'http://127.0.0.1:9', apiKey: 'sk-test-gateway-key' },
+    vaultEntry: path.join(SUPPORT, 'fake-vault.ts'),
+    harnessEntry: path.join(SUPPORT, 'fake-harness.ts'),
+    extraEnv: { FAKE_HARNESS_MODE: options.harnessMode ?? 'normal', ...options.sandboxEnv },
+  });
+  const port = await freeLoopbackPort();
+  const log = pino({ level: 'silent' });
+  const runtime = createSessionRuntime({
+    db: pool,
+    launcher,
+    secretStore: new LocalSecretStore(Buffer.alloc(32, 7)),
+    log,
+    signingKey: SIGNING_KEY,
+    callbackUrl: `http://127.0.0.1:${port}`,
+    vaultCaCertPem: ca.certPem,
+    creatingTimeoutMs: options.creatingTimeoutMs ?? 60_000,
+    bootSpec: { litellmApiBase: 'http://127.0.0.1:9', preinstalledGithubRepo: undefined },
+    leaseMs: options.leaseMs ?? 3000,
+    pollMs: 100,
+  });
+  const app = await buildApp({
+    db: pool,
+    masterKey: MASTER_KEY,
+    secretStore: new LocalSecretStore(Buffer.alloc(32, 7)),
+    log,
+    ...runtime.api,
+  });
+  await app.listen({ port, host: '127.0.0.1' });
+  if (options.startWorker !== false) runtime.startWorker();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  return {
+    baseUrl,
+    dataDir,
+    database,
+    pool,
+    launcher,
+    runtime,
+    app,
+    caCertPem: ca.certPem,
+    async api<T>(method: string, route: string, body?: unknown) {
+      const res = await fetch(`${baseUrl}${route}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${MASTER_KEY}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+    },
+    async close() {
+      await runtime.stop(2000);
+      await launcher.stopAll('test over');
+      await app.close();
+      await pool.end();
+      await database.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value, or throws after `timeoutMs` with the last value. */
+export async function waitFor<T>(fn: () => Promise<T>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < until) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}
+
+export interface ApiSessionBody {
+  id: string;
+  status: string;
+  phase: string;
+  failure_reason: string | null;
+  response: { parts: Array<{ type: string; text?: string }> } | null;
+  task_arn: string | null;
+  sandbox_url: string | null;
+}
+
+export async function waitForStatus(
+  fx: RuntimeFixture,
+  sessionId: string,
+  statuses: string[],
+  timeoutMs = 30_000,
+): Promise<ApiSessionBody> {
+  return waitFor<ApiSessionBody | null>(
+    async () => {
+      const { body } = await fx.api<ApiSessionBody>('GET', `/api/v1/managed_agents/sessions/${sessionId}`);
+      return statuses.includes(body.status) ? body : null;
+    },
+    timeoutMs,
+    `session ${sessionId} to be ${statuses.join('/')}`,
+  ) as Promise<ApiSessionBody>;
+}
