@@ -15,7 +15,7 @@ import {
 import { EcsSandboxLauncher } from '../../../platform/src/sandbox/ecs/ecs-sandbox-launcher';
 import { parseEcsSandboxSettings } from '../../../platform/src/sandbox/ecs/settings';
 import type { SandboxLaunchSpec } from '../../../platform/src/sandbox/launcher';
-import { startMotoServer, type MotoServer } from './moto-server';
+import { startMotoServer, type MotoServer } from './support/moto-server';
 
 let moto: MotoServer;
 let ecs: ECSClient;

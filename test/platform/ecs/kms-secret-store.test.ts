@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Client } from 'pg';
 import { KmsSecretStore } from '../../../platform/src/secrets/kms';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { startMotoServer, type MotoServer } from './moto-server';
+import { startMotoServer, type MotoServer } from './support/moto-server';
 
 let moto: MotoServer;
 let kms: KMSClient;
