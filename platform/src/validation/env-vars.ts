@@ -39,6 +39,12 @@ export const envVarsSchema = z
         ctx.addIssue({ code: 'custom', path: [key], message: 'reserved key (set by the platform)' });
       } else if (vars[key].includes('\u0000')) {
         ctx.addIssue({ code: 'custom', path: [key], message: 'value must not contain NUL characters' });
+      } else if (!vars[key].isWellFormed()) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'value must be valid Unicode (no lone surrogates)',
+        });
       }
     }
   });

@@ -2,11 +2,17 @@ import { z } from 'zod';
 
 // PostgreSQL text and jsonb cannot hold U+0000; rejecting it here turns what would
 // be a database error (a 500) into a clear 400.
+// Lone UTF-16 surrogates (valid in JSON text) are rejected too: jsonb refuses them
+// and text columns would silently store U+FFFD instead.
 const NO_NUL = (s: string) => !s.includes('\u0000');
 
-/** A string of 0..max characters that PostgreSQL can store. */
+/** A string of 0..max characters that PostgreSQL can store as given. */
 export function storableText(max: number) {
-  return z.string().max(max, `at most ${max} characters`).refine(NO_NUL, 'must not contain NUL characters');
+  return z
+    .string()
+    .max(max, `at most ${max} characters`)
+    .refine(NO_NUL, 'must not contain NUL characters')
+    .refine((s) => s.isWellFormed(), 'must be valid Unicode (no lone surrogates)');
 }
 
 /** A non-empty (after trimming) string of at most max characters. */
