@@ -87,6 +87,7 @@ export class LeafCertificateIssuer {
       throw new Error(
         `the CA certificate or key is not a valid PEM (RSA): ${(error as Error).message}; ` +
           'provide the PEM created by createCertificateAuthority()',
+        { cause: error },
       );
     }
     const keys = generateRsaKeyPair();

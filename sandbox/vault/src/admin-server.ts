@@ -1,0 +1,154 @@
+/**
+ * The admin endpoint the platform pushes the agent's and the session's real values to:
+ * HTTPS with a `lap-vault` certificate signed by the deployment CA, guarded by a
+ * one-time token. A successful push mints stubs, writes the stub env file (which
+ * releases the harness) and burns the token; any later call gets 401.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import https from 'node:https';
+import type http from 'node:http';
+import { VAULT_ADMIN_SERVER_NAME, type VaultSecretsPushResult } from '@lap/sandbox-protocol';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { LeafCertificateIssuer } from './ca';
+import type { CredentialStore } from './credentials';
+import { parseDestinationRules, type DestinationRule } from './destination-rules';
+import { writeStubEnvFile } from './env-file';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** One schema for the VaultSecretsPush shape; rule lists are parsed into DestinationRules. */
+const rules = (field: string) =>
+  z
+    .array(z.string().max(253, `${field} entries must be at most 253 characters`))
+    .max(500, `${field} may hold at most 500 entries`)
+    .optional()
+    .transform((list, context) => {
+      try {
+        return parseDestinationRules(list ?? []);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    });
+
+export const vaultSecretsPushSchema = z.strictObject({
+  secrets: z.record(
+    z
+      .string()
+      .regex(ENV_NAME, 'secret names must be env var names (letters, digits, _; not starting with a digit)'),
+    z.strictObject({
+      value: z.string().min(1, 'value must not be empty').max(65536, 'value must be at most 64 KiB'),
+      hosts: rules('hosts'),
+    }),
+  ),
+  allow_out: rules('allow_out'),
+  deny_out: rules('deny_out'),
+});
+
+export interface SecretsPushApplied {
+  allowOut: DestinationRule[];
+  denyOut: DestinationRule[];
+}
+
+export interface AdminServerDependencies {
+  issuer: LeafCertificateIssuer;
+  adminToken: string;
+  envFile: string;
+  credentials: CredentialStore;
+  /** Called after a valid push, before the env file is written (the proxy's policy is replaced). */
+  onPush: (applied: SecretsPushApplied) => void;
+  logger: Logger;
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+export function createAdminServer(deps: AdminServerDependencies): https.Server {
+  const certificate = deps.issuer.certificateFor(VAULT_ADMIN_SERVER_NAME);
+  // Compare digests: equal length, so timingSafeEqual never leaks the token's length.
+  let tokenDigest: Buffer | null = digest(deps.adminToken);
+
+  const send = (res: http.ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+
+  return https.createServer({ cert: certificate.certPem, key: certificate.keyPem }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://lap-vault');
+    if (req.method === 'GET' && url.pathname === '/healthz') {
+      send(res, 200, { status: 'ok', released: tokenDigest === null });
+      return;
+    }
+    if (url.pathname !== '/v1/secrets')
+      return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    if (req.method !== 'POST') return send(res, 405, { error: 'use POST /v1/secrets' });
+
+    const presented = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!tokenDigest || !presented || !timingSafeEqual(digest(presented), tokenDigest)) {
+      deps.logger.warn({ event: 'admin_unauthorized', used: tokenDigest === null });
+      req.resume();
+      return send(res, 401, {
+        error: tokenDigest ? 'missing or wrong admin token' : 'the admin token has already been used',
+      });
+    }
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        send(res, 413, { error: `body exceeds ${MAX_BODY_BYTES} bytes` });
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (res.headersSent) return;
+      let json: unknown;
+      try {
+        json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return send(res, 400, { error: 'body is not valid JSON' });
+      }
+      const parsed = vaultSecretsPushSchema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        return send(res, 400, { error: `${issue.path.join('.') || 'body'}: ${issue.message}` });
+      }
+      const clash = Object.keys(parsed.data.secrets).find((name) =>
+        deps.credentials.isDeploymentCredential(name),
+      );
+      if (clash) {
+        return send(res, 400, {
+          error: `secrets.${clash}: is a deployment-wide credential held by the vault; it cannot be pushed`,
+        });
+      }
+      tokenDigest = null;
+      deps.credentials.setPushed(
+        Object.entries(parsed.data.secrets).map(([name, entry]) => ({
+          name,
+          value: entry.value,
+          hosts: entry.hosts && entry.hosts.length > 0 ? entry.hosts : null,
+        })),
+      );
+      deps.onPush({ allowOut: parsed.data.allow_out, denyOut: parsed.data.deny_out });
+      const stubs = deps.credentials.stubs();
+      try {
+        writeStubEnvFile(deps.envFile, stubs);
+      } catch (error) {
+        deps.logger.error({ event: 'env_file_failed', code: (error as NodeJS.ErrnoException).code });
+        return send(res, 500, { error: `cannot write the stub env file: ${(error as Error).message}` });
+      }
+      deps.logger.info({
+        event: 'secrets_pushed',
+        names: Object.keys(stubs),
+        allow_out: parsed.data.allow_out.map((rule) => rule.text),
+        deny_out: parsed.data.deny_out.map((rule) => rule.text),
+      });
+      const result: VaultSecretsPushResult = { stubs };
+      send(res, 200, result);
+    });
+  });
+}

@@ -1,0 +1,186 @@
+/**
+ * The vault's configuration, read from its container environment and validated in one
+ * place: every bad key is reported together, naming the key and the fix.
+ */
+import fs from 'node:fs';
+import { VAULT_ADMIN_PORT, VAULT_PROXY_PORT } from '@lap/sandbox-protocol';
+import { z } from 'zod';
+import type { CertificateAuthority } from './ca';
+import { parseDestinationRules, type DestinationRule } from './destination-rules';
+
+export interface DeploymentCredential {
+  /** Env var name the harness sees (the part after REAL_). */
+  name: string;
+  value: string;
+  hosts: DestinationRule[];
+}
+
+export interface VaultConfig {
+  proxyPort: number;
+  adminPort: number;
+  /** Address both listeners bind: 0.0.0.0 in a task (the platform reaches the admin port), 127.0.0.1 locally. */
+  bindHost: string;
+  adminToken: string;
+  envFile: string;
+  ca: CertificateAuthority;
+  /** Extra CAs trusted for upstream TLS besides the system store (private gateways, tests). */
+  upstreamCaPem: string | undefined;
+  deploymentCredentials: DeploymentCredential[];
+  allowOut: DestinationRule[];
+  denyOut: DestinationRule[];
+  /** Destinations reachable whatever allow_out says (the gateway and the platform). */
+  alwaysAllow: DestinationRule[];
+  logLevel: string;
+}
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a TCP port number' })
+    .int('must be an integer')
+    .min(1, 'must be between 1 and 65535')
+    .max(65535, 'must be between 1 and 65535')
+    .default(fallback);
+
+const commaList = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
+
+const envSchema = z.object({
+  VAULT_PORT: port(VAULT_PROXY_PORT),
+  VAULT_ADMIN_PORT: port(VAULT_ADMIN_PORT),
+  VAULT_BIND_HOST: z.string().min(1).default('0.0.0.0'),
+  VAULT_ADMIN_TOKEN: z
+    .string({ error: 'is required: the one-time token the platform presents to POST /v1/secrets' })
+    .min(16, 'must be at least 16 characters (a random one-time token)'),
+  VAULT_ENV_FILE: z
+    .string({ error: 'is required: the path of the stub env file the harness waits for' })
+    .min(1),
+  VAULT_CA_CERT: z.string().optional(),
+  VAULT_CA_KEY: z.string().optional(),
+  VAULT_CA_CERT_PATH: z.string().optional(),
+  VAULT_CA_KEY_PATH: z.string().optional(),
+  VAULT_UPSTREAM_CA_PATH: z.string().optional(),
+  EGRESS_ALLOW_OUT: commaList,
+  EGRESS_DENY_OUT: commaList,
+  EGRESS_ALWAYS_ALLOW: commaList,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export class VaultConfigError extends Error {
+  override readonly name = 'VaultConfigError';
+}
+
+/** Reads PEM from the value itself or from the file at `<key>_PATH`; records a problem otherwise. */
+function readPem(
+  env: NodeJS.ProcessEnv,
+  key: 'VAULT_CA_CERT' | 'VAULT_CA_KEY',
+  problems: string[],
+): string | undefined {
+  const inline = env[key];
+  const file = env[`${key}_PATH`];
+  if (inline && inline.includes('-----BEGIN')) return inline;
+  if (inline) {
+    problems.push(`${key}: is not PEM; set the PEM text itself or ${key}_PATH to a PEM file`);
+    return undefined;
+  }
+  if (file) {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (error) {
+      problems.push(`${key}_PATH: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  }
+  problems.push(`${key}: is required; set ${key} (PEM) or ${key}_PATH (a PEM file) to the deployment CA`);
+  return undefined;
+}
+
+/** Throws one VaultConfigError listing every problem. */
+export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
+  const problems: string[] = [];
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  const certPem = readPem(env, 'VAULT_CA_CERT', problems);
+  const keyPem = readPem(env, 'VAULT_CA_KEY', problems);
+
+  let upstreamCaPem: string | undefined;
+  if (env.VAULT_UPSTREAM_CA_PATH) {
+    try {
+      upstreamCaPem = fs.readFileSync(env.VAULT_UPSTREAM_CA_PATH, 'utf8');
+    } catch {
+      problems.push(`VAULT_UPSTREAM_CA_PATH: cannot read ${env.VAULT_UPSTREAM_CA_PATH}`);
+    }
+  }
+
+  const deploymentCredentials: DeploymentCredential[] = [];
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith('REAL_') || value === undefined) continue;
+    const name = key.slice('REAL_'.length);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      problems.push(`${key}: the name after REAL_ must be a valid env var name`);
+      continue;
+    }
+    if (value === '') {
+      problems.push(`${key}: is empty; remove it or give the real value`);
+      continue;
+    }
+    const hostList = env[`HOST_${name}`];
+    if (!hostList) {
+      // A deployment-wide value must never be swapped for an arbitrary host.
+      problems.push(
+        `HOST_${name}: is required with REAL_${name}: the hosts (comma list) the value may go to`,
+      );
+      continue;
+    }
+    try {
+      deploymentCredentials.push({ name, value, hosts: parseDestinationRules(hostList.split(',')) });
+    } catch (error) {
+      problems.push(`HOST_${name}: ${(error as Error).message}`);
+    }
+  }
+
+  const rules: Record<'EGRESS_ALLOW_OUT' | 'EGRESS_DENY_OUT' | 'EGRESS_ALWAYS_ALLOW', DestinationRule[]> = {
+    EGRESS_ALLOW_OUT: [],
+    EGRESS_DENY_OUT: [],
+    EGRESS_ALWAYS_ALLOW: [],
+  };
+  if (parsed.success) {
+    for (const key of Object.keys(rules) as Array<keyof typeof rules>) {
+      try {
+        rules[key] = parseDestinationRules(parsed.data[key]);
+      } catch (error) {
+        problems.push(`${key}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  if (problems.length > 0 || !parsed.success || !certPem || !keyPem) {
+    throw new VaultConfigError(`invalid vault configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  const data = parsed.data;
+  return {
+    proxyPort: data.VAULT_PORT,
+    adminPort: data.VAULT_ADMIN_PORT,
+    bindHost: data.VAULT_BIND_HOST,
+    adminToken: data.VAULT_ADMIN_TOKEN,
+    envFile: data.VAULT_ENV_FILE,
+    ca: { certPem, keyPem },
+    upstreamCaPem,
+    deploymentCredentials,
+    allowOut: rules.EGRESS_ALLOW_OUT,
+    denyOut: rules.EGRESS_DENY_OUT,
+    alwaysAllow: [
+      ...rules.EGRESS_ALWAYS_ALLOW,
+      ...deploymentCredentials.flatMap((credential) => credential.hosts),
+    ],
+    logLevel: data.LOG_LEVEL,
+  };
+}

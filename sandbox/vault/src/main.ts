@@ -1,0 +1,31 @@
+/**
+ * Vault sidecar entry point (container CMD, and `node --import tsx` in local mode).
+ * Environment: see VaultContainerEnv in @lap/sandbox-protocol and config.ts.
+ */
+import pino from 'pino';
+import { loadVaultConfig, VaultConfigError } from './config';
+import { startVault } from './vault';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadVaultConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof VaultConfigError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
+  const logger = pino({ name: 'lap-vault', level: config.logLevel, base: { component: 'vault' } });
+  const vault = await startVault(config, logger);
+  const stop = (signal: string) => {
+    logger.info({ event: 'vault_stopping', signal });
+    void vault.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`vault failed to start: ${(error as Error).message}`);
+  process.exit(1);
+});

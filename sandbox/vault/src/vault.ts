@@ -1,0 +1,77 @@
+/**
+ * Wires the vault together: the CA-backed leaf issuer, the credential store, the egress
+ * policy, the proxy listener and the admin listener.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createAdminServer } from './admin-server';
+import { LeafCertificateIssuer } from './ca';
+import type { VaultConfig } from './config';
+import { CredentialStore } from './credentials';
+import { EgressPolicy } from './egress-policy';
+import { VaultProxy } from './proxy-server';
+
+export interface RunningVault {
+  proxyPort: number;
+  adminPort: number;
+  close(): Promise<void>;
+}
+
+function listen(server: import('node:net').Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startVault(config: VaultConfig, logger: Logger): Promise<RunningVault> {
+  const issuer = new LeafCertificateIssuer(config.ca);
+  const credentials = new CredentialStore(config.deploymentCredentials);
+  let policy = new EgressPolicy(config.allowOut, config.denyOut, config.alwaysAllow);
+
+  const proxy = new VaultProxy({
+    issuer,
+    credentials,
+    policy: () => policy,
+    upstreamCaPem: config.upstreamCaPem,
+    logger,
+  });
+  const admin = createAdminServer({
+    issuer,
+    adminToken: config.adminToken,
+    envFile: config.envFile,
+    credentials,
+    // The push's lists are the agent's: they add to the deployment's own env lists.
+    onPush: (applied) => {
+      policy = new EgressPolicy(
+        [...config.allowOut, ...applied.allowOut],
+        [...config.denyOut, ...applied.denyOut],
+        config.alwaysAllow,
+      );
+    },
+    logger,
+  });
+
+  const proxyPort = await listen(proxy.server, config.proxyPort, config.bindHost);
+  const adminPort = await listen(admin, config.adminPort, config.bindHost);
+  logger.info({
+    event: 'vault_listening',
+    proxy_port: proxyPort,
+    admin_port: adminPort,
+    deployment_credentials: config.deploymentCredentials.map((credential) => credential.name),
+    allow_out: config.allowOut.map((rule) => rule.text),
+    deny_out: config.denyOut.map((rule) => rule.text),
+  });
+  return {
+    proxyPort,
+    adminPort,
+    close: async () => {
+      proxy.close();
+      admin.closeAllConnections();
+      await new Promise<void>((resolve) => admin.close(() => resolve()));
+    },
+  };
+}
