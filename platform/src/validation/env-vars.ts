@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isWellFormedUnicode } from './text';
 
 /** Set by the platform itself inside every sandbox: a user value would shadow it. */
 export const RESERVED_ENV_VAR_KEYS = [
@@ -39,7 +40,7 @@ export const envVarsSchema = z
         ctx.addIssue({ code: 'custom', path: [key], message: 'reserved key (set by the platform)' });
       } else if (vars[key].includes('\u0000')) {
         ctx.addIssue({ code: 'custom', path: [key], message: 'value must not contain NUL characters' });
-      } else if (!vars[key].isWellFormed()) {
+      } else if (!isWellFormedUnicode(vars[key])) {
         ctx.addIssue({
           code: 'custom',
           path: [key],

@@ -5,6 +5,13 @@ import { z } from 'zod';
 // Lone UTF-16 surrogates (valid in JSON text) are rejected too: jsonb refuses them
 // and text columns would silently store U+FFFD instead.
 const NO_NUL = (s: string) => !s.includes('\u0000');
+// (String.prototype.isWellFormed is ES2024, beyond this project's lib setting.)
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when the string can be encoded as UTF-8 as it is. */
+export function isWellFormedUnicode(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
 
 /** A string of 0..max characters that PostgreSQL can store as given. */
 export function storableText(max: number) {
@@ -12,7 +19,7 @@ export function storableText(max: number) {
     .string()
     .max(max, `at most ${max} characters`)
     .refine(NO_NUL, 'must not contain NUL characters')
-    .refine((s) => s.isWellFormed(), 'must be valid Unicode (no lone surrogates)');
+    .refine(isWellFormedUnicode, 'must be valid Unicode (no lone surrogates)');
 }
 
 /** A non-empty (after trimming) string of at most max characters. */
