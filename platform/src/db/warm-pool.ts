@@ -207,10 +207,11 @@ export async function markWarmSandboxDeadByRef(
 /**
  * Recycles live warm sandboxes that must go, in one statement: expired ones (TTL
  * fixed at creation), stale ones (the agent's settings changed or it was deleted),
- * and, when the budget shrank, the surplus that expires soonest. Returns the rows it
- * ended (their tasks are the caller's to stop), each with its reason.
+ * and, when the budget shrank, the surplus that expires soonest (`budget` null skips
+ * that: the idle reaper does not know the budget). Returns the rows it ended (their
+ * tasks are the caller's to stop), each with its reason.
  */
-export async function recycleWarmSandboxes(db: Queryable, budget: number): Promise<WarmSandboxRow[]> {
+export async function recycleWarmSandboxes(db: Queryable, budget: number | null): Promise<WarmSandboxRow[]> {
   const { rows } = await db.query<WarmSandboxRow>(
     `WITH live AS (
        SELECT w.id, w.expires_at, w.agent_fingerprint, lap_agent_fingerprint(w.agent_id) AS current_fingerprint
@@ -229,7 +230,7 @@ export async function recycleWarmSandboxes(db: Queryable, budget: number): Promi
      ), doomed AS (
        SELECT id, reason FROM verdict WHERE reason IS NOT NULL
        UNION ALL
-       SELECT id, 'surplus: WARM_POOL_SIZE is lower than the live warm sandboxes' FROM keepers WHERE rank > $1
+       SELECT id, 'surplus: WARM_POOL_SIZE is lower than the live warm sandboxes' FROM keepers WHERE $1::int IS NOT NULL AND rank > $1::int
      )
      UPDATE warm_sandboxes w SET status = 'dead', failure_reason = d.reason, ended_at = now()
      FROM doomed d WHERE w.id = d.id AND w.status IN ('provisioning', 'warm')
