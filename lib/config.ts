@@ -1,0 +1,470 @@
+/**
+ * The deployment configuration: one JSON file per environment in `config/<env>.json`,
+ * chosen with `-c env=<name>` (default `dev`).
+ *
+ * `DeploymentConfigInput` is what a user writes (everything optional but the gateway URL);
+ * `DeploymentConfig` is the resolved shape the stacks read (every default applied, including
+ * the ones that depend on `production`). Both come from the one zod schema below.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { HARNESS_IDS, type HarnessId } from '@lap/sandbox-protocol';
+import { z } from 'zod';
+
+const HARNESSES = HARNESS_IDS;
+export type HarnessName = HarnessId;
+
+const ENV_NAME = /^[a-z][a-z0-9-]{0,19}$/;
+const ACCOUNT = /^\d{12}$/;
+const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
+const ARN = /^arn:aws[a-z-]*:/;
+const IMAGE_URI = /^[^\s]+(:[^\s/]+|@sha256:[a-f0-9]{64})$/;
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Fargate CPU units and the memory sizes each allows. */
+const FARGATE_MEMORY: Record<number, [number, number]> = {
+  256: [512, 2048],
+  512: [1024, 4096],
+  1024: [2048, 8192],
+  2048: [4096, 16384],
+  4096: [8192, 30720],
+};
+
+const logRetention = z.number().refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+  message: `must be one of CloudWatch's retention values: ${LOG_RETENTION_DAYS.join(', ')}`,
+});
+
+const fargateSize = {
+  /** Fargate CPU units (256, 512, 1024, 2048 or 4096). */
+  cpu: z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]),
+  /** Memory in MiB, within the range Fargate allows for `cpu`. */
+  memoryMiB: z.number().int(),
+};
+
+const networkSchema = z
+  .object({
+    /**
+     * Import an existing VPC instead of creating one (no lookups: ids are given here).
+     * @default - a new VPC is created
+     */
+    existingVpc: z
+      .object({
+        vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'must look like vpc-0123abcd'),
+        vpcCidr: z.string().regex(CIDR, 'must be a CIDR like 10.0.0.0/16'),
+        /** One entry per AZ, same order as the subnet id lists. */
+        availabilityZones: z.array(z.string()).min(2),
+        /** Public subnets (the internet-facing ALB). */
+        publicSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/)).min(2),
+        /** Private subnets with a route to a NAT (services, Lambdas, sandboxes). */
+        privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/)).min(2),
+        /** Subnets without internet access (database). */
+        isolatedSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/)).min(2),
+      })
+      .strict()
+      .optional(),
+    /** @default "10.0.0.0/16" */
+    cidr: z.string().regex(CIDR, 'must be a CIDR like 10.0.0.0/16').default('10.0.0.0/16'),
+    /**
+     * Availability zones (explicit so synth needs no AWS lookups).
+     * @default ["<region>a", "<region>b"]
+     */
+    availabilityZones: z.array(z.string()).min(2).max(3).optional(),
+    /**
+     * Prefix length of each private subnet. Every sandbox task takes one IP: /18 gives
+     * 16,379 addresses per AZ.
+     * @default 18
+     */
+    privateSubnetCidrMask: z.number().int().min(16).max(24).default(18),
+    /**
+     * `gateway`: managed NAT gateways (`natGateways` of them); `instance`: one t4g.nano NAT
+     * instance (cheap, single point of failure; for dev).
+     * @default "gateway"
+     */
+    nat: z.enum(['gateway', 'instance']).default('gateway'),
+    /** @default 1 (development), one per AZ (production) */
+    natGateways: z.number().int().min(1).max(3).optional(),
+    /**
+     * Interface endpoints for ECR, CloudWatch Logs, Secrets Manager, ECS and KMS: keeps that
+     * traffic off the NAT (about $7.30/month per endpoint per AZ, see docs/cost-model.md).
+     * @default false (development), true (production)
+     */
+    interfaceEndpoints: z.boolean().optional(),
+    /** VPC flow logs (all traffic) to CloudWatch Logs. @default true */
+    flowLogs: z.boolean().default(true),
+  })
+  .strict();
+
+const databaseSchema = z
+  .object({
+    /**
+     * `aurora-serverless-v2` (Aurora PostgreSQL 17, scales by ACU) or `instance`
+     * (one RDS for PostgreSQL 17 instance).
+     * @default "aurora-serverless-v2"
+     */
+    engine: z.enum(['aurora-serverless-v2', 'instance']).default('aurora-serverless-v2'),
+    /** Aurora minimum capacity; 0 pauses the cluster when idle (development only). @default 0.5 */
+    minCapacityAcu: z.number().min(0).max(256).default(0.5),
+    /** Aurora maximum capacity. @default 4 */
+    maxCapacityAcu: z.number().min(1).max(256).default(4),
+    /** Instance class for `engine: "instance"`. @default "t4g.micro" */
+    instanceType: z
+      .string()
+      .regex(/^[a-z0-9]+\.[a-z0-9]+$/, 'must be an instance class like t4g.micro')
+      .default('t4g.micro'),
+    /** Storage for `engine: "instance"`, GiB. @default 20 */
+    allocatedStorageGiB: z.number().int().min(20).max(65536).default(20),
+    /** Automated backup retention (0 disables backups; warns). @default 1 (development), 14 (production) */
+    backupRetentionDays: z.number().int().min(0).max(35).optional(),
+    /** @default false (development), true (production) */
+    deletionProtection: z.boolean().optional(),
+    /** Multi-AZ: an Aurora reader in a second AZ, or a Multi-AZ instance. @default false (development), true (production) */
+    multiAz: z.boolean().optional(),
+    /** Place the database in public subnets (warns; the security group still admits only the platform). @default false */
+    publiclyAccessible: z.boolean().default(false),
+  })
+  .strict();
+
+const edgeSchema = z
+  .object({
+    /** Internet-facing ALB, or internal (reached over VPN / Direct Connect). @default true */
+    internetFacing: z.boolean().default(true),
+    /** Bring your own ACM certificate (same region). @default - none */
+    certificateArn: z.string().regex(ARN, 'must be an ACM certificate ARN').optional(),
+    /**
+     * A DNS name for the API. With `hostedZone`, a certificate is created (DNS-validated) and an
+     * alias record points at the ALB.
+     * @default - none: the API is reached at the ALB's DNS name
+     */
+    domainName: z.string().min(3).optional(),
+    /** The Route 53 zone holding `domainName` (ids here, no lookups). @default - none */
+    hostedZone: z
+      .object({ hostedZoneId: z.string().regex(/^Z[A-Z0-9]+$/), zoneName: z.string().min(3) })
+      .strict()
+      .optional(),
+    /** Serve plain HTTP when no certificate is configured (warns; development only). @default false */
+    allowHttp: z.boolean().default(false),
+    /** Source CIDRs allowed to reach the ALB. @default ["0.0.0.0/0"] */
+    allowedCidrs: z
+      .array(z.string().regex(CIDR, 'must be a CIDR like 203.0.113.0/24'))
+      .min(1)
+      .default(['0.0.0.0/0']),
+    /**
+     * ALB idle timeout: `send` waits for a whole agent turn and SSE streams stay open.
+     * @default 3600
+     */
+    idleTimeoutSeconds: z.number().int().min(60).max(4000).default(3600),
+    /** Regional WAF (AWS managed common + known-bad-inputs rules, per-IP rate limit). @default false (development), true (production) */
+    waf: z.boolean().optional(),
+    /** Requests per 5 minutes per IP before the WAF blocks. @default 2000 */
+    wafRateLimitPer5Min: z.number().int().min(100).default(2000),
+  })
+  .strict();
+
+const serviceSchema = (defaults: { cpu: number; memoryMiB: number }) =>
+  z
+    .object({
+      /** @default see the service */
+      cpu: fargateSize.cpu.default(defaults.cpu as 256),
+      /** @default see the service */
+      memoryMiB: fargateSize.memoryMiB.default(defaults.memoryMiB),
+    })
+    .strict();
+
+const platformSchema = z
+  .object({
+    /** CPU architecture of every image and task. @default "x86_64" */
+    architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
+    /** Web service (REST API, SSE). cpu 512, memoryMiB 1024. */
+    web: serviceSchema({ cpu: 512, memoryMiB: 1024 })
+      .extend({
+        /** @default 1 (development), 2 (production) */
+        minTasks: z.number().int().min(1).optional(),
+        /** @default 4 */
+        maxTasks: z.number().int().min(1).default(4),
+        /** Scale out above this average CPU. @default 60 */
+        targetCpuPercent: z.number().int().min(10).max(90).default(60),
+      })
+      .strict()
+      .prefault({}),
+    /** Worker service (bring-up jobs, sandbox traffic). cpu 512, memoryMiB 1024. */
+    worker: serviceSchema({ cpu: 512, memoryMiB: 1024 })
+      .extend({
+        /** @default 1 */
+        tasks: z.number().int().min(1).default(1),
+      })
+      .strict()
+      .prefault({}),
+    /** Warm sandboxes kept per recently used agent. @default 2 */
+    warmPoolSize: z.number().int().min(0).default(2),
+    /** @default 24 */
+    warmPoolRecentAgentHours: z.number().int().min(1).default(24),
+    /** @default 2 */
+    warmPoolMaxProvisioning: z.number().int().min(1).default(2),
+    /** @default 30 */
+    warmPoolTtlMinutes: z.number().int().min(1).default(30),
+    /** @default 600000 */
+    sessionCreatingTimeoutMs: z.number().int().min(10_000).default(600_000),
+    /** @default "info" */
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+    /** A git repository URL cloned when an agent has no repo_url. @default - none */
+    preinstalledGithubRepo: z
+      .url({ message: 'must be a git repository URL, e.g. https://github.com/org/repo' })
+      .optional(),
+    /** @default 30 (development), 365 (production) */
+    logRetentionDays: logRetention.optional(),
+  })
+  .strict();
+
+const sandboxSchema = z
+  .object({
+    /** Harnesses that get a task definition. @default all four */
+    harnesses: z
+      .array(z.enum(HARNESSES))
+      .min(1)
+      .default([...HARNESSES]),
+    /** Size of every sandbox task. cpu 1024, memoryMiB 2048. */
+    ...serviceSchema({ cpu: 1024, memoryMiB: 2048 }).shape,
+    /** Task ephemeral storage, GiB (repository clones, dependencies). @default 30 */
+    ephemeralStorageGiB: z.number().int().min(21).max(200).default(30),
+    /** @default "spot-with-fallback" (development), "on-demand" (production) */
+    capacity: z.enum(['spot-with-fallback', 'on-demand', 'spot']).optional(),
+  })
+  .strict();
+
+const imagesSchema = z
+  .object({
+    /** Prebuilt control-plane image (e.g. a private ECR mirror). @default - built from platform/Dockerfile */
+    platform: z.string().regex(IMAGE_URI, 'must be an image URI with a tag or digest').optional(),
+    /** Prebuilt vault image. @default - built from sandbox/vault/Dockerfile */
+    vault: z.string().regex(IMAGE_URI, 'must be an image URI with a tag or digest').optional(),
+    /** Prebuilt harness images by harness. @default - built from sandbox/harness/Dockerfile */
+    harness: z
+      .partialRecord(
+        z.enum(HARNESSES),
+        z.string().regex(IMAGE_URI, 'must be an image URI with a tag or digest'),
+      )
+      .optional(),
+  })
+  .strict();
+
+export const deploymentConfigSchema = z
+  .object({
+    /** AWS account. Omit for an environment-agnostic app (deploys to your credentials' account). @default - none */
+    account: z.string().regex(ACCOUNT, 'must be a 12-digit AWS account id').optional(),
+    /** @default "us-east-1" */
+    region: z.string().regex(REGION, 'must be a region like eu-west-1').default('us-east-1'),
+    /** Production profile: turns on the safe defaults noted `(production)` on each field. @default false */
+    production: z.boolean().default(false),
+    /** The LiteLLM gateway every sandbox talks to, e.g. https://litellm.example.com. Required. */
+    litellmApiBase: z.url({
+      message: 'must be the URL of your LiteLLM gateway, e.g. https://litellm.example.com',
+    }),
+    /**
+     * Existing Secrets Manager secret holding the gateway key (plain string).
+     * @default - an empty secret is created; fill it with the command in the stack outputs
+     */
+    gatewayKeySecretArn: z.string().regex(ARN, 'must be a Secrets Manager secret ARN').optional(),
+    /** Email subscribed to the alarm topic. @default - none */
+    alarmEmail: z.email({ message: 'must be an email address' }).optional(),
+    /** Tags on every resource. @default {} */
+    tags: z.record(z.string(), z.string()).default({}),
+    network: networkSchema.prefault({}),
+    database: databaseSchema.prefault({}),
+    edge: edgeSchema.prefault({}),
+    platform: platformSchema.prefault({}),
+    sandbox: sandboxSchema.prefault({}),
+    images: imagesSchema.prefault({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const sizes: Array<[string[], { cpu: number; memoryMiB: number }]> = [
+      [['platform', 'web'], c.platform.web],
+      [['platform', 'worker'], c.platform.worker],
+      [['sandbox'], c.sandbox],
+    ];
+    for (const [at, size] of sizes) {
+      const [min, max] = FARGATE_MEMORY[size.cpu]!;
+      if (size.memoryMiB < min || size.memoryMiB > max || size.memoryMiB % 1024 !== 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'memoryMiB'],
+          message: `must be a multiple of 1024 between ${min} and ${max} for cpu ${size.cpu}`,
+        });
+      }
+    }
+    if (
+      c.database.engine === 'aurora-serverless-v2' &&
+      c.database.minCapacityAcu > c.database.maxCapacityAcu
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'minCapacityAcu'],
+        message: 'must not exceed maxCapacityAcu',
+      });
+    }
+    if (c.database.minCapacityAcu === 0 && c.production) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'minCapacityAcu'],
+        message: 'scale to zero (0) is for development: use at least 0.5 when production is true',
+      });
+    }
+    const hasCertificate = c.edge.certificateArn !== undefined || c.edge.hostedZone !== undefined;
+    if (
+      c.edge.domainName !== undefined &&
+      c.edge.certificateArn === undefined &&
+      c.edge.hostedZone === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['edge', 'hostedZone'],
+        message:
+          'is required with domainName unless certificateArn is set (the certificate is validated in it)',
+      });
+    }
+    if (c.edge.hostedZone !== undefined && c.edge.domainName === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['edge', 'domainName'], message: 'is required with hostedZone' });
+    }
+    if (!hasCertificate && !c.edge.allowHttp) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['edge', 'certificateArn'],
+        message:
+          'HTTPS needs a certificate: set edge.certificateArn, or edge.domainName + edge.hostedZone, or edge.allowHttp: true for plain HTTP',
+      });
+    }
+    if (c.platform.web.minTasks !== undefined && c.platform.web.minTasks > c.platform.web.maxTasks) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['platform', 'web', 'minTasks'],
+        message: 'must not exceed maxTasks',
+      });
+    }
+    const existing = c.network.existingVpc;
+    if (existing) {
+      const azs = existing.availabilityZones.length;
+      for (const key of ['publicSubnetIds', 'privateSubnetIds', 'isolatedSubnetIds'] as const) {
+        if (existing[key].length !== azs) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['network', 'existingVpc', key],
+            message: `must list one subnet per availability zone (${azs})`,
+          });
+        }
+      }
+    }
+  });
+
+/** What a user writes in config/<env>.json. */
+export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
+type Parsed = z.output<typeof deploymentConfigSchema>;
+
+/** The resolved configuration: every default applied. */
+export interface DeploymentConfig extends Omit<
+  Parsed,
+  'network' | 'database' | 'edge' | 'platform' | 'sandbox'
+> {
+  /** Environment name (file name), part of every stack and resource name. */
+  envName: string;
+  network: Parsed['network'] & {
+    availabilityZones: string[];
+    natGateways: number;
+    interfaceEndpoints: boolean;
+  };
+  database: Parsed['database'] & {
+    backupRetentionDays: number;
+    deletionProtection: boolean;
+    multiAz: boolean;
+  };
+  edge: Parsed['edge'] & { waf: boolean; https: boolean };
+  platform: Parsed['platform'] & {
+    web: Parsed['platform']['web'] & { minTasks: number };
+    logRetentionDays: number;
+  };
+  sandbox: Parsed['sandbox'] & { capacity: NonNullable<Parsed['sandbox']['capacity']> };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validates raw config and applies every default. Throws ConfigError naming each bad field. */
+export function resolveConfig(
+  envName: string,
+  input: unknown,
+  source = `config/${envName}.json`,
+): DeploymentConfig {
+  if (!ENV_NAME.test(envName)) {
+    throw new ConfigError(
+      `Invalid environment name "${envName}": use lowercase letters, digits and dashes (max 20), starting with a letter`,
+    );
+  }
+  const parsed = deploymentConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const field = issue.path.length ? issue.path.join('.') : '(root)';
+      return `  - ${field}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid deployment config ${source}:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  const prod = c.production;
+  const azs = c.network.existingVpc?.availabilityZones ??
+    c.network.availabilityZones ?? [`${c.region}a`, `${c.region}b`];
+  return {
+    ...c,
+    envName,
+    network: {
+      ...c.network,
+      availabilityZones: azs,
+      natGateways: c.network.natGateways ?? (prod ? azs.length : 1),
+      interfaceEndpoints: c.network.interfaceEndpoints ?? prod,
+    },
+    database: {
+      ...c.database,
+      backupRetentionDays: c.database.backupRetentionDays ?? (prod ? 14 : 1),
+      deletionProtection: c.database.deletionProtection ?? prod,
+      multiAz: c.database.multiAz ?? prod,
+    },
+    edge: {
+      ...c.edge,
+      waf: c.edge.waf ?? prod,
+      https: c.edge.certificateArn !== undefined || c.edge.hostedZone !== undefined,
+    },
+    platform: {
+      ...c.platform,
+      web: { ...c.platform.web, minTasks: c.platform.web.minTasks ?? (prod ? 2 : 1) },
+      logRetentionDays: c.platform.logRetentionDays ?? (prod ? 365 : 30),
+    },
+    sandbox: { ...c.sandbox, capacity: c.sandbox.capacity ?? (prod ? 'on-demand' : 'spot-with-fallback') },
+  };
+}
+
+/** Reads and resolves `config/<envName>.json` under `configDir`. */
+export function loadConfig(
+  envName: string,
+  configDir = path.join(__dirname, '..', 'config'),
+): DeploymentConfig {
+  const file = path.join(configDir, `${envName}.json`);
+  if (!fs.existsSync(file)) {
+    const known = fs.existsSync(configDir)
+      ? fs
+          .readdirSync(configDir)
+          .filter((f) => f.endsWith('.json'))
+          .map((f) => f.replace(/\.json$/, ''))
+      : [];
+    throw new ConfigError(
+      `No config for environment "${envName}": create ${path.relative(process.cwd(), file)} (known: ${known.join(', ') || 'none'}); see docs/new-environment.md`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`config/${envName}.json is not valid JSON: ${(err as Error).message}`);
+  }
+  return resolveConfig(envName, raw, `config/${envName}.json`);
+}

@@ -1,0 +1,166 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Validations } from 'aws-cdk-lib';
+import { VAULT_PROXY_PORT } from '@lap/sandbox-protocol';
+import { Construct } from 'constructs';
+import type { DeploymentConfig, HarnessName } from '../config';
+import type { ContainerImages } from './container-images';
+import { PORTS } from './security-perimeter';
+import { acknowledgeWildcardResource } from './wildcard-acknowledgement';
+
+export interface SandboxTaskDefinitionsProps {
+  envName: string;
+  sandbox: DeploymentConfig['sandbox'];
+  architecture: DeploymentConfig['platform']['architecture'];
+  images: ContainerImages;
+  gatewayKey: secretsmanager.ISecret;
+  vaultCaCertificate: secretsmanager.ISecret;
+  vaultCaPrivateKey: secretsmanager.ISecret;
+  /** The LiteLLM gateway URL; the vault injects the gateway key for its host only. */
+  litellmApiBase: string;
+  /** Host the sandboxes call back (internal DNS name of the web service): bypasses the vault proxy. */
+  callbackHost: string;
+  logRetentionDays: number;
+}
+
+/** Container names the launcher overrides (platform/src/sandbox/ecs). */
+export const SANDBOX_CONTAINERS = { harness: 'harness', vault: 'vault' } as const;
+/** The task volume carrying the stub env file from the vault to the harness. */
+const SHARED_VOLUME = 'vault-env';
+const SHARED_PATH = '/run/lap';
+
+/**
+ * One task definition template per harness: the harness container and the vault sidecar.
+ *
+ * The task role has no permissions at all (every container of a task can read the task-role
+ * credentials, so the agent could too). The execution role pulls the images, writes the logs and
+ * reads exactly the gateway key and the vault CA (certificate and key), which reach only the
+ * vault container through ECS `secrets`; the harness container gets the CA certificate only.
+ */
+export class SandboxTaskDefinitions extends Construct {
+  readonly taskRole: iam.Role;
+  readonly executionRole: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly families: Record<string, string> = {};
+  readonly taskDefinitions: ecs.FargateTaskDefinition[] = [];
+  /** Family prefix of every template and pinned family (`<prefix><harness>[-pin-<hash>]`). */
+  readonly familyPrefix: string;
+
+  constructor(scope: Construct, id: string, props: SandboxTaskDefinitionsProps) {
+    super(scope, id);
+    this.familyPrefix = `lap-${props.envName}-sandbox-`;
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.taskRole = new iam.Role(this, 'TaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'LAP sandbox task role: deliberately without any permission',
+    });
+    this.executionRole = new iam.Role(this, 'ExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'LAP sandbox execution role: pull images, write logs, read the gateway key and vault CA',
+    });
+
+    const gatewayKey = ecs.Secret.fromSecretsManager(props.gatewayKey);
+    const caCert = ecs.Secret.fromSecretsManager(props.vaultCaCertificate);
+    const caKey = ecs.Secret.fromSecretsManager(props.vaultCaPrivateKey);
+    const runtimePlatform: ecs.RuntimePlatform = {
+      operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      cpuArchitecture:
+        props.architecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
+    };
+    const vaultEnvFile = `${SHARED_PATH}/vault.env`;
+    const proxy = `http://127.0.0.1:${VAULT_PROXY_PORT}`;
+    const noProxy = `127.0.0.1,localhost,${props.callbackHost}`;
+    const caFile = `${SHARED_PATH}/vault-ca.pem`;
+
+    for (const harness of props.sandbox.harnesses) {
+      const family = `${this.familyPrefix}${harness}`;
+      const taskDefinition = new ecs.FargateTaskDefinition(this, `TaskDefinition-${harness}`, {
+        family,
+        cpu: props.sandbox.cpu,
+        memoryLimitMiB: props.sandbox.memoryMiB,
+        ephemeralStorageGiB: props.sandbox.ephemeralStorageGiB,
+        runtimePlatform,
+        taskRole: this.taskRole,
+        executionRole: this.executionRole,
+        volumes: [{ name: SHARED_VOLUME }],
+      });
+      const vault = taskDefinition.addContainer(SANDBOX_CONTAINERS.vault, {
+        image: props.images.vault,
+        essential: true,
+        logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: harness }),
+        portMappings: [{ containerPort: PORTS.vaultAdmin, name: 'vault-admin' }],
+        environment: {
+          VAULT_PORT: String(VAULT_PROXY_PORT),
+          VAULT_ADMIN_PORT: String(PORTS.vaultAdmin),
+          VAULT_ENV_FILE: vaultEnvFile,
+          HOST_LITELLM_API_KEY: new URL(props.litellmApiBase).hostname,
+          // Where the vault publishes the CA certificate for the harness (NODE_EXTRA_CA_CERTS).
+          VAULT_CA_CERT_OUT: caFile,
+        },
+        secrets: { REAL_LITELLM_API_KEY: gatewayKey, VAULT_CA_CERT: caCert, VAULT_CA_KEY: caKey },
+        readonlyRootFilesystem: false,
+      });
+      vault.addMountPoints({ sourceVolume: SHARED_VOLUME, containerPath: SHARED_PATH, readOnly: false });
+
+      const harnessContainer = taskDefinition.addContainer(SANDBOX_CONTAINERS.harness, {
+        image: props.images.harness(harness as HarnessName),
+        essential: true,
+        logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: harness }),
+        portMappings: [{ containerPort: PORTS.harness, name: 'harness' }],
+        environment: {
+          HARNESS_ID: harness,
+          PORT: String(PORTS.harness),
+          VAULT_ENV_FILE: vaultEnvFile,
+          HTTPS_PROXY: proxy,
+          HTTP_PROXY: proxy,
+          https_proxy: proxy,
+          http_proxy: proxy,
+          NO_PROXY: noProxy,
+          no_proxy: noProxy,
+          NODE_EXTRA_CA_CERTS: caFile,
+          LITELLM_API_BASE: props.litellmApiBase,
+        },
+        // The certificate only (public material), for tools that take PEM text instead of a file.
+        secrets: { VAULT_CA_CERT: caCert },
+      });
+      harnessContainer.addMountPoints({
+        sourceVolume: SHARED_VOLUME,
+        containerPath: SHARED_PATH,
+        readOnly: true,
+      });
+      harnessContainer.addContainerDependencies({
+        container: vault,
+        condition: ecs.ContainerDependencyCondition.START,
+      });
+
+      Validations.of(taskDefinition).acknowledge({
+        id: 'AwsSolutions-ECS2',
+        reason:
+          'The environment holds only non-secret settings (ports, file paths, proxy address, gateway host); secret values come from Secrets Manager through ECS secrets.',
+      });
+      this.families[harness] = family;
+      this.taskDefinitions.push(taskDefinition);
+    }
+
+    acknowledgeWildcardResource(
+      this.executionRole,
+      '*',
+      'ecr:GetAuthorizationToken has no resource-level permissions (AWS requires "*"); every other statement of this role names its repositories, log group and three secrets.',
+    );
+  }
+
+  /** ARNs matching every template family and its pinned families (`-pin-<hash>`), any revision. */
+  taskDefinitionArnPattern(): string {
+    return Stack.of(this).formatArn({
+      service: 'ecs',
+      resource: 'task-definition',
+      resourceName: `${this.familyPrefix}*`,
+    });
+  }
+}
