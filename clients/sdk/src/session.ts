@@ -3,6 +3,7 @@ import { SessionFailedError, SessionTimeoutError } from './errors.js';
 import { streamSessionEvents, type EventsOptions } from './session-events.js';
 import { MANAGED_AGENTS_PATH, Transport, type ConnectionOptions } from './transport.js';
 import type {
+  HarnessId,
   ListQuery,
   MessagePart,
   Page,
@@ -41,6 +42,8 @@ export class Session implements SessionData {
   failureReason!: string | null;
   createdAt!: string;
   taskArn!: string | null;
+  agentName?: string | null;
+  harnessId?: HarnessId;
 
   /** @internal Use `agent.createSession()`, `agent.getSession()` or `Session.get()`. */
   constructor(
@@ -56,10 +59,13 @@ export class Session implements SessionData {
   }
 
   /** All sessions, newest first (what `lap ps` shows). */
-  static async list(connection: ConnectionOptions, query: ListQuery = {}): Promise<Page<Session>> {
+  static async list(
+    connection: ConnectionOptions,
+    query: ListQuery & { agentId?: string } = {},
+  ): Promise<Page<Session>> {
     const transport = new Transport(connection);
     const page = await transport.request<Page<SessionData>>('GET', `${MANAGED_AGENTS_PATH}/sessions`, {
-      query: { limit: query.limit, offset: query.offset },
+      query: { limit: query.limit, offset: query.offset, agent_id: query.agentId },
     });
     return { ...page, data: page.data.map((data) => new Session(transport, data)) };
   }

@@ -113,6 +113,10 @@ export interface SessionData {
   failureReason: string | null;
   createdAt: string;
   taskArn: string | null;
+  /** Set on items of `Session.list()`. */
+  agentName?: string | null;
+  /** Set on items of `Session.list()`. */
+  harnessId?: HarnessId;
 }
 
 /** One event of a session's stream (GET /sessions/{id}/events), camelCased. */

@@ -191,7 +191,11 @@ export async function startFakeLapServer(
       return send(res, 201, session);
     }
     if (path === '/v1/managed_agents/sessions' && method === 'GET') {
-      return send(res, 200, page([...sessions.values()].reverse(), target));
+      const list = [...sessions.values()].reverse().map((session) => {
+        const agent = agents.get(session.agent_id);
+        return { ...session, agent_name: agent?.name ?? null, harness_id: agent?.harness_id ?? 'opencode' };
+      });
+      return send(res, 200, page(list, target));
     }
     if ((m = path.match(/^\/v1\/managed_agents\/sessions\/([^/]+)(\/[a-z]+)?$/))) {
       const session = sessions.get(m[1]);

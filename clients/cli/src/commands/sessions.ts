@@ -1,26 +1,17 @@
-import { Agent, Session, type ConnectionOptions } from '@litellm/agent-sdk';
+import { Session, type ConnectionOptions } from '@litellm/agent-sdk';
 import { formatAge, renderTable } from '../terminal-table.js';
 
 /** `lap ps`: every session with its agent, status and age. */
 export async function listSessions(connection: ConnectionOptions): Promise<void> {
-  const [sessions, agents] = await Promise.all([
-    Session.list(connection, { limit: 200 }),
-    Agent.list(connection, { limit: 200 }),
-  ]);
+  const sessions = await Session.list(connection, { limit: 200 });
   if (sessions.data.length === 0) {
     console.log('no sessions: start one with `lap run <agent>`');
     return;
   }
-  const agentNames = new Map(agents.data.map((agent) => [agent.id, agent.name ?? agent.id]));
   console.log(
     renderTable(
       ['ID', 'AGENT', 'STATUS', 'AGE'],
-      sessions.data.map((s) => [
-        s.id,
-        agentNames.get(s.agentId) ?? s.agentId,
-        s.status,
-        formatAge(s.createdAt),
-      ]),
+      sessions.data.map((s) => [s.id, s.agentName ?? s.agentId, s.status, formatAge(s.createdAt)]),
     ),
   );
 }
