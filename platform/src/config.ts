@@ -178,9 +178,18 @@ function crossFieldProblems(env: Env): string[] {
       );
   } else need('KMS_KEY_ARN', 'with SECRET_STORE=kms: the ARN of the KMS key for envelope encryption');
   // Web processes run the bring-up of sessions with per-session env vars themselves: every role needs these.
-  need('CALLBACK_URL', 'the URL sandboxes use to reach the platform, e.g. http://10.0.1.5:3000');
-  need('VAULT_CA_CERT', 'the deployment CA PEM that signs the vault admin certificate');
-  need('LITELLM_API_BASE', 'the LiteLLM gateway URL sandboxes call, e.g. https://gateway.example.com');
+  need(
+    'CALLBACK_URL',
+    'for sandbox callbacks: the URL sandboxes use to reach the platform, e.g. http://10.0.1.5:3000',
+  );
+  need(
+    'VAULT_CA_CERT',
+    'for the vault admin TLS: the deployment CA PEM that signs the vault admin certificate',
+  );
+  need(
+    'LITELLM_API_BASE',
+    'for sandboxes: the LiteLLM gateway URL sandboxes call, e.g. https://gateway.example.com',
+  );
   if (env.SANDBOX_LAUNCHER === 'ecs') {
     const why = 'with SANDBOX_LAUNCHER=ecs';
     need('SANDBOX_CLUSTER_ARN', `${why}: the ECS cluster sandboxes run in`);

@@ -6,7 +6,8 @@
  */
 import type { Queryable } from './pool';
 
-export type JobKind = 'session_bring_up' | 'deliver_initial_prompt';
+/** Session jobs (runtime) and warm-pool jobs (platform/src/warm-pool, queued by db/warm-pool.ts). */
+export type JobKind = 'session_bring_up' | 'deliver_initial_prompt' | 'warm_bring_up' | 'warm_pool_top_up';
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
 
 export interface JobRow {

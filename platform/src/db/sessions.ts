@@ -204,3 +204,12 @@ export async function failTimedOutCreatingSessions(db: Queryable, timeoutMs: num
   );
   return rows;
 }
+
+/** Local mode start: the sandboxes of a previous run are gone, so its ready sessions are dead. */
+export async function endReadySessions(db: Queryable, reason: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE sessions SET status = 'dead', failure_reason = $1, ended_at = now() WHERE status = 'ready'`,
+    [reason],
+  );
+  return rowCount ?? 0;
+}

@@ -5,15 +5,19 @@
  */
 import type pg from 'pg';
 import type { RuntimeServices, SessionService } from '../api/deps';
+import type { PlatformConfig } from '../config';
+import type { JobKind } from '../db/jobs';
 import { failTimedOutCreatingSessions } from '../db/sessions';
 import { diagnoseSession } from '../diagnose/diagnose';
 import type { BootSpecSettings } from '../sandbox/boot-spec';
 import type { SandboxLauncher } from '../sandbox/launcher';
 import { noWarmPool, type WarmPool } from '../sandbox/warm-pool-port';
 import type { SecretStore } from '../secrets/secret-store';
+import { DatabaseWarmPool } from '../warm-pool/warm-pool';
+import { warmPoolJobHandlers } from '../warm-pool/warm-bring-up';
 import { sessionBringUpHandler } from './bring-up-job';
 import { initialPromptHandler } from './initial-prompt-job';
-import { JobRunner } from './job-runner';
+import { JobRunner, type JobHandler } from './job-runner';
 import type { Logger } from './logger';
 import { SandboxCallbacks } from './sandbox-callbacks';
 import { SessionEnvStash } from './session-env-stash';
@@ -35,6 +39,8 @@ export interface SessionRuntimeOptions {
   pollMs?: number;
   /** How often the creating-timeout sweep runs. */
   sweepMs?: number;
+  /** Handlers of other job kinds run by the same runner (the warm pool's). */
+  extraJobHandlers?: Partial<Record<JobKind, JobHandler>>;
 }
 
 export interface SessionRuntime {
@@ -74,6 +80,7 @@ export function createSessionRuntime(options: SessionRuntimeOptions): SessionRun
     leaseMs: options.leaseMs,
     pollMs: options.pollMs,
     handlers: {
+      ...options.extraJobHandlers,
       session_bring_up: bringUp,
       deliver_initial_prompt: initialPromptHandler({ db, launcher, signingKey: options.signingKey, log }),
     },
@@ -134,4 +141,29 @@ export function createSessionRuntime(options: SessionRuntimeOptions): SessionRun
     },
     sweepCreatingTimeouts,
   };
+}
+
+/** The session runtime with the warm pool, from the validated platform config (service entry and local mode). */
+export function createPlatformRuntime(
+  config: PlatformConfig,
+  deps: { db: pg.Pool; launcher: SandboxLauncher; secretStore: SecretStore; log: Logger },
+): { runtime: SessionRuntime; warmPool: DatabaseWarmPool } {
+  const warmPool = new DatabaseWarmPool({ ...deps, settings: config.warmPool });
+  const bringUpSettings = {
+    signingKey: config.harnessTokenSigningKey,
+    callbackUrl: config.callbackUrl,
+    vaultCaCertPem: config.vaultCaCertPem,
+    creatingTimeoutMs: config.sessionCreatingTimeoutMs,
+  };
+  const runtime = createSessionRuntime({
+    ...deps,
+    ...bringUpSettings,
+    warmPool,
+    bootSpec: {
+      litellmApiBase: config.litellm.apiBase,
+      preinstalledGithubRepo: config.preinstalledGithubRepo,
+    },
+    extraJobHandlers: warmPoolJobHandlers({ ...deps, warmPool: config.warmPool, settings: bringUpSettings }),
+  });
+  return { runtime, warmPool };
 }

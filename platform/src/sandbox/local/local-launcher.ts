@@ -67,7 +67,6 @@ export class LocalSandboxLauncher implements SandboxLauncher {
   private readonly sandboxes = new Map<string, LocalSandbox>();
   private readonly vaultEntry: string;
   private readonly harnessEntry: string;
-  private readonly tsxLoader = pathToFileURL(require.resolve('tsx')).href;
 
   constructor(private readonly options: LocalLauncherOptions) {
     this.vaultEntry = options.vaultEntry ?? path.join(REPO_ROOT, 'sandbox/vault/src/main.ts');
@@ -249,7 +248,9 @@ export class LocalSandboxLauncher implements SandboxLauncher {
     cwd: string,
     log: fs.WriteStream,
   ): ChildProcess {
-    const child = spawn(process.execPath, ['--import', this.tsxLoader, entry], {
+    // Resolved here, not at load: the service image bundles this module but never runs local sandboxes.
+    const tsxLoader = pathToFileURL(require.resolve('tsx')).href;
+    const child = spawn(process.execPath, ['--import', tsxLoader, entry], {
       cwd,
       env,
       detached: true,

