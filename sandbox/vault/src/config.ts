@@ -37,8 +37,8 @@ const port = (fallback: number) =>
   z.coerce
     .number({ error: 'must be a TCP port number' })
     .int('must be an integer')
-    .min(1, 'must be between 1 and 65535')
-    .max(65535, 'must be between 1 and 65535')
+    .min(0, 'must be between 0 (any free port) and 65535')
+    .max(65535, 'must be between 0 (any free port) and 65535')
     .default(fallback);
 
 const commaList = z

@@ -81,7 +81,8 @@ async function resolve(host: string): Promise<string[]> {
   if (net.isIP(host)) return [host];
   try {
     const records = await lookup(host, { all: true });
-    return records.map((record) => record.address);
+    // IPv4 first: dual-stack names (localhost) often listen on IPv4 only.
+    return records.sort((a, b) => a.family - b.family).map((record) => record.address);
   } catch {
     throw new ProxyRequestError(502, `cannot resolve ${host}`);
   }
