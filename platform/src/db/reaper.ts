@@ -55,3 +55,12 @@ export async function ownedSandboxRefs(db: Queryable, tasks: TaggedSandbox[]): P
   );
   return new Set(rows.map((r) => r.ref));
 }
+
+/** The session whose sandbox this task is (task events). */
+export async function sessionIdForSandbox(db: Queryable, ref: string): Promise<string | null> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM sessions WHERE sandbox_ref = $1 ORDER BY created_at DESC LIMIT 1`,
+    [ref],
+  );
+  return rows[0]?.id ?? null;
+}
