@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { createTestPki, issueServerCertificate, startRecordingServer, type TestPki } from './support/tls';
 import { startTestVault, type TestVault } from './support/vault';
@@ -114,7 +115,7 @@ describe('host-bound swapping over intercepted TLS', () => {
       method: 'POST',
       dispatcher: vault.dispatcher,
       headers: { 'content-type': 'application/json' },
-      body: chunks(),
+      body: Readable.from(chunks()),
     });
     await response.body.text();
     const body = JSON.parse(lastSeen().body);

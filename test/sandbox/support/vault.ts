@@ -17,6 +17,7 @@ export interface TestVault {
   proxyUrl: string;
   /** An undici dispatcher that sends through the vault and trusts the deployment CA. */
   dispatcher: ProxyAgent;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests read whatever the vault answered
   pushSecrets(body: unknown, token?: string): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
