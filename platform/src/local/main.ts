@@ -70,6 +70,9 @@ async function main(): Promise<void> {
     caCertPath: ca.certPath,
     caKeyPath: ca.keyPath,
     litellm: config.litellm,
+    // Development: run another build of the vault or harness (e.g. a test double).
+    vaultEntry: process.env.LAP_VAULT_ENTRY,
+    harnessEntry: process.env.LAP_HARNESS_ENTRY,
   });
   const leftovers = launcher.stopLeftovers();
   const ended = await endReadySessions(db, SANDBOX_ENDED_REASON);

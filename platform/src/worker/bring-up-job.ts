@@ -191,7 +191,14 @@ export function sessionBringUpHandler(deps: BringUpDeps): JobHandler {
         return;
       }
       if (err instanceof BringUpError) {
-        await fail(session, err.message);
+        const timedOut = Date.now() >= deadline;
+        const phase = timedOut ? (await getSession(db, session.id))?.phase : undefined;
+        await fail(
+          session,
+          timedOut
+            ? `sandbox did not become ready within ${settings.creatingTimeoutMs / 1000} s (last phase: ${phase}): ${err.message}`
+            : err.message,
+        );
         return;
       }
       throw err;

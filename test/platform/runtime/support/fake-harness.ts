@@ -3,7 +3,7 @@
  * real harness lands: waits for the vault's stub env file, fetches the boot spec,
  * writes its files, reports phases, serves /health, /turn (echo) and /events (SSE).
  * FAKE_HARNESS_MODE: `fail_boot` reports failed; `silent` never calls back
- * (the platform's health-probe fallback must notice it anyway).
+ * (the platform's health-probe fallback must notice it anyway); `hang` fetches its spec and never listens.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -55,6 +55,7 @@ async function boot(): Promise<void> {
     fs.writeFileSync(target, Buffer.from(file.content_base64, 'base64'));
   }
   fs.writeFileSync(path.join(env.HOME!, 'prompt.txt'), spec.prompt);
+  if (mode === 'hang') return;
   if (mode === 'fail_boot') {
     await report({ phase: 'failed', failure_reason: 'git clone failed: repository not found' });
     return;

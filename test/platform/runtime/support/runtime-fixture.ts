@@ -23,7 +23,7 @@ export const MASTER_KEY = 'test-master-key';
 export const SIGNING_KEY = 'test-signing-key-0123456789';
 
 export interface FixtureOptions {
-  harnessMode?: 'normal' | 'fail_boot' | 'silent';
+  harnessMode?: 'normal' | 'fail_boot' | 'silent' | 'hang';
   creatingTimeoutMs?: number;
   leaseMs?: number;
   startWorker?: boolean;
@@ -122,12 +122,16 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
 }
 
 /** Polls `fn` until it returns a truthy value, or throws after `timeoutMs` with the last value. */
-export async function waitFor<T>(fn: () => Promise<T>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < until) {
     last = await fn();
-    if (last) return last;
+    if (last) return last as NonNullable<T>;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
