@@ -9,7 +9,7 @@ import {
   jobsOfSession,
 } from '../../../platform/src/db/jobs';
 import { createPool } from '../../../platform/src/db/pool';
-import { getSession, insertSession } from '../../../platform/src/db/sessions';
+import { insertSession } from '../../../platform/src/db/sessions';
 import { JobRunner } from '../../../platform/src/worker/job-runner';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 
