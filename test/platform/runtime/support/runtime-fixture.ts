@@ -16,6 +16,7 @@ import { createPool } from '../../../../platform/src/db/pool';
 import { LocalSandboxLauncher } from '../../../../platform/src/sandbox/local/local-launcher';
 import { freeLoopbackPort } from '../../../../platform/src/sandbox/local/free-port';
 import { LocalSecretStore } from '../../../../platform/src/secrets/local';
+import { DatabaseWarmPool } from '../../../../platform/src/warm-pool/warm-pool';
 import { createSessionRuntime, type SessionRuntime } from '../../../../platform/src/worker/runtime';
 import { createTestDatabase, type TestDatabase } from '../../../support/postgres';
 
@@ -27,6 +28,8 @@ export interface FixtureOptions {
   creatingTimeoutMs?: number;
   leaseMs?: number;
   startWorker?: boolean;
+  /** WARM_POOL_SIZE of the fixture's warm pool (0: off, but warm sandbox ids still resolve). */
+  warmPoolSize?: number;
   /** Extra environment for the sandbox processes. */
   sandboxEnv?: Record<string, string>;
 }
@@ -60,14 +63,20 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     caCertPath,
     caKeyPath,
     litellm: { apiBase: 'http://127.0.0.1:9', apiKey: 'sk-test-gateway-key' },
-    vaultEntry: path.join(SUPPORT, 'fake-vault.ts'),
     harnessEntry: path.join(SUPPORT, 'fake-harness.ts'),
     extraEnv: { FAKE_HARNESS_MODE: options.harnessMode ?? 'normal', ...options.sandboxEnv },
   });
   const port = await freeLoopbackPort();
   const log = pino({ level: 'silent' });
+  const warmPool = new DatabaseWarmPool({
+    db: pool,
+    launcher,
+    log,
+    settings: { size: options.warmPoolSize ?? 0, recentAgentHours: 24, maxProvisioning: 2, ttlMinutes: 30 },
+  });
   const runtime = createSessionRuntime({
     db: pool,
+    warmPool,
     launcher,
     secretStore: new LocalSecretStore(Buffer.alloc(32, 7)),
     log,
