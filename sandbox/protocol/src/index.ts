@@ -166,3 +166,14 @@ export interface VaultContainerEnv {
   EGRESS_ALLOW_OUT?: string;
   EGRESS_DENY_OUT?: string;
 }
+
+// ---------------------------------------------------------------------------
+// Additions by the sandbox (additive).
+// ---------------------------------------------------------------------------
+
+/** Env var overriding the command a TUI harness runs in its PTY (tests, custom images). */
+export const HARNESS_TTY_COMMAND_ENV = 'HARNESS_TTY_COMMAND';
+/** Vault env var: comma list of destinations always reachable (the gateway and platform hosts). */
+export const VAULT_ALWAYS_ALLOW_ENV = 'EGRESS_ALWAYS_ALLOW';
+/** Vault env var: extra PEM file of CAs the vault trusts for upstream TLS (private gateways, tests). */
+export const VAULT_UPSTREAM_CA_PATH_ENV = 'VAULT_UPSTREAM_CA_PATH';

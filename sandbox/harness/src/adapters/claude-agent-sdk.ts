@@ -1,0 +1,84 @@
+/**
+ * The `claude-agent-sdk` harness: each turn is a query() of the Anthropic Agent SDK,
+ * resuming the previous turn's conversation. The SDK talks to the LiteLLM gateway
+ * (ANTHROPIC_BASE_URL) with the vault's stub as its key; the vault swaps it on the way out.
+ */
+import type { MessagePart } from '@lap/sandbox-protocol';
+import type { Logger } from 'pino';
+import { promptText, type ApiHarnessAdapter, type TurnContext } from './adapter';
+
+export interface ClaudeAgentSdkAdapterOptions {
+  cwd: string;
+  env: Record<string, string>;
+  model: string;
+  prompt: string;
+  litellmApiBase: string;
+  logger: Logger;
+}
+
+export class ClaudeAgentSdkAdapter implements ApiHarnessAdapter {
+  readonly kind = 'api';
+  private conversationId: string | undefined;
+
+  constructor(private readonly options: ClaudeAgentSdkAdapterOptions) {}
+
+  async start(): Promise<void> {
+    // The SDK is ESM; load it once up front so a broken install fails the boot, not the first turn.
+    await import('@anthropic-ai/claude-agent-sdk');
+  }
+
+  async turn(parts: MessagePart[], context: TurnContext): Promise<MessagePart[]> {
+    const { query } = await import('@anthropic-ai/claude-agent-sdk');
+    const abortController = new AbortController();
+    context.signal.addEventListener('abort', () => abortController.abort(), { once: true });
+    const gatewayKey = this.options.env.LITELLM_API_KEY ?? '';
+    const out: MessagePart[] = [];
+    const messages = query({
+      prompt: promptText(parts),
+      options: {
+        cwd: this.options.cwd,
+        model: this.options.model,
+        ...(this.options.prompt ? { systemPrompt: this.options.prompt } : {}),
+        ...(this.conversationId ? { resume: this.conversationId } : {}),
+        abortController,
+        permissionMode: 'bypassPermissions',
+        env: {
+          ...this.options.env,
+          ANTHROPIC_BASE_URL: this.options.litellmApiBase.replace(/\/+$/, ''),
+          ANTHROPIC_API_KEY: gatewayKey,
+          ANTHROPIC_AUTH_TOKEN: gatewayKey,
+        },
+      },
+    });
+    for await (const message of messages) {
+      if (message.type === 'system' && 'session_id' in message) this.conversationId = message.session_id;
+      if (message.type === 'assistant') {
+        for (const block of message.message.content) {
+          if (block.type === 'text') {
+            out.push({ type: 'text', text: block.text });
+            context.emit({ type: 'token', turn_id: context.turnId, text: block.text });
+          } else if (block.type === 'tool_use') {
+            out.push({ type: 'tool', name: block.name, input: block.input });
+            context.emit({
+              type: 'tool_call',
+              turn_id: context.turnId,
+              name: block.name,
+              input: block.input,
+            });
+          }
+        }
+      }
+      if (message.type === 'result') {
+        this.conversationId = message.session_id;
+        if (message.subtype !== 'success') {
+          throw new Error(`the agent failed: ${message.subtype}`);
+        }
+      }
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    this.options.logger.info({ event: 'claude_agent_sdk_stopped' });
+  }
+}

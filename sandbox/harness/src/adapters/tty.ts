@@ -1,0 +1,92 @@
+/**
+ * TUI harnesses (claude-code, codex): the program runs in a PTY; WebSocket clients on
+ * /tty exchange raw terminal bytes with it. One PTY per sandbox, shared by every attached
+ * client (a reconnecting browser sees the same session); it is restarted on the next
+ * attach if it exited. Text frames holding `{"type":"resize","cols":n,"rows":n}` resize it.
+ */
+import * as pty from 'node-pty';
+import type { Logger } from 'pino';
+import { WebSocket } from 'ws';
+import { z } from 'zod';
+import type { TuiHarnessAdapter } from './adapter';
+
+const resizeSchema = z.object({
+  type: z.literal('resize'),
+  cols: z.number().int().min(1).max(1000),
+  rows: z.number().int().min(1).max(1000),
+});
+
+/** Replayed to a client that attaches later, so it sees the current screen's recent bytes. */
+const SCROLLBACK_BYTES = 64 * 1024;
+
+export interface TtyAdapterOptions {
+  /** Shell command line run with /bin/sh -c. */
+  command: string;
+  cwd: string;
+  env: Record<string, string>;
+  logger: Logger;
+}
+
+export class TtyAdapter implements TuiHarnessAdapter {
+  readonly kind = 'tui';
+  private terminal: pty.IPty | null = null;
+  private scrollback = '';
+  private readonly clients = new Set<WebSocket>();
+
+  constructor(private readonly options: TtyAdapterOptions) {}
+
+  async start(): Promise<void> {
+    this.ensureTerminal();
+  }
+
+  private ensureTerminal(): pty.IPty {
+    if (this.terminal) return this.terminal;
+    const terminal = pty.spawn('/bin/sh', ['-c', `exec ${this.options.command}`], {
+      name: 'xterm-256color',
+      cols: 120,
+      rows: 40,
+      cwd: this.options.cwd,
+      env: { TERM: 'xterm-256color', ...this.options.env },
+    });
+    this.options.logger.info({ event: 'tty_started', command: this.options.command, pid: terminal.pid });
+    terminal.onData((data) => {
+      this.scrollback = (this.scrollback + data).slice(-SCROLLBACK_BYTES);
+      for (const client of this.clients) if (client.readyState === WebSocket.OPEN) client.send(data);
+    });
+    terminal.onExit(({ exitCode, signal }) => {
+      this.options.logger.info({ event: 'tty_exited', exitCode, signal });
+      if (this.terminal === terminal) this.terminal = null;
+      for (const client of this.clients) client.close(1000, `terminal exited with code ${exitCode}`);
+    });
+    this.terminal = terminal;
+    return terminal;
+  }
+
+  attach(socket: WebSocket): void {
+    const terminal = this.ensureTerminal();
+    this.clients.add(socket);
+    if (this.scrollback) socket.send(this.scrollback);
+    socket.on('message', (data, isBinary) => {
+      const text = data.toString();
+      if (!isBinary && text.startsWith('{')) {
+        try {
+          const resize = resizeSchema.safeParse(JSON.parse(text));
+          if (resize.success) {
+            this.terminal?.resize(resize.data.cols, resize.data.rows);
+            return;
+          }
+        } catch {
+          // Not JSON: terminal input that happens to start with '{'.
+        }
+      }
+      (this.terminal ?? terminal).write(text);
+    });
+    socket.on('close', () => this.clients.delete(socket));
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.clients) client.close(1001, 'harness stopping');
+    this.terminal?.kill();
+    this.terminal = null;
+  }
+}

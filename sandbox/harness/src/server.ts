@@ -1,0 +1,231 @@
+/**
+ * The harness HTTP server (the protocol in docs/sandbox-protocol.md):
+ *   GET /health (no auth), POST /turn, GET /events (SSE), POST /abort, GET /tty (WebSocket).
+ * Every route but /health needs the HARNESS_TOKEN as a bearer token (/tty also takes ?token=).
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { HarnessHealth, HarnessId, TurnResponse } from '@lap/sandbox-protocol';
+import { TUI_HARNESS_IDS } from '@lap/sandbox-protocol';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { z } from 'zod';
+import type { HarnessAdapter } from './adapters/adapter';
+import { bearerToken, tokenMatches } from './bearer-token';
+import { EventHub } from './event-hub';
+
+const MAX_TURN_BYTES = 5 * 1024 * 1024;
+const SSE_KEEPALIVE_MS = 15_000;
+
+const turnRequestSchema = z.object({
+  parts: z
+    .array(z.looseObject({ type: z.string().min(1, 'parts[].type must be a non-empty string') }))
+    .min(1, 'parts must hold at least one part'),
+});
+
+export interface HarnessServerOptions {
+  harnessId: HarnessId;
+  token: string;
+  adapter: HarnessAdapter;
+  logger: Logger;
+}
+
+export interface HarnessServer {
+  server: http.Server;
+  events: EventHub;
+  /** Marks the adapter ready: /health answers ok from now on. */
+  setReady(): void;
+  listen(port: number, host: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+function rejectUpgrade(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ error: message });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+export function createHarnessServer(options: HarnessServerOptions): HarnessServer {
+  const { adapter, logger } = options;
+  const events = new EventHub();
+  const sockets = new Set<Socket>();
+  let ready = false;
+  let inFlight: { turnId: string; controller: AbortController } | null = null;
+  const supportsTui = TUI_HARNESS_IDS.includes(options.harnessId);
+
+  const authorized = (req: http.IncomingMessage, allowQuery = false): boolean => {
+    const presented =
+      bearerToken(req.headers.authorization) ??
+      (allowQuery
+        ? (new URL(req.url ?? '/', 'http://harness').searchParams.get('token') ?? undefined)
+        : undefined);
+    return tokenMatches(presented, options.token);
+  };
+
+  const readJson = (req: http.IncomingMessage): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_TURN_BYTES) {
+          reject(Object.assign(new Error(`body exceeds ${MAX_TURN_BYTES} bytes`), { status: 413 }));
+          req.destroy();
+        } else chunks.push(chunk);
+      });
+      req.on('end', () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch {
+          reject(Object.assign(new Error('body is not valid JSON'), { status: 400 }));
+        }
+      });
+      req.on('error', reject);
+    });
+
+  const handleTurn = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (adapter.kind !== 'api') {
+      return sendJson(res, 409, { error: `${options.harnessId} is a TUI harness: connect to GET /tty` });
+    }
+    if (!ready) return sendJson(res, 503, { error: 'the harness is still starting' });
+    let body: unknown;
+    try {
+      body = await readJson(req);
+    } catch (error) {
+      return sendJson(res, (error as { status?: number }).status ?? 400, { error: (error as Error).message });
+    }
+    const parsed = turnRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return sendJson(res, 400, { error: `${issue.path.join('.') || 'body'}: ${issue.message}` });
+    }
+    if (inFlight)
+      return sendJson(res, 409, {
+        error: `turn ${inFlight.turnId} is still running; POST /abort to stop it`,
+      });
+    const turn = { turnId: randomUUID(), controller: new AbortController() };
+    inFlight = turn;
+    events.publish({ type: 'turn_started', turn_id: turn.turnId });
+    const started = Date.now();
+    try {
+      const parts = await adapter.turn(parsed.data.parts, {
+        turnId: turn.turnId,
+        emit: (event) => events.publish(event),
+        signal: turn.controller.signal,
+      });
+      events.publish({ type: 'turn_done', turn_id: turn.turnId, parts });
+      logger.info({
+        event: 'turn_done',
+        turn_id: turn.turnId,
+        ms: Date.now() - started,
+        parts: parts.length,
+      });
+      const response: TurnResponse = { parts };
+      sendJson(res, 200, response);
+    } catch (error) {
+      const aborted = turn.controller.signal.aborted;
+      const message = aborted ? 'the turn was aborted' : (error as Error).message;
+      events.publish({ type: 'error', turn_id: turn.turnId, message });
+      logger.warn({ event: 'turn_failed', turn_id: turn.turnId, aborted, message });
+      sendJson(res, aborted ? 409 : 502, { error: message });
+    } finally {
+      if (inFlight === turn) inFlight = null;
+    }
+  };
+
+  const handleEvents = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    const write = ({ id, event }: { id: number; event: { type: string } }) =>
+      res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    const lastId = Number(req.headers['last-event-id'] ?? 0);
+    if (Number.isFinite(lastId) && lastId > 0) events.since(lastId).forEach(write);
+    res.write(': connected\n\n');
+    const unsubscribe = events.subscribe(write);
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
+    req.on('close', () => {
+      clearInterval(keepalive);
+      unsubscribe();
+    });
+  };
+
+  const server = http.createServer((req, res) => {
+    const { pathname } = new URL(req.url ?? '/', 'http://harness');
+    const route = `${req.method} ${pathname}`;
+    if (route === 'GET /health') {
+      const health: HarnessHealth = {
+        status: ready ? 'ok' : 'starting',
+        harness_id: options.harnessId,
+        supports_tui: supportsTui,
+      };
+      return sendJson(res, 200, health);
+    }
+    if (!authorized(req)) {
+      req.resume();
+      return sendJson(res, 401, {
+        error: 'missing or wrong harness token (Authorization: Bearer <HARNESS_TOKEN>)',
+      });
+    }
+    switch (route) {
+      case 'POST /turn':
+        return void handleTurn(req, res);
+      case 'GET /events':
+        return handleEvents(req, res);
+      case 'POST /abort':
+        inFlight?.controller.abort();
+        res.writeHead(204).end();
+        return;
+      default:
+        return sendJson(res, 404, { error: `no route ${route}` });
+    }
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    const { pathname } = new URL(req.url ?? '/', 'http://harness');
+    if (pathname !== '/tty') return rejectUpgrade(socket, 404, `no WebSocket route ${pathname}`);
+    if (!authorized(req, true)) return rejectUpgrade(socket, 401, 'missing or wrong harness token');
+    if (adapter.kind !== 'tui')
+      return rejectUpgrade(socket, 409, `${options.harnessId} has no TUI; use POST /turn`);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      logger.info({ event: 'tty_attached' });
+      adapter.attach(ws);
+    });
+  });
+
+  return {
+    server,
+    events,
+    setReady: () => {
+      ready = true;
+    },
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+      }),
+    close: async () => {
+      inFlight?.controller.abort();
+      for (const client of wss.clients) client.terminate();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
