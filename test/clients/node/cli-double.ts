@@ -6,12 +6,12 @@
  */
 import { expect } from 'expect';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CliTerminal, runLap } from '../support/cli-terminal.js';
 import { startFakeLapServer, type FakeLapServer } from '../support/fake-lap-server.js';
+import { unusedPort, waitUntil } from '../support/loopback.js';
 
 let lap: FakeLapServer;
 let home: string;
@@ -62,7 +62,7 @@ test('login with a bad key prints one error line and saves nothing', async () =>
 });
 
 test('unreachable server, bad key and unknown agent give one clear line each', async () => {
-  const port = await closedPort();
+  const port = await unusedPort();
   const unreachable = await runLap(['agents', 'list'], { ...env, LAP_BASE_URL: `http://127.0.0.1:${port}` });
   expect(unreachable.code).toBe(1);
   expect(unreachable.text.trim()).toBe(
@@ -95,7 +95,7 @@ test('settings precedence: flags > LAP_* env > config file', async () => {
     LAP_API_KEY: lap.masterKey,
   });
   expect(flagWins.text).toContain('rejected the API key');
-  const port = await closedPort();
+  const port = await unusedPort();
   const urlFlag = await runLap(['--base-url', `http://127.0.0.1:${port}`, 'ps'], env);
   expect(urlFlag.text).toContain(`cannot reach the platform at http://127.0.0.1:${port}`);
 });
@@ -210,19 +210,3 @@ test('TUI harness: run attaches the raw terminal to /tty, forwards keys and resi
   expect(removed.text).toContain(`✓ session ${sessionId} terminated`);
   expect(lap.sessions.get(sessionId)?.status).toBe('dead');
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

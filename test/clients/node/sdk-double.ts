@@ -5,7 +5,6 @@
  * bring-up, timeouts. The end-to-end run against real local mode is in e2e-local.test.ts.
  */
 import { expect } from 'expect';
-import net from 'node:net';
 import { after, before, test } from 'node:test';
 import {
   Agent,
@@ -18,6 +17,7 @@ import {
   type SessionEvent,
 } from '../../../clients/sdk/src/index.js';
 import { startFakeLapServer, type FakeLapServer } from '../support/fake-lap-server.js';
+import { unusedPort, waitUntil } from '../support/loopback.js';
 
 let lap: FakeLapServer;
 let connection: { apiKey: string; baseUrl: string };
@@ -110,9 +110,9 @@ test('events() yields camelCased events, resumes with Last-Event-ID after a drop
       }
     }
   })();
-  await waitFor(() => seen.filter((e) => e.type === 'turn_done').length === 1);
+  await waitUntil(() => seen.filter((e) => e.type === 'turn_done').length === 1);
   await session.send('two');
-  await waitFor(() => seen.filter((e) => e.type === 'turn_done').length === 2);
+  await waitUntil(() => seen.filter((e) => e.type === 'turn_done').length === 2);
   await session.stop();
   expect(session.status).toBe('dead');
   await done;
@@ -176,7 +176,7 @@ test('typed errors: bad key (401), validation (400), unreachable server', async 
     message: 'model: required',
   });
 
-  const port = await closedPort();
+  const port = await unusedPort();
   const unreachable = await Agent.list({ ...connection, baseUrl: `http://127.0.0.1:${port}` }).catch(
     (e: unknown) => e,
   );
@@ -206,19 +206,3 @@ test('skills and memory helpers', async () => {
   await agent.deleteMemory(memory.id);
   expect(await agent.listMemories()).toEqual([]);
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

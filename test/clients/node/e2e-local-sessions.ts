@@ -1,0 +1,121 @@
+/**
+ * node:test file, run by ../e2e-local-sessions.test.ts. End to end against REAL local mode
+ * (platform/src/local/main.ts: embedded PostgreSQL, API, worker, local launcher running
+ * the real vault and harness), with the harness's LLM gateway pointed at a fake
+ * OpenAI/Anthropic-compatible server (LITELLM_API_BASE). Real sessions: the SDK (create,
+ * send, stream events, stop), the SDK README example, and the `lap` REPL in a real
+ * pseudo-terminal, all as users run them (built dist/).
+ */
+import { expect } from 'expect';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Agent, Session, type SessionEvent } from '@litellm/agent-sdk';
+import { CliTerminal, runLap } from '../support/cli-terminal.js';
+import { startFakeLlmServer, type FakeLlmServer } from '../support/fake-llm-server.js';
+import { startLocalPlatform, type LocalPlatform } from '../support/local-platform.js';
+import { QuickstartRun } from '../support/quickstart-example.js';
+import { waitUntil } from '../support/loopback.js';
+
+const BOOT_TIMEOUT_MS = 180_000;
+
+let llm: FakeLlmServer;
+let lap: LocalPlatform;
+let connection: { apiKey: string; baseUrl: string };
+let home: string;
+
+before(async () => {
+  llm = await startFakeLlmServer();
+  lap = await startLocalPlatform({ litellmApiBase: llm.url });
+  connection = { apiKey: lap.masterKey, baseUrl: lap.url };
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-e2e-home-'));
+});
+
+after(async () => {
+  await lap?.stop();
+  await llm?.close();
+  if (home) fs.rmSync(home, { recursive: true, force: true });
+});
+
+test('SDK: a session boots, answers through the real harness, streams events and stops', async () => {
+  const agent = await Agent.create({ ...connection, name: 'e2e-sdk', model: 'openai/fake-model' });
+  const phases = new Set<string>();
+  const session = await agent.createSession({
+    initialPrompt: 'hello from the SDK',
+    timeoutMs: BOOT_TIMEOUT_MS,
+    onProgress: (s) => phases.add(String(s.phase)),
+  });
+  expect(session.status).toBe('ready');
+  expect(phases.has('ready')).toBe(true);
+  expect(phases.size).toBeGreaterThan(1);
+
+  const reply = await session.send('What is in the routes file?');
+  expect(reply.text).toContain('fake-llm: What is in the routes file?');
+  expect(reply.parts.some((p) => p.type === 'text')).toBe(true);
+
+  const events: SessionEvent[] = [];
+  let opened!: () => void;
+  const open = new Promise<void>((resolve) => (opened = resolve));
+  const reading = (async () => {
+    for await (const event of session.events({ onOpen: opened })) events.push(event);
+  })();
+  await open;
+  const streamed = await session.send('stream this please');
+  expect(streamed.text).toContain('fake-llm: stream this please');
+  await waitUntil(() => events.some((e) => e.type === 'turn_done'), 30_000);
+  const tokens = events.filter((e): e is Extract<SessionEvent, { type: 'token' }> => e.type === 'token');
+  expect(tokens.map((t) => t.text).join('')).toContain('fake-llm: stream this please');
+  expect(events.every((e) => typeof e.id === 'string')).toBe(true);
+
+  await session.stop();
+  expect(session.status).toBe('dead');
+  await reading; // the iterator ends on its own once the session is dead
+  expect((await Session.get(connection, session.id)).status).toBe('dead');
+  expect(llm.requests.some((r) => /chat\/completions|messages/.test(r.path))).toBe(true);
+});
+
+test('the SDK README example runs as written against local mode', async () => {
+  const run = new QuickstartRun({ url: lap.url, key: lap.masterKey });
+  try {
+    const [, sessionId] = await run.waitFor(/^session (\S+) ready$/m, BOOT_TIMEOUT_MS);
+    await run.waitFor(/^reply .*fake-llm: Now show me the routes file\./m, 60_000);
+    await (await Session.get(connection, sessionId)).stop();
+    expect(await run.exited).toBe(0);
+    expect(run.output).toMatch(/session ended\n$/);
+  } finally {
+    run.kill();
+  }
+});
+
+test('lap CLI against local mode in a pseudo-terminal: run, REPL (/id, /stream on, /quit), ps, sessions rm', async () => {
+  const env = { HOME: home, LAP_BASE_URL: lap.url, LAP_API_KEY: lap.masterKey };
+  await runLap(['agents', 'create', '--model', 'openai/fake-model', '--name', 'e2e-cli-run'], env);
+  const terminal = new CliTerminal(['run', 'e2e-cli-run', '--prompt', 'Review the auth module'], env);
+  try {
+    const sessionId = (await terminal.waitFor(/✓ session ([0-9a-f-]{36})/))[1];
+    await terminal.waitFor(/sandbox ready in \d+\.\ds/, BOOT_TIMEOUT_MS);
+    await terminal.waitFor('fake-llm: Review the auth module', 60_000);
+    await terminal.waitFor('\n> ');
+    let mark = terminal.text.length;
+    terminal.write('/id\r');
+    await terminal.waitFor(`\n${sessionId}\n`, 5_000, mark);
+    mark = terminal.text.length;
+    terminal.write('/stream on\r');
+    await terminal.waitFor('streaming on', 5_000, mark);
+    terminal.write('tokens please\r');
+    await terminal.waitFor('fake-llm: tokens please', 60_000, mark);
+    await terminal.waitFor('\n> ', 10_000, mark);
+    terminal.write('/quit\r');
+    expect(await terminal.exitCode()).toBe(0);
+    expect(terminal.text).toContain(`session ${sessionId} left running`);
+
+    const ps = await runLap(['ps'], env);
+    expect(ps.text).toMatch(new RegExp(`^${sessionId}\\s+e2e-cli-run\\s+ready\\s+\\d+[smh]`, 'm'));
+    const removed = await runLap(['sessions', 'rm', sessionId], env);
+    expect(removed.text).toContain(`✓ session ${sessionId} terminated`);
+    expect((await Session.get(connection, sessionId)).status).toBe('dead');
+  } finally {
+    terminal.kill();
+  }
+});
