@@ -135,10 +135,7 @@ describe('GET /sessions/{id}/diagnose', () => {
       {},
     );
     await waitForStatus(fx, created.body.id, ['ready']);
-    const res = await fx.api<Diagnosis>(
-      'GET',
-      `/v1/managed_agents/sessions/${created.body.id}/diagnose`,
-    );
+    const res = await fx.api<Diagnosis>('GET', `/v1/managed_agents/sessions/${created.body.id}/diagnose`);
     expect(res.status).toBe(200);
     expect(res.body.session).toMatchObject({ id: created.body.id, status: 'ready' });
     expect(res.body.agent).toMatchObject({ id: agent.body.id, env_vars: { TOKEN: '<redacted>' } });

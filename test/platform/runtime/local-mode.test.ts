@@ -1,0 +1,172 @@
+/**
+ * `npm run local` end to end: start, healthz, a session through a real vault,
+ * SIGTERM, restart on the same data, and the data-directory secrecy check: no
+ * agent secret, per-session secret or gateway key in plain text in any file under
+ * LAP_DATA_DIR (PostgreSQL's data and WAL included).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freeLoopbackPort } from '../../../platform/src/sandbox/local/free-port';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const FAKE_HARNESS = path.join(__dirname, 'support/fake-harness.ts');
+
+interface LocalMode {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function startLocalMode(dataDir: string, port: number, env: Record<string, string>): LocalMode {
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'platform/src/local/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH!,
+      LAP_DATA_DIR: dataDir,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      WARM_POOL_SIZE: '0',
+      LAP_HARNESS_ENTRY: FAKE_HARNESS,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function waitHealthy(port: number, mode: LocalMode): Promise<void> {
+  const until = Date.now() + 90_000;
+  while (Date.now() < until) {
+    if (mode.child.exitCode !== null) throw new Error(`local mode exited early:\n${mode.output()}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`local mode not healthy in time:\n${mode.output()}`);
+}
+
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...filesUnder(full));
+    else if (entry.isFile()) out.push(full);
+  }
+  return out;
+}
+
+function filesContaining(dir: string, needle: string): string[] {
+  const bytes = Buffer.from(needle, 'utf8');
+  return filesUnder(dir).filter((f) => fs.readFileSync(f).includes(bytes));
+}
+
+describe('local mode (npm run local)', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-local-'));
+  const tag = crypto.randomBytes(6).toString('hex');
+  const secrets = {
+    agent: `agentsecret_${tag}`,
+    session: `sessionsecret_${tag}`,
+    gateway: `sk-gateway_${tag}`,
+  };
+  const marker = `visible-agent-name-${tag}`;
+  let port: number;
+  let mode: LocalMode | undefined;
+
+  afterAll(async () => {
+    if (mode && mode.child.exitCode === null) {
+      mode.child.kill('SIGKILL');
+      await mode.exited;
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts, serves a session, stops cleanly on SIGTERM, keeps data, and never stores secrets in plain text', async () => {
+    port = await freeLoopbackPort();
+    mode = startLocalMode(dataDir, port, { LITELLM_API_KEY: secrets.gateway });
+    await waitHealthy(port, mode);
+    const printed = /MASTER_KEY=(\S+)/.exec(mode.output());
+    expect(printed).not.toBeNull();
+    const key = printed![1]!;
+    const api = async <T>(method: string, route: string, body?: unknown) => {
+      const res = await fetch(`http://127.0.0.1:${port}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: res.status, body: (await res.json().catch(() => null)) as T };
+    };
+    expect((await api('GET', '/api/v1/managed_agents/agents')).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/api/v1/managed_agents/agents`)).status).toBe(401);
+
+    const agent = await api<{ id: string }>('POST', '/api/v1/managed_agents/agents', {
+      model: 'anthropic/claude-haiku-4-5',
+      name: marker,
+      env_vars: { GITHUB_TOKEN: secrets.agent },
+    });
+    expect(agent.status).toBe(201);
+    const session = await api<{ id: string }>(
+      'POST',
+      `/api/v1/managed_agents/agents/${agent.body.id}/session`,
+      {
+        env_vars: { CI_TOKEN: secrets.session },
+      },
+    );
+    expect(session.status).toBe(201);
+    let status = '';
+    for (let i = 0; i < 120 && status !== 'ready' && status !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await api<{ status: string }>('GET', `/api/v1/managed_agents/sessions/${session.body.id}`))
+        .body.status;
+    }
+    expect(status).toBe('ready');
+    const reply = await api<{ parts: unknown[] }>(
+      'POST',
+      `/v1/managed_agents/sessions/${session.body.id}/message`,
+      {
+        text: 'hi',
+      },
+    );
+    expect(reply.body).toEqual({ parts: [{ type: 'text', text: 'echo: hi' }] });
+
+    mode.child.kill('SIGTERM');
+    expect(await mode.exited).toBe(0);
+    expect(mode.output()).toMatch(/"msg":"stopped"/);
+
+    // Secrecy: every file of the data directory, PostgreSQL's heap and WAL included.
+    expect(filesContaining(dataDir, marker).length).toBeGreaterThan(0); // the scan does see database contents
+    expect(filesContaining(dataDir, secrets.agent)).toEqual([]);
+    expect(filesContaining(dataDir, secrets.session)).toEqual([]);
+    expect(filesContaining(dataDir, secrets.gateway)).toEqual([]);
+    expect(fs.statSync(path.join(dataDir, 'local-secrets.json')).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(dataDir, 'ca/ca-key.pem')).mode & 0o777).toBe(0o600);
+
+    // Restart on the same data: same key (not printed again), the agent is still there, the session ended.
+    mode = startLocalMode(dataDir, port, {});
+    await waitHealthy(port, mode);
+    expect(mode.output()).not.toMatch(/MASTER_KEY=/);
+    expect(
+      (await api<{ name: string }>('GET', `/api/v1/managed_agents/agents/${agent.body.id}`)).body.name,
+    ).toBe(marker);
+    const after = await api<{ status: string; failure_reason: string }>(
+      'GET',
+      `/api/v1/managed_agents/sessions/${session.body.id}`,
+    );
+    expect(after.body).toMatchObject({
+      status: 'dead',
+      failure_reason: 'local mode stopped: its sandboxes were stopped',
+    });
+    mode.child.kill('SIGINT');
+    expect(await mode.exited).toBe(0);
+  });
+});
