@@ -1,0 +1,97 @@
+/**
+ * The Lambdas' PostgreSQL connection. The credentials come from the RDS-managed
+ * secret (DB_SECRET_ARN, JSON with username and password), read at cold start and
+ * cached with the pool for later invocations. When the password was rotated the
+ * next connection fails authentication: the cache is dropped and the secret read
+ * again once. The password is never logged.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import pg from 'pg';
+import { z } from 'zod';
+import { databaseEnvSchema, parseLambdaEnv } from './settings';
+
+const dbSecretSchema = z.object({ username: z.string().min(1), password: z.string().min(1) });
+export type DatabaseCredentials = z.infer<typeof dbSecretSchema>;
+
+/** PostgreSQL's invalid_password / invalid_authorization_specification. */
+const AUTH_FAILURES = new Set(['28P01', '28000']);
+
+export class LambdaDatabase {
+  private pool: Promise<pg.Pool> | null = null;
+
+  constructor(
+    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly secrets: SecretsManagerClient = new SecretsManagerClient({}),
+  ) {}
+
+  private get settings() {
+    return parseLambdaEnv(databaseEnvSchema, this.env);
+  }
+
+  async credentials(): Promise<DatabaseCredentials> {
+    const out = await this.secrets.send(new GetSecretValueCommand({ SecretId: this.settings.DB_SECRET_ARN }));
+    let json: unknown;
+    try {
+      json = JSON.parse(out.SecretString ?? '');
+    } catch {
+      throw new Error('DB_SECRET_ARN: the secret is not JSON with username and password');
+    }
+    const parsed = dbSecretSchema.safeParse(json);
+    if (!parsed.success) throw new Error('DB_SECRET_ARN: the secret must hold username and password');
+    return parsed.data;
+  }
+
+  /** postgres:// URL for tools that take one (migrate()); built fresh, never cached or logged. */
+  async url(): Promise<string> {
+    const s = this.settings;
+    const c = await this.credentials();
+    const ssl = s.DB_SSL === 'require' ? '?sslmode=verify-full' : '';
+    return `postgres://${encodeURIComponent(c.username)}:${encodeURIComponent(c.password)}@${s.DB_HOST}:${s.DB_PORT}/${encodeURIComponent(s.DB_NAME)}${ssl}`;
+  }
+
+  /** The cached pool; a pool whose credentials stopped working is replaced once. */
+  async get(): Promise<pg.Pool> {
+    const pool = await this.connect();
+    try {
+      const client = await pool.connect();
+      client.release();
+      return pool;
+    } catch (err) {
+      if (!AUTH_FAILURES.has((err as { code?: string }).code ?? '')) throw err;
+      await this.reset();
+      return this.connect();
+    }
+  }
+
+  private connect(): Promise<pg.Pool> {
+    if (!this.pool) {
+      const s = this.settings;
+      this.pool = this.credentials().then((c) => {
+        const pool = new pg.Pool({
+          host: s.DB_HOST,
+          port: s.DB_PORT,
+          database: s.DB_NAME,
+          user: c.username,
+          password: c.password,
+          // RDS certificates: the Lambda sets NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem.
+          ssl: s.DB_SSL === 'require' ? { rejectUnauthorized: true } : false,
+          // One invocation at a time per instance; a couple of connections serve parallel stops.
+          max: 3,
+          idleTimeoutMillis: 60_000,
+          connectionTimeoutMillis: 10_000,
+        });
+        // An idle connection the server closed (failover, restart) must not crash the instance.
+        pool.on('error', () => undefined);
+        return pool;
+      });
+      this.pool.catch(() => (this.pool = null));
+    }
+    return this.pool;
+  }
+
+  async reset(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    if (pool) await (await pool.catch(() => null))?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * task-events Lambda (EventBridge rule: source aws.ecs, detail-type "ECS Task State
+ * Change", detail.clusterArn = the sandbox cluster, detail.lastStatus = STOPPED):
+ * ends the session or warm sandbox the stopped task served. Duplicate-safe.
+ */
+import { handleTaskStateChange, type TaskEventOutcome } from '../../platform/src/task-events/task-events';
+import { emitMetrics } from '../shared/metrics';
+import { createLambdaRuntime, type LambdaRuntime } from '../shared/runtime';
+
+let runtime: LambdaRuntime | null = null;
+
+export async function handler(event: unknown): Promise<TaskEventOutcome> {
+  runtime ??= createLambdaRuntime('task-events');
+  const { log, env } = runtime;
+  const outcome = await handleTaskStateChange(
+    { db: await runtime.database.get(), log, clusterArn: process.env.SANDBOX_CLUSTER_ARN },
+    event,
+  );
+  if (outcome.action === 'ignored') {
+    log.info({ why: outcome.why }, 'task event ignored');
+    return outcome;
+  }
+  emitMetrics(
+    env.METRICS_NAMESPACE,
+    { Environment: env.SANDBOX_ENVIRONMENT },
+    {
+      SandboxTasksStopped: 1,
+      SessionsFailedByTaskStop: outcome.sessionFailed ? 1 : 0,
+      SessionsEndedByTaskStop: outcome.sessionDead ? 1 : 0,
+      WarmSandboxesEndedByTaskStop: outcome.warmDead ? 1 : 0,
+    },
+  );
+  return outcome;
+}

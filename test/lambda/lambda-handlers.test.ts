@@ -1,0 +1,233 @@
+import path from 'node:path';
+import {
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  EC2Client,
+  ModifyVpcAttributeCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  CreateClusterCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+} from '@aws-sdk/client-ecs';
+import {
+  CreateSecretCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { Client } from 'pg';
+import { handler as migrateHandler } from '../../lambda/migrate/index';
+import { handler as reaperHandler } from '../../lambda/idle-reaper/index';
+import { handler as warmPoolHandler } from '../../lambda/warm-pool/index';
+import { handler as taskEventsHandler } from '../../lambda/task-events/index';
+import { EcsSandboxLauncher } from '../../platform/src/sandbox/ecs/ecs-sandbox-launcher';
+import { parseEcsSandboxSettings } from '../../platform/src/sandbox/ecs/settings';
+import { createTestDatabase, type TestDatabase } from '../support/postgres';
+import { startMotoServer, type MotoServer } from '../platform/ecs/support/moto-server';
+import { Seed } from '../platform/ecs/support/seed';
+
+let moto: MotoServer;
+let database: TestDatabase;
+let seed: Seed;
+let secretArn: string;
+let clusterArn: string;
+let stdout: string[] = [];
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  moto = await startMotoServer();
+  database = await createTestDatabase({ migrated: false });
+  const url = new URL(database.url);
+  const sm = new SecretsManagerClient(moto.clientConfig);
+  secretArn = (
+    await sm.send(
+      new CreateSecretCommand({
+        Name: 'lap/test/db',
+        SecretString: JSON.stringify({
+          engine: 'postgres',
+          username: url.username,
+          password: 'rotated-away',
+        }),
+      }),
+    )
+  ).ARN!;
+  // The live password: the first read above is stale, as after a rotation.
+  await sm.send(
+    new PutSecretValueCommand({
+      SecretId: secretArn,
+      SecretString: JSON.stringify({
+        engine: 'postgres',
+        username: url.username,
+        password: decodeURIComponent(url.password),
+      }),
+    }),
+  );
+
+  const ec2 = new EC2Client(moto.clientConfig);
+  const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.1.0.0/16' }));
+  await ec2.send(
+    new ModifyVpcAttributeCommand({ VpcId: vpc.Vpc!.VpcId!, EnableDnsHostnames: { Value: true } }),
+  );
+  const subnet = await ec2.send(
+    new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId!, CidrBlock: '10.1.0.0/18' }),
+  );
+  const sg = await ec2.send(
+    new CreateSecurityGroupCommand({ VpcId: vpc.Vpc!.VpcId!, GroupName: 'sb', Description: 'sb' }),
+  );
+  const ecs = new ECSClient(moto.clientConfig);
+  clusterArn = (await ecs.send(new CreateClusterCommand({ clusterName: 'lap-lambda' }))).cluster!.clusterArn!;
+  await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family: 'lap-sandbox-opencode',
+      networkMode: 'awsvpc',
+      requiresCompatibilities: ['FARGATE'],
+      containerDefinitions: [
+        { name: 'harness', image: 'harness:1', cpu: 768, memory: 1536 },
+        { name: 'vault', image: 'vault:1', cpu: 256, memory: 512 },
+      ],
+    }),
+  );
+
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    DB_HOST: url.hostname,
+    DB_PORT: url.port,
+    DB_NAME: url.pathname.slice(1),
+    DB_SECRET_ARN: secretArn,
+    DB_SSL: 'disable',
+    LOG_LEVEL: 'silent',
+    SANDBOX_CLUSTER_ARN: clusterArn,
+    SANDBOX_SUBNET_IDS: subnet.Subnet!.SubnetId!,
+    SANDBOX_SECURITY_GROUP_ID: sg.GroupId!,
+    SANDBOX_TASK_DEFINITIONS: '{"opencode":"lap-sandbox-opencode"}',
+    SANDBOX_CAPACITY: 'on-demand',
+    SANDBOX_ENVIRONMENT: 'lambdatest',
+    MIGRATIONS_DIR: path.resolve(__dirname, '../../platform/src/db/migrations'),
+    WARM_POOL_SIZE: '2',
+  });
+  jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout.push(String(chunk));
+    return true;
+  });
+}, 60_000);
+
+afterAll(async () => {
+  jest.restoreAllMocks();
+  process.env = savedEnv;
+  await seed?.close();
+  await database?.drop();
+  await moto?.stop();
+});
+
+beforeEach(() => {
+  stdout = [];
+});
+
+function metricsLine(name: string): Record<string, unknown> {
+  const line = stdout.map((l) => l.trim()).find((l) => l.startsWith('{"_aws"') && l.includes(`"${name}"`));
+  expect(line).toBeDefined();
+  return JSON.parse(line!);
+}
+
+test('migrate applies the bundled migrations once; Delete keeps the schema', async () => {
+  const handler = migrateHandler;
+  const first = await handler({ RequestType: 'Create' });
+  expect(first.Data.applied).toBe('001_init.sql,010_warm_pool.sql');
+  const again = await handler({ RequestType: 'Update', PhysicalResourceId: first.PhysicalResourceId });
+  expect(again).toEqual({
+    PhysicalResourceId: 'lap-database-schema',
+    Data: { applied: '', alreadyApplied: 2 },
+  });
+  expect((await handler({ RequestType: 'Delete', PhysicalResourceId: 'x' })).PhysicalResourceId).toBe('x');
+  seed = await Seed.connect(database.url);
+  expect((await seed.client.query(`SELECT count(*)::int AS n FROM warm_sandboxes`)).rows[0].n).toBe(0);
+});
+
+test("idle-reaper stops an idle session's Fargate task and reports EMF metrics", async () => {
+  const launcher = new EcsSandboxLauncher({
+    settings: parseEcsSandboxSettings(process.env),
+    log: () => undefined,
+  });
+  const agent = await seed.agent();
+  const idle = await seed.session(agent, { idleMinutes: 25 * 60 });
+  const { ref } = await launcher.launch({
+    sandboxId: idle,
+    kind: 'session',
+    agentId: agent,
+    harnessId: 'opencode',
+    harnessImage: null,
+    harnessEnv: {},
+    vaultEnv: {},
+  });
+  await seed.client.query(`UPDATE sessions SET sandbox_ref = $2 WHERE id = $1`, [idle, ref]);
+  const orphanRef = (
+    await launcher.launch({
+      sandboxId: crypto.randomUUID(),
+      kind: 'session',
+      agentId: agent,
+      harnessId: 'opencode',
+      harnessImage: null,
+      harnessEnv: {},
+      vaultEnv: {},
+    })
+  ).ref;
+
+  const handler = reaperHandler;
+  const result = await handler();
+  expect(result).toMatchObject({ idleSessions: 1, orphanTasks: 1, stopFailures: 0 });
+  const ecs = new ECSClient(moto.clientConfig);
+  const tasks = (await ecs.send(new DescribeTasksCommand({ cluster: clusterArn, tasks: [ref, orphanRef] })))
+    .tasks!;
+  expect(tasks.map((t) => t.lastStatus)).toEqual(['STOPPED', 'STOPPED']);
+  expect(tasks.find((t) => t.taskArn === ref)!.stoppedReason).toMatch(/^idle timeout/);
+  const metrics = metricsLine('IdleSessionsReaped');
+  expect(metrics).toMatchObject({ Environment: 'lambdatest', IdleSessionsReaped: 1, OrphanTasksStopped: 1 });
+  expect(
+    (metrics._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics[0].Namespace,
+  ).toBe('LAP');
+
+  // A second run has nothing left.
+  expect(await handler()).toMatchObject({ idleSessions: 0, orphanTasks: 0 });
+});
+
+test('warm-pool plans warm sandboxes for a recently active agent', async () => {
+  const agent = await seed.agent();
+  await seed.session(agent, { status: 'dead' });
+  const handler = warmPoolHandler;
+  expect(await handler()).toEqual({ recycled: 0, planned: 2 });
+  expect(metricsLine('WarmSandboxesPlanned')).toMatchObject({ WarmSandboxesPlanned: 2 });
+  const jobs = await seed.client.query(`SELECT count(*)::int AS n FROM jobs WHERE kind = 'warm_bring_up'`);
+  expect(jobs.rows[0].n).toBe(2);
+  expect(await handler()).toEqual({ recycled: 0, planned: 0 });
+});
+
+test('task-events ends the session of a stopped task', async () => {
+  const agent = await seed.agent();
+  const id = await seed.session(agent, {
+    status: 'ready',
+    sandboxRef: 'arn:aws:ecs:us-east-1:1:task/lap/abc',
+  });
+  const handler = taskEventsHandler;
+  const outcome = await handler({
+    source: 'aws.ecs',
+    'detail-type': 'ECS Task State Change',
+    detail: {
+      taskArn: 'arn:aws:ecs:us-east-1:1:task/lap/abc',
+      clusterArn,
+      lastStatus: 'STOPPED',
+      stopCode: 'SpotInterruption',
+      stoppedReason: 'Your Spot Task was interrupted.',
+    },
+  });
+  expect(outcome).toMatchObject({ action: 'handled', sessionDead: id });
+  expect(metricsLine('SessionsEndedByTaskStop')).toMatchObject({ SessionsEndedByTaskStop: 1 });
+  const row = await new Client({ connectionString: database.url });
+  await row.connect();
+  expect((await row.query(`SELECT status FROM sessions WHERE id = $1`, [id])).rows[0].status).toBe('dead');
+  await row.end();
+});
