@@ -35,7 +35,7 @@ export class TaskStateEvents extends Construct {
       eventPattern: {
         source: ['aws.ecs'],
         detailType: ['ECS Task State Change'],
-        detail: { clusterArn: [props.cluster.clusterArn], lastStatus: ['RUNNING', 'STOPPED'] },
+        detail: { clusterArn: [props.cluster.clusterArn], lastStatus: ['STOPPED'] },
       },
       targets: [
         new eventTargets.LambdaFunction(props.target, {

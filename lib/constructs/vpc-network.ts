@@ -62,6 +62,11 @@ export class VpcNetwork extends Construct {
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
     });
     this.vpc = vpc;
+    Validations.of(vpc).acknowledge({
+      id: 'CloudFormation-Validate::W3010',
+      reason:
+        'Availability zones are explicit in the config (network.availabilityZones) so that synth needs no AWS lookups.',
+    });
     for (const natInstance of vpc.node
       .findAll()
       .filter((c): c is ec2.CfnInstance => c instanceof ec2.CfnInstance)) {

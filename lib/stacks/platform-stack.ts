@@ -147,7 +147,12 @@ export class PlatformStack extends EnvironmentStack {
     const targetGroup = endpoint.serve(services.web);
 
     // Lambdas: same settings, the DB password by secret ARN (read at cold start).
-    const functionSettings = { ...settings };
+    const functionSettings = {
+      ...settings,
+      METRICS_NAMESPACE: 'LAP',
+      // The RDS CA bundle of the Node.js runtime, for DB_SSL=require with certificate verification.
+      NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+    };
     const fn = (
       handlerName: string,
       description: string,
@@ -166,16 +171,17 @@ export class PlatformStack extends EnvironmentStack {
         architecture: lambda.Architecture.ARM_64,
         ...extra,
       });
-    const warmPool = fn('warm-pool', 'keeps warm sandboxes for recently used agents', Duration.seconds(55), {
-      reservedConcurrency: 1,
-      secretArns: {
-        DB_SECRET_ARN: data.database.secret,
-        HARNESS_TOKEN_SIGNING_KEY_SECRET_ARN: data.secrets.harnessTokenSigningKey,
+    // The warm pool plans top-ups (the worker brings them up) and stops expired ones: no launch rights.
+    const warmPool = fn(
+      'warm-pool',
+      'plans warm sandboxes for recently used agents, recycles expired ones',
+      Duration.seconds(55),
+      {
+        reservedConcurrency: 1,
       },
-    });
+    );
     access.grantObserve(warmPool.function);
     access.grantStop(warmPool.function);
-    access.grantLaunch(warmPool.function);
     const idleReaper = fn(
       'idle-reaper',
       'stops idle sessions, creating timeouts, orphan and stale tasks',
@@ -224,7 +230,7 @@ export class PlatformStack extends EnvironmentStack {
         'task-events': taskEvents.function,
         migrate: migrate.function,
       },
-      launcherLogGroups: [services.webLogGroup, services.workerLogGroup, warmPool.logGroup],
+      launcherLogGroups: [services.webLogGroup, services.workerLogGroup],
       taskEventsDeadLetterQueue: taskStateEvents.deadLetterQueue,
       database: {
         ...data.database.metrics,

@@ -1,0 +1,185 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, resolveConfig } from '../../lib/config';
+import { readConfigFile } from './support/synth';
+
+const base = { litellmApiBase: 'https://litellm.example.com', edge: { allowHttp: true } };
+
+function errorOf(input: unknown, envName = 'test'): string {
+  try {
+    resolveConfig(envName, input);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('deployment config', () => {
+  it.each(['dev', 'prod'])('accepts the example config/%s.json', (envName) => {
+    const config = loadConfig(envName);
+    expect(config.envName).toBe(envName);
+  });
+
+  it('applies development defaults', () => {
+    const config = resolveConfig('test', base);
+    expect(config.region).toBe('us-east-1');
+    expect(config.network.availabilityZones).toEqual(['us-east-1a', 'us-east-1b']);
+    expect(config.network.natGateways).toBe(1);
+    expect(config.network.interfaceEndpoints).toBe(false);
+    expect(config.database).toMatchObject({
+      engine: 'aurora-serverless-v2',
+      deletionProtection: false,
+      backupRetentionDays: 1,
+      multiAz: false,
+    });
+    expect(config.edge).toMatchObject({ https: false, waf: false, idleTimeoutSeconds: 3600 });
+    expect(config.platform.web.minTasks).toBe(1);
+    expect(config.platform.logRetentionDays).toBe(30);
+    expect(config.sandbox.capacity).toBe('spot-with-fallback');
+    expect(config.sandbox.harnesses).toEqual(['opencode', 'claude-agent-sdk', 'claude-code', 'codex']);
+  });
+
+  it('applies production defaults', () => {
+    const config = resolveConfig('live', {
+      ...base,
+      production: true,
+      region: 'eu-west-1',
+      edge: { certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' },
+    });
+    expect(config.network.natGateways).toBe(2);
+    expect(config.network.interfaceEndpoints).toBe(true);
+    expect(config.database).toMatchObject({
+      deletionProtection: true,
+      backupRetentionDays: 14,
+      multiAz: true,
+    });
+    expect(config.edge).toMatchObject({ https: true, waf: true });
+    expect(config.platform.web.minTasks).toBe(2);
+    expect(config.platform.logRetentionDays).toBe(365);
+    expect(config.sandbox.capacity).toBe('on-demand');
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['gateway URL missing', { edge: { allowHttp: true } }, /litellmApiBase: .*LiteLLM gateway/],
+    ['gateway URL not a URL', { ...base, litellmApiBase: 'litellm' }, /litellmApiBase: /],
+    ['account not 12 digits', { ...base, account: '1234' }, /account: must be a 12-digit AWS account id/],
+    ['bad region', { ...base, region: 'mars' }, /region: must be a region like eu-west-1/],
+    ['unknown top-level field', { ...base, databse: {} }, /\(root\): .*databse/],
+    ['unknown nested field', { ...base, database: { engin: 'instance' } }, /database: .*engin/],
+    ['bad database engine', { ...base, database: { engine: 'mysql' } }, /database\.engine: /],
+    [
+      'min ACU above max',
+      { ...base, database: { minCapacityAcu: 8, maxCapacityAcu: 4 } },
+      /database\.minCapacityAcu: must not exceed maxCapacityAcu/,
+    ],
+    [
+      'scale to zero in production',
+      { ...base, production: true, database: { minCapacityAcu: 0 } },
+      /database\.minCapacityAcu: scale to zero/,
+    ],
+    [
+      'no certificate and no allowHttp',
+      { litellmApiBase: 'https://x.example.com' },
+      /edge\.certificateArn: HTTPS needs a certificate.*allowHttp/,
+    ],
+    [
+      'domain without zone or certificate',
+      { ...base, edge: { domainName: 'lap.example.com' } },
+      /edge\.hostedZone: is required with domainName/,
+    ],
+    [
+      'zone without domain',
+      { ...base, edge: { hostedZone: { hostedZoneId: 'Z123ABC', zoneName: 'example.com' } } },
+      /edge\.domainName: is required with hostedZone/,
+    ],
+    [
+      'certificate not an ARN',
+      { ...base, edge: { certificateArn: 'my-cert' } },
+      /edge\.certificateArn: must be an ACM certificate ARN/,
+    ],
+    [
+      'bad allowed CIDR',
+      { ...base, edge: { allowHttp: true, allowedCidrs: ['10.0.0.0'] } },
+      /edge\.allowedCidrs\.0: must be a CIDR/,
+    ],
+    [
+      'idle timeout too long',
+      { ...base, edge: { allowHttp: true, idleTimeoutSeconds: 5000 } },
+      /edge\.idleTimeoutSeconds: /,
+    ],
+    [
+      'memory not valid for cpu',
+      { ...base, platform: { web: { cpu: 256, memoryMiB: 8192 } } },
+      /platform\.web\.memoryMiB: must be a multiple of 1024 between 512 and 2048 for cpu 256/,
+    ],
+    ['invalid Fargate cpu', { ...base, sandbox: { cpu: 300 } }, /sandbox\.cpu: /],
+    ['unknown harness', { ...base, sandbox: { harnesses: ['cursor'] } }, /sandbox\.harnesses\.0: /],
+    [
+      'web min above max',
+      { ...base, platform: { web: { minTasks: 5, maxTasks: 2 } } },
+      /platform\.web\.minTasks: must not exceed maxTasks/,
+    ],
+    [
+      'log retention not a CloudWatch value',
+      { ...base, platform: { logRetentionDays: 10 } },
+      /platform\.logRetentionDays: must be one of CloudWatch's retention values/,
+    ],
+    [
+      'image URI without tag',
+      { ...base, images: { platform: 'registry.example.com/lap' } },
+      /images\.platform: must be an image URI with a tag or digest/,
+    ],
+    [
+      'gateway key secret not an ARN',
+      { ...base, gatewayKeySecretArn: 'my-secret' },
+      /gatewayKeySecretArn: must be a Secrets Manager secret ARN/,
+    ],
+    ['bad alarm email', { ...base, alarmEmail: 'ops' }, /alarmEmail: must be an email address/],
+    [
+      'bad private subnet size',
+      { ...base, network: { privateSubnetCidrMask: 28 } },
+      /network\.privateSubnetCidrMask: /,
+    ],
+    [
+      'existing VPC with a missing subnet',
+      {
+        ...base,
+        network: {
+          existingVpc: {
+            vpcId: 'vpc-0abc',
+            vpcCidr: '10.1.0.0/16',
+            availabilityZones: ['us-east-1a', 'us-east-1b'],
+            publicSubnetIds: ['subnet-01', 'subnet-02'],
+            privateSubnetIds: ['subnet-03', 'subnet-04'],
+            isolatedSubnetIds: ['subnet-05', 'subnet-06', 'subnet-07'],
+          },
+        },
+      },
+      /network\.existingVpc\.isolatedSubnetIds: must list one subnet per availability zone \(2\)/,
+    ],
+  ])('rejects %s, naming the field', (_case, input, expected) => {
+    expect(errorOf(input)).toMatch(expected);
+  });
+
+  it('lists every bad field in one error', () => {
+    const message = errorOf({ ...base, account: 'x', region: 'y' });
+    expect(message).toMatch(/account: /);
+    expect(message).toMatch(/region: /);
+  });
+
+  it('rejects an environment name that cannot be part of a stack name', () => {
+    expect(errorOf(base, 'Prod_1')).toMatch(/Invalid environment name "Prod_1"/);
+  });
+
+  it('names the file to create for an unknown environment', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-config-'));
+    fs.writeFileSync(path.join(dir, 'dev.json'), JSON.stringify(readConfigFile('dev')));
+    expect(() => loadConfig('staging', dir)).toThrow(
+      /No config for environment "staging": create .*staging\.json \(known: dev\)/,
+    );
+    fs.writeFileSync(path.join(dir, 'broken.json'), '{');
+    expect(() => loadConfig('broken', dir)).toThrow(/config\/broken\.json is not valid JSON/);
+  });
+});

@@ -1,0 +1,475 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- CloudFormation templates are untyped JSON; the assertions check their shape. */
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
+import { assetHashSerializer, readConfigFile, synthesize, type Synthesized } from './support/synth';
+
+expect.addSnapshotSerializer(assetHashSerializer);
+
+type Resources = Record<
+  string,
+  {
+    Type: string;
+    Properties?: Record<string, any>;
+    DeletionPolicy?: string;
+    UpdateReplacePolicy?: string;
+    DependsOn?: string[];
+  }
+>;
+
+function resources(template: Template, type?: string): Resources {
+  const all = template.toJSON().Resources as Resources;
+  return Object.fromEntries(Object.entries(all).filter(([, r]) => !type || r.Type === type));
+}
+
+/** Logical id of the only resource of `type` whose properties match `predicate`. */
+function logicalId(
+  template: Template,
+  type: string,
+  predicate: (props: Record<string, any>) => boolean,
+): string {
+  const ids = Object.entries(resources(template, type))
+    .filter(([, r]) => predicate(r.Properties ?? {}))
+    .map(([id]) => id);
+  expect(ids).toHaveLength(1);
+  return ids[0]!;
+}
+
+/** The logical id an Fn::ImportValue / Fn::GetAtt / Ref points at, as a readable string. */
+function refName(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+const envs: Record<string, Synthesized> = {};
+beforeAll(() => {
+  envs.dev = synthesize('dev');
+  envs.prod = synthesize('prod');
+});
+
+describe.each(['dev', 'prod'])('%s templates', (envName) => {
+  it.each(['network', 'data', 'platform'] as const)('%s stack matches its snapshot', (stack) => {
+    expect(envs[envName]!.templates[stack].toJSON()).toMatchSnapshot();
+  });
+
+  it('names every stack after the environment', () => {
+    expect(Object.keys(envs[envName]!.json).sort()).toEqual([
+      `lap-${envName}-data`,
+      `lap-${envName}-network`,
+      `lap-${envName}-platform`,
+    ]);
+  });
+
+  it('gives the sandbox task role no permissions at all', () => {
+    const { platform } = envs[envName]!.templates;
+    const roleId = logicalId(platform, 'AWS::IAM::Role', (p) =>
+      /sandbox task role/.test(p.Description ?? ''),
+    );
+    const role = resources(platform)[roleId]!.Properties!;
+    expect(role.Policies).toBeUndefined();
+    expect(role.ManagedPolicyArns).toBeUndefined();
+    const attached = Object.values(resources(platform, 'AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties!.Roles).includes(roleId),
+    );
+    expect(attached).toEqual([]);
+    // Every sandbox task definition uses it.
+    const taskDefs = Object.values(resources(platform, 'AWS::ECS::TaskDefinition')).filter((t) =>
+      String(t.Properties!.Family).startsWith(`lap-${envName}-sandbox-`),
+    );
+    expect(taskDefs).toHaveLength(4);
+    for (const t of taskDefs) expect(JSON.stringify(t.Properties!.TaskRoleArn)).toContain(roleId);
+  });
+
+  it('lets the sandbox execution role read exactly the gateway key and the vault CA', () => {
+    const { platform } = envs[envName]!.templates;
+    const roleId = logicalId(platform, 'AWS::IAM::Role', (p) =>
+      /sandbox execution role/.test(p.Description ?? ''),
+    );
+    const policies = Object.values(resources(platform, 'AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties!.Roles).includes(roleId),
+    );
+    const secretResources = policies
+      .flatMap(
+        (p) =>
+          p.Properties!.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>,
+      )
+      .filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')))
+      .flatMap((s) => [s.Resource].flat())
+      .map(refName);
+    expect(secretResources).toHaveLength(3);
+    expect(secretResources.join()).toMatch(/GatewayKey/);
+    expect(secretResources.join()).toMatch(/VaultCACertificate/);
+    expect(secretResources.join()).toMatch(/VaultCAPrivateKey/);
+  });
+
+  it('gives the CA key and the gateway key to the vault container only', () => {
+    const { platform } = envs[envName]!.templates;
+    for (const t of Object.values(resources(platform, 'AWS::ECS::TaskDefinition')).filter((t) =>
+      String(t.Properties!.Family).includes('-sandbox-'),
+    )) {
+      const containers = t.Properties!.ContainerDefinitions as Array<{
+        Name: string;
+        Secrets?: Array<{ Name: string }>;
+      }>;
+      const secretNames = (name: string) =>
+        (containers.find((c) => c.Name === name)!.Secrets ?? []).map((s) => s.Name).sort();
+      expect(secretNames('vault')).toEqual(['REAL_LITELLM_API_KEY', 'VAULT_CA_CERT', 'VAULT_CA_KEY']);
+      expect(secretNames('harness')).toEqual(['VAULT_CA_CERT']);
+    }
+  });
+
+  it('admits only the platform and function security groups to the database', () => {
+    const { network } = envs[envName]!.templates;
+    const dbSg = logicalId(network, 'AWS::EC2::SecurityGroup', (p) =>
+      /LAP database/.test(p.GroupDescription),
+    );
+    const platformSg = logicalId(
+      network,
+      'AWS::EC2::SecurityGroup',
+      (p) => p.GroupDescription === 'LAP web and worker services',
+    );
+    const functionsSg = logicalId(network, 'AWS::EC2::SecurityGroup', (p) =>
+      /LAP Lambda functions/.test(p.GroupDescription),
+    );
+    expect(resources(network)[dbSg]!.Properties!.SecurityGroupIngress).toBeUndefined();
+    const ingress = Object.values(resources(network, 'AWS::EC2::SecurityGroupIngress'))
+      .map((r) => r.Properties!)
+      .filter((p) => refName(p.GroupId).includes(dbSg));
+    expect(ingress.map((p) => [p.FromPort, p.ToPort, refName(p.SourceSecurityGroupId)]).sort()).toEqual(
+      [
+        [5432, 5432, refName({ 'Fn::GetAtt': [functionsSg, 'GroupId'] })],
+        [5432, 5432, refName({ 'Fn::GetAtt': [platformSg, 'GroupId'] })],
+      ].sort(),
+    );
+    // The database itself sits behind that group only.
+    const { data } = envs[envName]!.templates;
+    const cluster = Object.values(resources(data, 'AWS::RDS::DBCluster'))[0]!.Properties!;
+    expect(cluster.VpcSecurityGroupIds).toHaveLength(1);
+    expect(refName(cluster.VpcSecurityGroupIds[0])).toContain(dbSg);
+  });
+
+  it('opens the sandbox only to the platform, and lets it out only on web ports, DNS and callbacks', () => {
+    const { network } = envs[envName]!.templates;
+    const sandboxSg = logicalId(network, 'AWS::EC2::SecurityGroup', (p) =>
+      /LAP sandbox tasks/.test(p.GroupDescription),
+    );
+    const platformSg = logicalId(
+      network,
+      'AWS::EC2::SecurityGroup',
+      (p) => p.GroupDescription === 'LAP web and worker services',
+    );
+    const props = resources(network)[sandboxSg]!.Properties!;
+    expect(props.SecurityGroupIngress).toBeUndefined();
+    const ingress = Object.values(resources(network, 'AWS::EC2::SecurityGroupIngress'))
+      .map((r) => r.Properties!)
+      .filter((p) => refName(p.GroupId).includes(sandboxSg));
+    expect(ingress.map((p) => [p.FromPort, refName(p.SourceSecurityGroupId)]).sort()).toEqual(
+      [
+        [4096, refName({ 'Fn::GetAtt': [platformSg, 'GroupId'] })],
+        [14323, refName({ 'Fn::GetAtt': [platformSg, 'GroupId'] })],
+      ].sort(),
+    );
+    const vpcCidr = refName({ 'Fn::GetAtt': [logicalId(network, 'AWS::EC2::VPC', () => true), 'CidrBlock'] });
+    const inlineEgress = (props.SecurityGroupEgress as Array<Record<string, any>>).map((e) => [
+      e.IpProtocol,
+      e.FromPort,
+      refName(e.CidrIp),
+    ]);
+    expect(inlineEgress.sort()).toEqual(
+      [
+        ['tcp', 443, refName('0.0.0.0/0')],
+        ['tcp', 80, refName('0.0.0.0/0')],
+        ['udp', 53, vpcCidr],
+        ['tcp', 53, vpcCidr],
+      ].sort(),
+    );
+    const egressToGroups = Object.values(resources(network, 'AWS::EC2::SecurityGroupEgress'))
+      .map((r) => r.Properties!)
+      .filter((p) => refName(p.GroupId).includes(sandboxSg));
+    expect(egressToGroups.map((p) => [p.FromPort, refName(p.DestinationSecurityGroupId)])).toEqual([
+      [3000, refName({ 'Fn::GetAtt': [platformSg, 'GroupId'] })],
+    ]);
+  });
+
+  it('lets the load balancer reach only the web port of the platform', () => {
+    const { network, platform } = envs[envName]!.templates;
+    const albSg = logicalId(
+      network,
+      'AWS::EC2::SecurityGroup',
+      (p) => p.GroupDescription === 'LAP API load balancer',
+    );
+    const props = resources(network)[albSg]!.Properties!;
+    const port = envName === 'prod' ? 443 : 80;
+    expect(
+      (props.SecurityGroupIngress as Array<Record<string, any>>).map((i) => [i.CidrIp, i.FromPort]),
+    ).toEqual([['0.0.0.0/0', port]]);
+    platform.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Port: port,
+      Protocol: port === 443 ? 'HTTPS' : 'HTTP',
+    });
+    platform.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      LoadBalancerAttributes: Match.arrayWith([{ Key: 'idle_timeout.timeout_seconds', Value: '3600' }]),
+    });
+  });
+
+  it('puts no secret value in any template', () => {
+    const { json } = envs[envName]!;
+    const text = JSON.stringify(json);
+    expect(text).not.toMatch(/-----BEGIN/);
+    for (const template of Object.values(json) as Array<{ Resources: Resources }>) {
+      for (const [id, resource] of Object.entries(template.Resources)) {
+        if (resource.Type === 'AWS::SecretsManager::Secret') {
+          expect([id, resource.Properties?.SecretString]).toEqual([id, undefined]);
+        }
+        if (resource.Type === 'AWS::SSM::Parameter') throw new Error(`unexpected SSM parameter ${id}`);
+      }
+    }
+    // Plain environment variables (containers and Lambdas) never carry a secret-looking name.
+    const secretName = /(KEY|PASSWORD|TOKEN|SECRET|CERT)$/;
+    const allowed = /(_ARN|_ID|_FILE|_CERTS)$|^HOST_/;
+    const names: string[] = [];
+    const { platform } = envs[envName]!.templates;
+    for (const t of Object.values(resources(platform, 'AWS::ECS::TaskDefinition'))) {
+      for (const c of t.Properties!.ContainerDefinitions as Array<{ Environment?: Array<{ Name: string }> }>)
+        names.push(...(c.Environment ?? []).map((e) => e.Name));
+    }
+    for (const f of Object.values(resources(platform, 'AWS::Lambda::Function')))
+      names.push(...Object.keys(f.Properties!.Environment?.Variables ?? {}));
+    expect(names.length).toBeGreaterThan(50);
+    expect(names.filter((n) => secretName.test(n) && !allowed.test(n))).toEqual([]);
+  });
+
+  it('gives the services the platform environment contract, secrets through ECS secrets', () => {
+    const { platform } = envs[envName]!.templates;
+    const services = Object.values(resources(platform, 'AWS::ECS::TaskDefinition')).filter((t) =>
+      (t.Properties!.ContainerDefinitions as Array<{ Name: string }>).some((c) => c.Name === 'platform'),
+    );
+    expect(services).toHaveLength(2);
+    for (const t of services) {
+      const container = (t.Properties!.ContainerDefinitions as Array<Record<string, any>>)[0]!;
+      const env = Object.fromEntries(
+        (container.Environment as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]),
+      );
+      for (const key of [
+        'PLATFORM_ROLE',
+        'PORT',
+        'DB_HOST',
+        'DB_PORT',
+        'DB_NAME',
+        'DB_USER',
+        'DB_SSL',
+        'SECRET_STORE',
+        'KMS_KEY_ARN',
+        'SANDBOX_LAUNCHER',
+        'LITELLM_API_BASE',
+        'CALLBACK_URL',
+        'BASE_URL',
+        'WARM_POOL_SIZE',
+        'WARM_POOL_RECENT_AGENT_HOURS',
+        'WARM_POOL_MAX_PROVISIONING',
+        'WARM_POOL_TTL_MINUTES',
+        'SESSION_CREATING_TIMEOUT_MS',
+        'LOG_LEVEL',
+        'SANDBOX_CLUSTER_ARN',
+        'SANDBOX_SUBNET_IDS',
+        'SANDBOX_SECURITY_GROUP_ID',
+        'SANDBOX_TASK_DEFINITIONS',
+        'SANDBOX_CAPACITY',
+        'SANDBOX_ENVIRONMENT',
+        'SANDBOX_LOG_GROUP',
+        'SANDBOX_EXECUTION_ROLE_ARN',
+        'SANDBOX_TASK_ROLE_ARN',
+      ]) {
+        expect([key, env[key]]).toEqual([key, expect.anything()]);
+      }
+      expect(env).toMatchObject({
+        DB_SSL: 'require',
+        SECRET_STORE: 'kms',
+        SANDBOX_LAUNCHER: 'ecs',
+        SANDBOX_ENVIRONMENT: envName,
+      });
+      expect(JSON.parse(env.SANDBOX_TASK_DEFINITIONS as string)).toEqual({
+        opencode: `lap-${envName}-sandbox-opencode`,
+        'claude-agent-sdk': `lap-${envName}-sandbox-claude-agent-sdk`,
+        'claude-code': `lap-${envName}-sandbox-claude-code`,
+        codex: `lap-${envName}-sandbox-codex`,
+      });
+      expect((container.Secrets as Array<{ Name: string }>).map((s) => s.Name).sort()).toEqual([
+        'DB_PASSWORD',
+        'HARNESS_TOKEN_SIGNING_KEY',
+        'MASTER_KEY',
+        'VAULT_CA_CERT',
+      ]);
+      expect(container.HealthCheck.Command.join(' ')).toContain('/healthz');
+    }
+  });
+
+  it('lets only the platform task role use the agent secrets key', () => {
+    const { platform } = envs[envName]!.templates;
+    const users = Object.values(resources(platform, 'AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties!.PolicyDocument).includes('kms:'),
+    );
+    expect(users).toHaveLength(1);
+    expect(JSON.stringify(users[0]!.Properties!.Roles)).toMatch(/PlatformTaskRole/);
+  });
+
+  it('migrates the database before the services and functions roll', () => {
+    const { platform } = envs[envName]!.templates;
+    const triggerId = Object.keys(resources(platform, 'Custom::Trigger'))[0]!;
+    expect(triggerId).toBeDefined();
+    const dependents = Object.entries(resources(platform)).filter(([, r]) =>
+      (r.DependsOn ?? []).some((d) => d.startsWith(triggerId)),
+    );
+    const types = dependents.map(([, r]) => r.Type);
+    expect(types.filter((t) => t === 'AWS::ECS::Service')).toHaveLength(2);
+    expect(types.filter((t) => t === 'AWS::Lambda::Function').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('schedules the warm pool every minute and the reaper every 5 minutes, one run at a time', () => {
+    const { platform } = envs[envName]!.templates;
+    platform.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)' });
+    platform.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(5 minutes)' });
+    const reserved = Object.values(resources(platform, 'AWS::Lambda::Function')).filter(
+      (f) => f.Properties!.ReservedConcurrentExecutions === 1,
+    );
+    expect(reserved).toHaveLength(2);
+    platform.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'] }),
+    });
+  });
+});
+
+describe('stateful resources', () => {
+  it('protects the production database: deletion protection, snapshot on removal, backups', () => {
+    const cluster = Object.values(resources(envs.prod!.templates.data, 'AWS::RDS::DBCluster'))[0]!;
+    expect(cluster.Properties).toMatchObject({
+      DeletionProtection: true,
+      BackupRetentionPeriod: 14,
+      StorageEncrypted: true,
+      ManageMasterUserPassword: true,
+    });
+    expect(cluster.DeletionPolicy).toBe('Snapshot');
+    expect(cluster.UpdateReplacePolicy).toBe('Snapshot');
+    expect(Object.keys(resources(envs.prod!.templates.data, 'AWS::RDS::DBInstance'))).toHaveLength(2); // writer + reader
+    for (const type of ['AWS::SecretsManager::Secret', 'AWS::KMS::Key']) {
+      for (const r of Object.values(resources(envs.prod!.templates.data, type)))
+        expect([type, r.DeletionPolicy]).toEqual([type, 'Retain']);
+    }
+    expect(envs.prod!.stacks.data.terminationProtection).toBe(true);
+  });
+
+  it('keeps development disposable', () => {
+    const cluster = Object.values(resources(envs.dev!.templates.data, 'AWS::RDS::DBCluster'))[0]!;
+    expect(cluster.Properties).toMatchObject({
+      DeletionProtection: false,
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 2, SecondsUntilAutoPause: 1800 },
+    });
+    expect(cluster.DeletionPolicy).toBe('Delete');
+  });
+
+  it('runs a single PostgreSQL 17 instance when asked, with the same protections', () => {
+    const input = { ...readConfigFile('prod'), database: { engine: 'instance', instanceType: 't4g.small' } };
+    const { templates } = synthesize('prod', input);
+    const instance = Object.values(resources(templates.data, 'AWS::RDS::DBInstance'))[0]!;
+    expect(instance.Properties).toMatchObject({
+      Engine: 'postgres',
+      DBInstanceClass: 'db.t4g.small',
+      DeletionProtection: true,
+      MultiAZ: true,
+      ManageMasterUserPassword: true,
+    });
+    expect(String(instance.Properties!.EngineVersion)).toMatch(/^17/);
+    expect(instance.DeletionPolicy).toBe('Snapshot');
+  });
+});
+
+describe('variants', () => {
+  it('imports an existing VPC by ids, without lookups', () => {
+    const input = {
+      ...readConfigFile('dev'),
+      network: {
+        existingVpc: {
+          vpcId: 'vpc-0123abcd',
+          vpcCidr: '10.20.0.0/16',
+          availabilityZones: ['us-east-1a', 'us-east-1b'],
+          publicSubnetIds: ['subnet-0a', 'subnet-0b'],
+          privateSubnetIds: ['subnet-1a', 'subnet-1b'],
+          isolatedSubnetIds: ['subnet-2a', 'subnet-2b'],
+        },
+      },
+    };
+    const { templates } = synthesize('dev', input);
+    templates.network.resourceCountIs('AWS::EC2::VPC', 0);
+    templates.network.hasResourceProperties('AWS::EC2::SecurityGroup', { VpcId: 'vpc-0123abcd' });
+    const web = Object.values(resources(templates.platform, 'AWS::ECS::Service'))[0]!;
+    expect(web.Properties!.NetworkConfiguration.AwsvpcConfiguration.Subnets).toEqual([
+      'subnet-1a',
+      'subnet-1b',
+    ]);
+  });
+
+  it('adds HTTPS with a bring-your-own certificate, interface endpoints and WAF, cdk-nag clean', () => {
+    const input = {
+      ...readConfigFile('dev'),
+      network: { interfaceEndpoints: true },
+      edge: {
+        certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555',
+        waf: true,
+      },
+    };
+    const { templates } = synthesize('dev', input);
+    templates.platform.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Port: 443,
+      Certificates: [{ CertificateArn: input.edge.certificateArn }],
+      SslPolicy: Match.stringLikeRegexp('TLS13'),
+    });
+    templates.platform.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+    templates.network.resourceCountIs('AWS::EC2::VPCEndpoint', 7); // S3 gateway + 6 interface endpoints
+  });
+
+  it('creates an ACM certificate and alias record for a domain in a hosted zone', () => {
+    const { templates } = synthesize('prod');
+    templates.platform.hasResourceProperties('AWS::CertificateManager::Certificate', {
+      DomainName: 'lap.example.com',
+      ValidationMethod: 'DNS',
+    });
+    templates.platform.hasResourceProperties('AWS::Route53::RecordSet', {
+      Name: 'lap.example.com.',
+      Type: 'A',
+      HostedZoneId: 'Z0123456789ABCDEFGHIJ',
+    });
+  });
+
+  it('uses prebuilt images when the config names them', () => {
+    const input = {
+      ...readConfigFile('dev'),
+      images: { platform: 'registry.example.com/lap/platform:1.2.3' },
+    };
+    const { templates } = synthesize('dev', input);
+    const images = Object.values(resources(templates.platform, 'AWS::ECS::TaskDefinition')).flatMap((t) =>
+      (t.Properties!.ContainerDefinitions as Array<{ Image: unknown }>).map((c) => c.Image),
+    );
+    expect(images.filter((i) => i === 'registry.example.com/lap/platform:1.2.3')).toHaveLength(2);
+  });
+});
+
+describe('synth warnings for risky choices', () => {
+  it('warns about plain HTTP', () => {
+    Annotations.fromStack(envs.dev!.stacks.platform).hasWarning('*', Match.stringLikeRegexp('plain HTTP'));
+  });
+
+  it('warns about no backups, a public database and no deletion protection in production', () => {
+    const input = {
+      ...readConfigFile('prod'),
+      database: { backupRetentionDays: 0, publiclyAccessible: true, deletionProtection: false },
+    };
+    const { stacks } = synthesize('prod', input);
+    const data = Annotations.fromStack(stacks.data);
+    data.hasWarning('*', Match.stringLikeRegexp('no automated backups'));
+    data.hasWarning('*', Match.stringLikeRegexp('public address'));
+    data.hasWarning('*', Match.stringLikeRegexp('deletionProtection false'));
+  });
+
+  it('raises none for the production example', () => {
+    for (const stack of Object.values(envs.prod!.stacks)) {
+      expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('.*'))).toEqual([]);
+    }
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * Synthesizes the app for tests: the same stack factory and cdk.json context as `cdk synth`,
+ * with Lambda bundling and asset staging turned off (both only copy files; hashes still reflect
+ * the sources) so a synth takes seconds.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { resolveConfig, type DeploymentConfig } from '../../../lib/config';
+import { createStacks, type LapStacks } from '../../../lib/create-stacks';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+export function readConfigFile(envName: string): Record<string, unknown> {
+  return JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'config', `${envName}.json`), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+}
+
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  return cdkJson.context ?? {};
+}
+
+export interface Synthesized {
+  config: DeploymentConfig;
+  stacks: LapStacks;
+  templates: { network: Template; data: Template; platform: Template };
+  /** Raw template JSON by stack name. */
+  json: Record<string, unknown>;
+}
+
+export function synthesize(
+  envName: string,
+  input: unknown = readConfigFile(envName),
+  options: { nag?: boolean } = {},
+): Synthesized {
+  const app = new App({
+    // cfn-lint runs on every template in cfn-lint.test.ts; the built-in validator would add 15 s per synth.
+    builtinCloudFormationValidation: false,
+    context: {
+      ...cdkJsonContext(),
+      'aws:cdk:bundling-stacks': [],
+      'aws:cdk:disable-asset-staging': true,
+    },
+  });
+  const config = resolveConfig(envName, input);
+  const stacks = createStacks(app, config, { nag: options.nag ?? true });
+  const assembly = app.synth();
+  const json: Record<string, unknown> = {};
+  for (const stack of assembly.stacks) json[stack.stackName] = stack.template;
+  return {
+    config,
+    stacks,
+    templates: {
+      network: Template.fromJSON(json[stacks.network.stackName] as Record<string, unknown>),
+      data: Template.fromJSON(json[stacks.data.stackName] as Record<string, unknown>),
+      platform: Template.fromJSON(json[stacks.platform.stackName] as Record<string, unknown>),
+    },
+    json,
+  };
+}
+
+/** Snapshot serializer: asset hashes and staged asset paths change with any source edit; the template shape does not. */
+export const assetHashSerializer = {
+  test: (value: unknown) => typeof value === 'string' && /[a-f0-9]{64}|asset\.[a-f0-9]+/.test(value),
+  print: (value: unknown) =>
+    JSON.stringify(
+      (value as string)
+        .replace(/[a-f0-9]{64}(\.(zip|json|tar))?/g, '[ASSET HASH]')
+        .replace(/asset\.[a-f0-9]+/g, 'asset.[HASH]'),
+    ),
+};

@@ -1,0 +1,213 @@
+/**
+ * `npm run diff -- --base <git-ref> [--env dev --env prod] [--fail-on-stateful]`
+ *
+ * Synthesizes the working tree and the base ref (exported with `git archive`, sharing this
+ * checkout's node_modules) for each environment, without AWS credentials, and prints the
+ * CloudFormation diff per stack. Replacements and deletions of stateful resources (database,
+ * secrets, KMS keys, log groups, VPC, buckets) are listed first: they lose data or break
+ * everything that trusts them. Output is Markdown, for a PR comment or a terminal.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { ResourceImpact, formatDifferences, fullDiff, type TemplateDiff } from '@aws-cdk/cloudformation-diff';
+
+/** Resource types whose replacement or deletion loses data or identity. */
+export const STATEFUL_TYPES = new Set([
+  'AWS::RDS::DBCluster',
+  'AWS::RDS::DBInstance',
+  'AWS::SecretsManager::Secret',
+  'AWS::KMS::Key',
+  'AWS::Logs::LogGroup',
+  'AWS::EC2::VPC',
+  'AWS::S3::Bucket',
+]);
+
+type Template = { Resources?: Record<string, { Type: string; DeletionPolicy?: string }> } & Record<
+  string,
+  unknown
+>;
+
+export interface StatefulChange {
+  stack: string;
+  logicalId: string;
+  type: string;
+  change: 'replaced' | 'may be replaced' | 'deleted' | 'deleted (retained)';
+}
+
+/** Stateful resources the update from `before` to `after` replaces or deletes. */
+export function statefulChanges(
+  stack: string,
+  before: Template,
+  after: Template,
+  diff: TemplateDiff = fullDiff(before, after),
+): StatefulChange[] {
+  const found: StatefulChange[] = [];
+  diff.resources.forEachDifference((logicalId, change) => {
+    const type = change.oldResourceType ?? change.newResourceType ?? '';
+    if (!STATEFUL_TYPES.has(type) || change.isAddition) return;
+    if (change.isRemoval) {
+      const policy = before.Resources?.[logicalId]?.DeletionPolicy;
+      found.push({
+        stack,
+        logicalId,
+        type,
+        change: policy === 'Retain' || policy === 'Snapshot' ? 'deleted (retained)' : 'deleted',
+      });
+    } else if (change.changeImpact === ResourceImpact.WILL_REPLACE) {
+      found.push({ stack, logicalId, type, change: 'replaced' });
+    } else if (change.changeImpact === ResourceImpact.MAY_REPLACE) {
+      found.push({ stack, logicalId, type, change: 'may be replaced' });
+    }
+  });
+  return found;
+}
+
+/** Renders the CDK toolkit's diff of one stack as plain text (no colours). */
+export function renderDiff(diff: TemplateDiff): string {
+  let text = '';
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  formatDifferences(sink, diff);
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, '').trimEnd();
+}
+
+/**
+ * Asset hashes (Lambda code, images) and the Lambda version ids derived from them change with
+ * any file of the repository when bundling is skipped, so they are masked: asset updates never
+ * replace a resource, and the review is about the templates.
+ */
+export function maskAssetHashes(template: Template): Template {
+  const text = JSON.stringify(template)
+    .replace(/[a-f0-9]{64}/g, '<asset-hash>')
+    .replace(/(CurrentVersion[0-9A-F]{8})[a-f0-9]{32}/g, '$1');
+  return JSON.parse(text) as Template;
+}
+
+/** Synthesizes the CDK app in `tree` for `envName` into `outDir`; returns templates by stack name. */
+export function synthesizeTree(tree: string, envName: string, outDir: string): Record<string, Template> {
+  if (!fs.existsSync(path.join(tree, 'bin', 'lap.ts'))) return {}; // the app did not exist at that ref
+  const cdkJson = path.join(tree, 'cdk.json');
+  const context = fs.existsSync(cdkJson)
+    ? ((JSON.parse(fs.readFileSync(cdkJson, 'utf8')) as { context?: object }).context ?? {})
+    : {};
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(tree, 'bin', 'lap.ts')], {
+    cwd: tree,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      CDK_OUTDIR: outDir,
+      // Templates only: no Lambda bundling, no asset copies, no built-in validation (speed).
+      CDK_CONTEXT_JSON: JSON.stringify({
+        ...context,
+        env: envName,
+        'aws:cdk:bundling-stacks': [],
+        'aws:cdk:disable-asset-staging': true,
+      }),
+      CDK_VALIDATION: 'false',
+    },
+  });
+  if (result.status !== 0) {
+    throw new Error(`synth of ${envName} in ${tree} failed:\n${result.stderr || result.stdout}`);
+  }
+  const templates: Record<string, Template> = {};
+  for (const file of fs.readdirSync(outDir).filter((f) => f.endsWith('.template.json'))) {
+    const template = JSON.parse(fs.readFileSync(path.join(outDir, file), 'utf8')) as Template;
+    templates[file.replace(/\.template\.json$/, '')] = maskAssetHashes(template);
+  }
+  return templates;
+}
+
+export interface DiffReport {
+  markdown: string;
+  stateful: StatefulChange[];
+}
+
+export function compareTrees(
+  baseTree: string,
+  headTree: string,
+  envNames: string[],
+  workDir: string,
+  baseLabel: string,
+): DiffReport {
+  const stateful: StatefulChange[] = [];
+  const sections: string[] = [];
+  for (const envName of envNames) {
+    const before = synthesizeTree(baseTree, envName, fs.mkdtempSync(path.join(workDir, `base-${envName}-`)));
+    const after = synthesizeTree(headTree, envName, fs.mkdtempSync(path.join(workDir, `head-${envName}-`)));
+    for (const stack of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
+      const oldTemplate = before[stack] ?? {};
+      const newTemplate = after[stack] ?? {};
+      const diff = fullDiff(oldTemplate, newTemplate);
+      stateful.push(...statefulChanges(stack, oldTemplate, newTemplate, diff));
+      const status = !before[stack] ? ' (new stack)' : !after[stack] ? ' (stack removed)' : '';
+      sections.push(
+        diff.isEmpty
+          ? `### ${stack}: no differences`
+          : `### ${stack}${status}\n\n\`\`\`\n${renderDiff(diff)}\n\`\`\``,
+      );
+    }
+  }
+  const header = `## Synth diff: ${baseLabel} -> working tree (${envNames.join(', ')})`;
+  const warning = stateful.length
+    ? [
+        `### :warning: ${stateful.length} stateful resource${stateful.length === 1 ? '' : 's'} replaced or deleted`,
+        '',
+        '| Stack | Resource | Type | Change |',
+        '| --- | --- | --- | --- |',
+        ...stateful.map((s) => `| ${s.stack} | ${s.logicalId} | ${s.type} | **${s.change}** |`),
+        '',
+        'Replacing a database, secret, key or VPC loses its data or identity: check a snapshot or migration plan before merging.',
+      ].join('\n')
+    : '### No stateful resource is replaced or deleted.';
+  return { markdown: [header, warning, ...sections].join('\n\n') + '\n', stateful };
+}
+
+/** Exports `ref` of the repository at `repoRoot` into a fresh directory sharing its node_modules. */
+export function exportRef(repoRoot: string, ref: string, into: string): string {
+  fs.mkdirSync(into, { recursive: true });
+  const archive = execFileSync('git', ['archive', '--format=tar', ref], {
+    cwd: repoRoot,
+    maxBuffer: 1024 * 1024 * 1024,
+  });
+  execFileSync('tar', ['-x', '-C', into], { input: archive });
+  fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(into, 'node_modules'), 'dir');
+  return into;
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: {
+      base: { type: 'string', default: 'HEAD' },
+      env: { type: 'string', multiple: true },
+      'fail-on-stateful': { type: 'boolean', default: false },
+    },
+  });
+  const repoRoot = execFileSync('git', ['rev-parse', '--show-toplevel'], { encoding: 'utf8' }).trim();
+  const envNames = values.env?.length
+    ? values.env
+    : fs
+        .readdirSync(path.join(repoRoot, 'config'))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.replace(/\.json$/, ''))
+        .sort();
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-synth-diff-'));
+  try {
+    const baseTree = exportRef(repoRoot, values.base!, path.join(workDir, 'base'));
+    const report = compareTrees(baseTree, repoRoot, envNames, workDir, values.base!);
+    process.stdout.write(report.markdown);
+    if (values['fail-on-stateful'] && report.stateful.length) process.exitCode = 2;
+  } finally {
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) main();
