@@ -19,18 +19,16 @@ export function buildClients(): void {
 }
 
 function isBuildFresh(packageDir: string): boolean {
-  const dist = path.join(repoRoot, packageDir, 'dist');
-  const builtAt = newest(dist, false);
-  return builtAt > 0 && builtAt >= newest(path.join(repoRoot, packageDir, 'src'), true);
+  const built = fileTimes(path.join(repoRoot, packageDir, 'dist'));
+  const sources = fileTimes(path.join(repoRoot, packageDir, 'src'));
+  return built.length > 0 && Math.min(...built) >= Math.max(...sources, 0);
 }
 
-/** Newest mtime under a folder (0 if missing); `newestFile` false: oldest instead. */
-function newest(dir: string, newestFile: boolean): number {
-  if (!fs.existsSync(dir)) return 0;
-  const times = fs
+/** Modification times of every file under a folder (none if it is missing). */
+function fileTimes(dir: string): number[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
     .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
-  if (times.length === 0) return 0;
-  return newestFile ? Math.max(...times) : Math.min(...times);
 }
