@@ -3,7 +3,9 @@
  * retries give up within a second or so; a burst of session creates needs a longer
  * budget, so calls are retried on throttling with full-jitter exponential backoff
  * (sleep a random time in [0, min(cap, base * 2^attempt)]), which spreads a burst
- * of callers out instead of having them retry in lockstep.
+ * of callers out instead of having them retry in lockstep. Transient failures (a
+ * dropped connection, a timeout, a 5xx) are retried the same way: every call the
+ * launcher makes is safe to repeat (RunTask carries a clientToken).
  */
 export interface RetryPolicy {
   maxAttempts: number;
@@ -41,6 +43,26 @@ export function isThrottlingError(error: unknown): boolean {
   );
 }
 
+const TRANSIENT_ERROR_NAMES = new Set([
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ServerException',
+]);
+const TRANSIENT_ERROR_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN']);
+
+/** Throttling, or a failure that says nothing about the request itself. */
+export function isRetryableError(error: unknown): boolean {
+  if (isThrottlingError(error)) return true;
+  if (!error || typeof error !== 'object') return false;
+  const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    TRANSIENT_ERROR_NAMES.has(e.name ?? '') ||
+    TRANSIENT_ERROR_CODES.has(e.code ?? '') ||
+    (e.$metadata?.httpStatusCode ?? 0) >= 500
+  );
+}
+
 export async function withThrottlingRetry<T>(call: () => Promise<T>, policy: RetryPolicy): Promise<T> {
   const sleep = policy.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const random = policy.random ?? Math.random;
@@ -48,7 +70,7 @@ export async function withThrottlingRetry<T>(call: () => Promise<T>, policy: Ret
     try {
       return await call();
     } catch (error) {
-      if (!isThrottlingError(error) || attempt + 1 >= policy.maxAttempts) throw error;
+      if (!isRetryableError(error) || attempt + 1 >= policy.maxAttempts) throw error;
       await sleep(random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt));
     }
   }
