@@ -1,15 +1,11 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
-import {
-  createJsonSchemaTransform,
-  serializerCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { createJsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { requireBearer } from './auth';
 import { BODY_LIMITS } from './body-limits';
 import type { ApiDeps, RouteOptions } from './deps';
 import { HttpError } from './errors';
-import { RequestValidationError, zodValidatorCompiler } from './schema-compilers';
+import { fastSerializerCompiler, RequestValidationError, zodValidatorCompiler } from './schema-compilers';
 import { adminRoutes } from './routes/admin';
 import { agentRoutes } from './routes/agents';
 import { internalRoutes } from './routes/internal';
@@ -48,7 +44,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(zodValidatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(fastSerializerCompiler);
   installJsonParser(app);
   installErrorHandling(app);
   app.addHook('onResponse', async (request, reply) => {

@@ -1,4 +1,6 @@
-import type { FastifySchemaCompiler } from 'fastify';
+import fastJsonStringify from 'fast-json-stringify';
+import type { FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
+import { serializerCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatZodIssues } from '../validation/issues';
 
@@ -19,4 +21,24 @@ export const zodValidatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema 
     if (result.success) return { value: result.data };
     return { error: new RequestValidationError(formatZodIssues(result.error)) };
   };
+};
+
+/**
+ * Responses are written by fast-json-stringify from the JSON Schema of the route's
+ * zod response schema: several times faster than encoding through zod, and like
+ * it, writes only the declared properties (a stray column such as a ciphertext can
+ * never leak into a response). A schema JSON Schema cannot express (transforms)
+ * falls back to zod's own encoder.
+ */
+export const fastSerializerCompiler: FastifySerializerCompiler<z.ZodType> = (route) => {
+  let jsonSchema: Record<string, unknown>;
+  try {
+    jsonSchema = z.toJSONSchema(route.schema, { target: 'draft-07', io: 'output' }) as Record<
+      string,
+      unknown
+    >;
+  } catch {
+    return serializerCompiler(route);
+  }
+  return fastJsonStringify(jsonSchema);
 };

@@ -102,7 +102,11 @@ export async function insertAgent(db: Queryable, agent: NewAgent): Promise<void>
 
 export async function getAgent(db: Queryable, id: string): Promise<AgentRecord | null> {
   if (!isUuid(id)) return null;
-  const { rows } = await db.query<AgentRecord>(`SELECT ${AGENT_COLUMNS} FROM agents a WHERE a.id = $1`, [id]);
+  const { rows } = await db.query<AgentRecord>({
+    name: 'lap_get_agent',
+    text: `SELECT ${AGENT_COLUMNS} FROM agents a WHERE a.id = $1`,
+    values: [id],
+  });
   return rows[0] ?? null;
 }
 
@@ -124,40 +128,52 @@ export interface ListAgentsOptions {
   search?: string;
 }
 
-const SORT_EXPRESSIONS: Record<AgentSortKey, string> = {
-  created_at: 'a.created_at',
-  name: 'lower(a.name)',
-  harness_id: 'a.harness_id',
-  sessions: '(SELECT count(*) FROM sessions x WHERE x.agent_id = a.id)',
+// ORDER BY per sort key and direction, always with the id as tiebreak so pages are
+// stable. created_at (the default) follows agents_created_at_idx (created_at DESC, id),
+// forwards or backwards, so a page is an index range scan and never a sort of all agents.
+const ORDER_BY: Record<AgentSortKey, Record<'asc' | 'desc', string>> = {
+  created_at: { desc: 'a.created_at DESC, a.id', asc: 'a.created_at, a.id DESC' },
+  name: { desc: 'lower(a.name) DESC NULLS LAST, a.id DESC', asc: 'lower(a.name) NULLS LAST, a.id' },
+  harness_id: { desc: 'a.harness_id DESC, a.id DESC', asc: 'a.harness_id, a.id' },
+  sessions: {
+    desc: '(SELECT count(*) FROM sessions x WHERE x.agent_id = a.id) DESC, a.id DESC',
+    asc: '(SELECT count(*) FROM sessions x WHERE x.agent_id = a.id), a.id',
+  },
 };
 
-/** One page and the total number of matches, in one query (count(*) OVER ()). */
+const SEARCH_FILTER = `$1::text IS NULL
+  OR strpos(lower(coalesce(a.name, '')), $1) > 0
+  OR strpos(a.id::text, $1) > 0
+  OR strpos(a.harness_id, $1) > 0`;
+
+/**
+ * One page and the total number of matches in one round trip: the total is an
+ * uncorrelated subquery (run once), the page a LIMIT over the sort order. Named
+ * statements, so each connection plans each variant once.
+ */
 export async function listAgents(
   db: Queryable,
   options: ListAgentsOptions,
 ): Promise<{ agents: AgentRecord[]; total: number }> {
-  const direction = options.order === 'asc' ? 'ASC' : 'DESC';
   const search = options.search?.trim() ? options.search.trim().toLowerCase() : null;
-  const where = `$1::text IS NULL
-      OR strpos(lower(coalesce(a.name, '')), $1) > 0
-      OR strpos(a.id::text, $1) > 0
-      OR strpos(a.harness_id, $1) > 0`;
-  const { rows } = await db.query<AgentRecord & { total: number }>(
-    `SELECT ${AGENT_COLUMNS}, count(*) OVER ()::int AS total
-       FROM agents a
-      WHERE ${where}
-      ORDER BY ${SORT_EXPRESSIONS[options.sort]} ${direction} NULLS LAST, a.id ${direction}
-      LIMIT $2 OFFSET $3`,
-    [search, options.limit, options.offset],
-  );
+  const { rows } = await db.query<AgentRecord & { total: number }>({
+    name: `lap_list_agents_${options.sort}_${options.order}`,
+    text: `SELECT ${AGENT_COLUMNS}, (SELECT count(*)::int FROM agents a WHERE ${SEARCH_FILTER}) AS total
+             FROM agents a
+            WHERE ${SEARCH_FILTER}
+            ORDER BY ${ORDER_BY[options.sort][options.order]}
+            LIMIT $2 OFFSET $3`,
+    values: [search, options.limit, options.offset],
+  });
   if (rows.length > 0 || options.offset === 0) {
     return { agents: rows.map(({ total: _total, ...agent }) => agent), total: rows[0]?.total ?? 0 };
   }
   // A page past the end has no row to carry the total: count separately.
-  const count = await db.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM agents a WHERE ${where}`,
-    [search],
-  );
+  const count = await db.query<{ total: number }>({
+    name: 'lap_count_agents',
+    text: `SELECT count(*)::int AS total FROM agents a WHERE ${SEARCH_FILTER}`,
+    values: [search],
+  });
   return { agents: [], total: count.rows[0].total };
 }
 
