@@ -107,6 +107,17 @@ export class PlatformSecrets extends Construct {
       mode === 'encrypt'
         ? ['kms:GenerateDataKey', 'kms:Encrypt']
         : ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'];
-    iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.agentSecretsKey.keyArn] });
+    // Only with the context the platform binds into every agent ciphertext (platform/src/agents/secrets.ts).
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions,
+        resources: [this.agentSecretsKey.keyArn],
+        conditions: {
+          Null: { 'kms:EncryptionContext:agent_id': 'false' },
+          StringEquals: { 'kms:EncryptionContext:purpose': ['env_vars', 'litellm_api_key'] },
+          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['agent_id', 'purpose'] },
+        },
+      }),
+    );
   }
 }

@@ -1,5 +1,12 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- CloudFormation templates are untyped JSON; the assertions check their shape. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { App } from 'aws-cdk-lib';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { resolveConfig } from '../../lib/config';
+import { createStacks } from '../../lib/create-stacks';
 import { assetHashSerializer, readConfigFile, synthesize, type Synthesized } from './support/synth';
 
 expect.addSnapshotSerializer(assetHashSerializer);
@@ -471,5 +478,28 @@ describe('synth warnings for risky choices', () => {
     for (const stack of Object.values(envs.prod!.stacks)) {
       expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('.*'))).toEqual([]);
     }
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('passes on every config and variant above, and an unacknowledged finding fails the synth', () => {
+    // The synths above ran with the checks on; this proves a new finding would have failed them.
+    const app = new App({
+      builtinCloudFormationValidation: false,
+      outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'lap-nag-')),
+      context: { 'aws:cdk:bundling-stacks': [], 'aws:cdk:disable-asset-staging': true },
+    });
+    const stacks = createStacks(app, resolveConfig('dev', readConfigFile('dev')));
+    new s3.Bucket(stacks.data, 'UnreviewedBucket');
+    const silence = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(() => app.synth()).toThrow();
+    } finally {
+      silence.mockRestore();
+    }
+    const report = fs.readFileSync(path.join(app.outdir, 'validation-report.json'), 'utf8');
+    expect(report).toMatch(/AwsSolutions-S10/);
+    expect(report).toMatch(/UnreviewedBucket/);
+    fs.rmSync(app.outdir, { recursive: true, force: true });
   });
 });

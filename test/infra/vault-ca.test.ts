@@ -1,0 +1,89 @@
+/** The vault CA custom resource handler against Secrets Manager (moto_server). */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { handleVaultCaEvent, type VaultCaEvent } from '../../lambda/vault-ca/index';
+import { startMotoServer, type MotoServer } from '../platform/ecs/support/moto-server';
+
+let moto: MotoServer;
+let client: SecretsManagerClient;
+let logged: string[];
+
+beforeAll(async () => {
+  moto = await startMotoServer();
+  client = new SecretsManagerClient(moto.clientConfig);
+});
+afterAll(async () => {
+  client.destroy();
+  await moto.stop();
+});
+beforeEach(() => {
+  logged = [];
+  jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void logged.push(args.join(' ')));
+});
+afterEach(() => jest.restoreAllMocks());
+
+async function emptySecrets(): Promise<{ cert: string; key: string }> {
+  const suffix = Math.random().toString(36).slice(2);
+  const cert = await client.send(new CreateSecretCommand({ Name: `vault-ca-cert-${suffix}` }));
+  const key = await client.send(new CreateSecretCommand({ Name: `vault-ca-key-${suffix}` }));
+  return { cert: cert.ARN!, key: key.ARN! };
+}
+
+const value = async (arn: string) =>
+  (await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString!;
+
+const event = (
+  type: VaultCaEvent['RequestType'],
+  arns: { cert: string; key: string },
+  physicalId?: string,
+): VaultCaEvent => ({
+  RequestType: type,
+  PhysicalResourceId: physicalId,
+  ResourceProperties: {
+    CertificateSecretArn: arns.cert,
+    PrivateKeySecretArn: arns.key,
+    CommonName: 'LAP test vault CA',
+  },
+});
+
+it('creates a CA into the two secrets and returns neither value', async () => {
+  const arns = await emptySecrets();
+  const result = await handleVaultCaEvent(event('Create', arns), client);
+  const certPem = await value(arns.cert);
+  const keyPem = await value(arns.key);
+  const cert = new X509Certificate(certPem);
+  expect(cert.subject).toMatch(/CN=LAP test vault CA/);
+  expect(cert.ca).toBe(true);
+  expect(cert.checkPrivateKey(createPrivateKey(keyPem))).toBe(true);
+  expect(JSON.stringify(result)).not.toMatch(/BEGIN|PRIVATE/);
+  expect(result.Data).toBeUndefined();
+  expect(logged.join('\n')).not.toMatch(/BEGIN|PRIVATE KEY/);
+  expect(logged.join('\n')).toMatch(/vault CA created/);
+});
+
+it('keeps an existing CA on a replayed Create, and on Update and Delete', async () => {
+  const arns = await emptySecrets();
+  const first = await handleVaultCaEvent(event('Create', arns), client);
+  const certPem = await value(arns.cert);
+  const keyPem = await value(arns.key);
+  await handleVaultCaEvent(event('Create', arns), client);
+  await handleVaultCaEvent(event('Update', arns, first.PhysicalResourceId), client);
+  const deleted = await handleVaultCaEvent(event('Delete', arns, first.PhysicalResourceId), client);
+  expect(deleted.PhysicalResourceId).toBe(first.PhysicalResourceId);
+  expect(await value(arns.cert)).toBe(certPem);
+  expect(await value(arns.key)).toBe(keyPem);
+  expect(logged.join('\n')).toMatch(/vault CA already present, kept/);
+});
+
+it('fails a Create without the secret ARNs', async () => {
+  await expect(
+    handleVaultCaEvent(
+      { RequestType: 'Create', ResourceProperties: { CertificateSecretArn: '', PrivateKeySecretArn: '' } },
+      client,
+    ),
+  ).rejects.toThrow(/CertificateSecretArn and PrivateKeySecretArn are required/);
+});
