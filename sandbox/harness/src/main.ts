@@ -27,6 +27,14 @@ async function main(): Promise<void> {
     base: { component: 'harness', harness_id: config.HARNESS_ID, sandbox_id: config.SANDBOX_ID },
   });
   const platform = new PlatformClient(config.CALLBACK_URL, config.SANDBOX_ID, config.CALLBACK_TOKEN);
+  // Registered before the boot: a stop during the boot must still take the agent's processes down.
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const stop = (signal: string) => {
+    logger.info({ event: 'harness_stopping', signal });
+    void Promise.allSettled(cleanups.map((cleanup) => cleanup())).then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
 
   try {
     const { spec, agentEnv } = await bootSandbox(config, platform, logger);
@@ -49,13 +57,6 @@ async function main(): Promise<void> {
     const port = await server.listen(config.PORT, config.HARNESS_BIND_HOST);
     logger.info({ event: 'harness_listening', port });
     await platform.reportPhase({ phase: 'harness_listening', detail: `port ${port}` });
-
-    const stop = (signal: string) => {
-      logger.info({ event: 'harness_stopping', signal });
-      void Promise.allSettled([adapter.stop(), server.close()]).then(() => process.exit(0));
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
   } catch (error) {
     const reason = (error as Error).message;
     logger.error({ event: 'boot_failed', reason });

@@ -115,24 +115,34 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
   async start(): Promise<void> {
     const port = await freePort();
     this.baseUrl = `http://127.0.0.1:${port}`;
-    const child = spawn(this.options.binary, ['serve', '--port', String(port), '--hostname', '127.0.0.1'], {
-      cwd: this.options.cwd,
-      env: {
-        ...this.options.env,
-        OPENCODE_CONFIG_CONTENT: JSON.stringify(
-          opencodeConfig(this.options.model, this.options.litellmApiBase),
-        ),
-        // Only the harness may drive it, even on loopback.
-        OPENCODE_SERVER_PASSWORD: this.password,
-        OPENCODE_DISABLE_AUTOUPDATE: 'true',
-        OPENCODE_DISABLE_MODELS_FETCH: 'true',
-        OPENCODE_DISABLE_SHARE: 'true',
+    const child = spawn(
+      this.options.binary,
+      ['serve', '--print-logs', '--port', String(port), '--hostname', '127.0.0.1'],
+      {
+        cwd: this.options.cwd,
+        env: {
+          ...this.options.env,
+          OPENCODE_CONFIG_CONTENT: JSON.stringify(
+            opencodeConfig(this.options.model, this.options.litellmApiBase),
+          ),
+          // Only the harness may drive it, even on loopback.
+          OPENCODE_SERVER_PASSWORD: this.password,
+          OPENCODE_DISABLE_AUTOUPDATE: 'true',
+          OPENCODE_DISABLE_MODELS_FETCH: 'true',
+          OPENCODE_DISABLE_SHARE: 'true',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     this.process = child;
     const tail: string[] = [];
-    const keep = (chunk: Buffer) => tail.push(...chunk.toString().split('\n').filter(Boolean).slice(-20));
+    const keep = (chunk: Buffer) => {
+      const lines = chunk.toString().split('\n').filter(Boolean);
+      tail.push(...lines);
+      tail.splice(0, Math.max(0, tail.length - 20));
+      for (const line of lines)
+        this.options.logger.debug({ event: 'opencode_log', line: line.slice(0, 500) });
+    };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     child.once('error', (error) => (this.exited = error.message));
@@ -145,10 +155,12 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
     for (;;) {
       if (this.exited) throw new Error(`opencode serve did not start: ${this.exited}`);
       try {
-        const response = await this.call('POST', '/session', {});
+        // A bounded probe: a request accepted while opencode is still booting may never be answered.
+        const response = await this.call('POST', '/session', {}, AbortSignal.timeout(10_000));
         this.sessionId = ((await response.json()) as { id: string }).id;
         break;
       } catch (error) {
+        this.options.logger.debug({ event: 'opencode_probe', message: (error as Error).message });
         if (Date.now() > deadline)
           throw new Error(
             `opencode serve did not answer within the start timeout: ${(error as Error).message}`,
