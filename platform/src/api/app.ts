@@ -96,7 +96,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 /** JSON bodies, but an empty body (DELETE with a JSON content type) is no body rather than an error. */
 function installJsonParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  // The API speaks JSON only: a text/plain body is a 415, not a string the schema then rejects.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {

@@ -360,3 +360,70 @@ test('malformed HTTP on the socket gets a 400 and the server keeps serving', asy
   }
   expect((await api.raw({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
 });
+
+describe('transport errors have their own status and say what is wrong', () => {
+  test('broken JSON -> 400', async () => {
+    const res = await api.call({
+      method: 'POST',
+      url: A,
+      payload: '{"model": ',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatch(/^invalid JSON body/);
+  });
+
+  test('unsupported content type -> 415', async () => {
+    const res = await api.call({
+      method: 'POST',
+      url: A,
+      payload: 'model=m',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(res.statusCode).toBe(415);
+    expect(res.json()).toEqual({ error: 'unsupported content type: send application/json' });
+  });
+
+  test('oversized body -> 413; agents take up to 12 MiB, other routes 256 KiB (skills 1 MiB)', async () => {
+    const big = await api.call({
+      method: 'POST',
+      url: `${A}/${agentId}/memory`,
+      payload: { text: 'x'.repeat(300 * 1024) },
+    });
+    expect(big.statusCode).toBe(413);
+    expect(big.json()).toEqual({ error: 'request body too large' });
+    const skill = await api.call({
+      method: 'POST',
+      url: '/api/v1/skills',
+      payload: { name: 's', content: 'x'.repeat(900 * 1024) },
+    });
+    expect(skill.statusCode).toBe(400); // within the skill limit; content itself is capped at 200,000 characters
+    const agent = await api.call({
+      method: 'POST',
+      url: A,
+      payload: { model: 'm', prompt: 'x'.repeat(13 * 1024 * 1024) },
+    });
+    expect(agent.statusCode).toBe(413);
+  });
+
+  test('a JSON content type with an empty body is no body (DELETE from clients that always send one)', async () => {
+    const created = await api.call({
+      method: 'POST',
+      url: '/api/v1/skills',
+      payload: { name: 'd', content: 'c' },
+    });
+    const res = await api.call({
+      method: 'DELETE',
+      url: `/api/v1/skills/${created.json().id}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.statusCode).toBe(204);
+  });
+
+  test('unknown route -> 404 naming it; wrong method -> 404', async () => {
+    const res = await api.call({ method: 'GET', url: '/api/v1/nothing/here' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: 'route GET /api/v1/nothing/here not found' });
+    expect((await api.call({ method: 'PUT', url: A, payload: {} })).statusCode).toBe(404);
+  });
+});
