@@ -7,5 +7,5 @@ beforeAll(() => buildClients(), 120_000);
 test('lap CLI in a pseudo-terminal against the control-plane test double (node/cli-double.ts)', async () => {
   const result = await runNodeTestFile('test/clients/node/cli-double.ts');
   expectAllPassed(result);
-  expect(result.passed).toBeGreaterThanOrEqual(8);
+  expect(result.passed).toBeGreaterThanOrEqual(9);
 }, 120_000);

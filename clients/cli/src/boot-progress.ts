@@ -1,5 +1,6 @@
 import type { Session } from '@litellm/agent-sdk';
 import ora from 'ora';
+import { CliError } from './cli-error.js';
 
 /**
  * Waits for a session to become ready with a spinner showing the bring-up phase and
@@ -14,8 +15,13 @@ export async function waitForSandbox(session: Session): Promise<void> {
   spinner.start();
   const ticker = interactive ? setInterval(() => (spinner.text = describe()), 200) : undefined;
   let lastPhase = session.phase;
+  // Ctrl-C stops waiting, not the sandbox: say how to come back to it or remove it.
+  const interrupt = new AbortController();
+  const onInterrupt = () => interrupt.abort();
+  process.once('SIGINT', onInterrupt);
   try {
     await session.waitUntilReady({
+      signal: interrupt.signal,
       onProgress: (current) => {
         if (!interactive && current.phase !== lastPhase) console.error(`  ${current.phase} (${elapsed()})`);
         lastPhase = current.phase;
@@ -24,9 +30,16 @@ export async function waitForSandbox(session: Session): Promise<void> {
     });
     spinner.succeed(`sandbox ready in ${elapsed()}`);
   } catch (error) {
+    if (interrupt.signal.aborted) {
+      spinner.stop();
+      throw new CliError(
+        `interrupted; session ${session.id} keeps starting: \`lap sessions attach ${session.id}\` or \`lap sessions rm ${session.id}\``,
+      );
+    }
     spinner.fail(`sandbox did not start (${elapsed()})`);
     throw error;
   } finally {
     clearInterval(ticker);
+    process.off('SIGINT', onInterrupt);
   }
 }

@@ -186,6 +186,25 @@ test('a failed bring-up ends run with the failure reason', async () => {
   );
 });
 
+test('Ctrl-C while the sandbox boots stops waiting, not the session, and says how to come back', async () => {
+  const slow = await startFakeLapServer({ bootMs: 60_000 });
+  try {
+    const slowEnv = { HOME: home, LAP_BASE_URL: slow.url, LAP_API_KEY: slow.masterKey };
+    await runLap(['agents', 'create', '--model', 'openai/fake', '--name', 'slow-agent'], slowEnv);
+    const terminal = new CliTerminal(['run', 'slow-agent'], slowEnv);
+    const sessionId = (await terminal.waitFor(/✓ session ([0-9a-f-]{36})/))[1];
+    await terminal.waitFor('waiting for sandbox');
+    terminal.write('\x03');
+    expect(await terminal.exitCode()).toBe(1);
+    expect(terminal.text).toContain(
+      `error: interrupted; session ${sessionId} keeps starting: \`lap sessions attach ${sessionId}\` or \`lap sessions rm ${sessionId}\``,
+    );
+    expect(slow.sessions.get(sessionId)?.status).toBe('creating');
+  } finally {
+    await slow.close();
+  }
+});
+
 test('TUI harness: run attaches the raw terminal to /tty, forwards keys and resizes, Ctrl-] detaches', async () => {
   await runLap(
     ['agents', 'create', '--model', 'openai/fake', '--name', 'tui-agent', '--harness', 'claude-code'],

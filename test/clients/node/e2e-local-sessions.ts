@@ -41,11 +41,15 @@ after(async () => {
 test('SDK: a session boots, answers through the real harness, streams events and stops', async () => {
   const agent = await Agent.create({ ...connection, name: 'e2e-sdk', model: 'openai/fake-model' });
   const phases = new Set<string>();
-  const session = await agent.createSession({
-    initialPrompt: 'hello from the SDK',
-    timeoutMs: BOOT_TIMEOUT_MS,
-    onProgress: (s) => phases.add(String(s.phase)),
-  });
+  const session = await agent
+    .createSession({
+      initialPrompt: 'hello from the SDK',
+      timeoutMs: BOOT_TIMEOUT_MS,
+      onProgress: (s) => phases.add(String(s.phase)),
+    })
+    .catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${lap.diagnostics()}`);
+    });
   expect(session.status).toBe('ready');
   expect(phases.has('ready')).toBe(true);
   expect(phases.size).toBeGreaterThan(1);

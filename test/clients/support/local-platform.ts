@@ -13,6 +13,8 @@ export interface LocalPlatform {
   dataDir: string;
   /** Everything local mode printed (JSON logs). */
   logs(): string;
+  /** The ends of local mode's log and of every sandbox's log, for failure messages. */
+  diagnostics(): string;
   stop(): Promise<void>;
 }
 
@@ -73,7 +75,17 @@ export async function startLocalPlatform(options: {
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  return { url, masterKey, dataDir, logs: () => output, stop };
+  const diagnostics = () => {
+    const sandboxesDir = path.join(dataDir, 'sandboxes');
+    const sandboxLogs = fs.existsSync(sandboxesDir)
+      ? fs.readdirSync(sandboxesDir).map((id) => {
+          const log = path.join(sandboxesDir, id, 'sandbox.log');
+          return `--- sandbox ${id}\n${fs.existsSync(log) ? tail(fs.readFileSync(log, 'utf8'), 40) : '(no log)'}`;
+        })
+      : [];
+    return [`--- local mode`, tail(output, 40), ...sandboxLogs].join('\n');
+  };
+  return { url, masterKey, dataDir, logs: () => output, diagnostics, stop };
 }
 
 async function isHealthy(url: string): Promise<boolean> {
@@ -83,4 +95,8 @@ async function isHealthy(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function tail(text: string, lines: number): string {
+  return text.split('\n').slice(-lines).join('\n');
 }
