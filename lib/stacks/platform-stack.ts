@@ -133,7 +133,11 @@ export class PlatformStack extends EnvironmentStack {
       securityGroup: sg.platform,
       image: images.platform,
       platform: config.platform,
-      environment: settings,
+      environment: {
+        ...settings,
+        // The RDS CA bundle the platform image ships (DB_SSL=require verifies the certificate).
+        NODE_EXTRA_CA_CERTS: PLATFORM_IMAGE_RDS_CA_BUNDLE,
+      },
       secrets: {
         MASTER_KEY: ecs.Secret.fromSecretsManager(data.secrets.platform, 'MASTER_KEY'),
         HARNESS_TOKEN_SIGNING_KEY: ecs.Secret.fromSecretsManager(data.secrets.harnessTokenSigningKey),
@@ -252,6 +256,9 @@ export class PlatformStack extends EnvironmentStack {
     });
   }
 }
+
+/** Where platform/Dockerfile puts the Amazon RDS CA bundle (truststore.pki.rds.amazonaws.com/global/global-bundle.pem). */
+const PLATFORM_IMAGE_RDS_CA_BUNDLE = '/app/rds-ca.pem';
 
 /** 80% of PostgreSQL's max_connections default for the configured size (alarm threshold). */
 function estimatedMaxConnections(db: DeploymentConfig['database']): number {
