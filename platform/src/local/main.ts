@@ -13,6 +13,7 @@ import { createPool } from '../db/pool';
 import { endReadySessions } from '../db/sessions';
 import { LocalSandboxLauncher } from '../sandbox/local/local-launcher';
 import { LocalSecretStore } from '../secrets/local';
+import { runIdleReaper } from '../reaper/reaper';
 import { runWarmPoolPass } from '../warm-pool/warm-pool';
 import { createLogger } from '../worker/logger';
 import { createPlatformRuntime } from '../worker/runtime';
@@ -70,9 +71,6 @@ async function main(): Promise<void> {
     caCertPath: ca.certPath,
     caKeyPath: ca.keyPath,
     litellm: config.litellm,
-    // Development: run another build of the vault or harness (e.g. a test double).
-    vaultEntry: process.env.LAP_VAULT_ENTRY,
-    harnessEntry: process.env.LAP_HARNESS_ENTRY,
   });
   const leftovers = launcher.stopLeftovers();
   const ended = await endReadySessions(db, SANDBOX_ENDED_REASON);
@@ -92,6 +90,18 @@ async function main(): Promise<void> {
       name: 'warm-pool',
       everyMs: 60_000,
       run: () => runWarmPoolPass({ db, launcher, settings: config.warmPool, log }),
+    },
+    {
+      name: 'idle-reaper',
+      everyMs: 5 * 60_000,
+      run: () =>
+        runIdleReaper({
+          db,
+          launcher,
+          log,
+          environment: 'local',
+          creatingTimeoutMs: config.sessionCreatingTimeoutMs,
+        }),
     },
   ]);
 

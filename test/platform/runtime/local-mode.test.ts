@@ -1,5 +1,6 @@
 /**
- * `npm run local` end to end: start, healthz, a session through a real vault,
+ * `npm run local` end to end: start, healthz, a session on the real vault and harness
+ * (opencode, answering through a fake LiteLLM gateway),
  * SIGTERM, restart on the same data, and the data-directory secrecy check: no
  * agent secret, per-session secret or gateway key in plain text in any file under
  * LAP_DATA_DIR (PostgreSQL's data and WAL included).
@@ -10,9 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freeLoopbackPort } from '../../../platform/src/sandbox/local/free-port';
+import { GATEWAY_ANSWER, startFakeGateway } from './support/fake-gateway';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const FAKE_HARNESS = path.join(__dirname, 'support/fake-harness.ts');
 
 interface LocalMode {
   child: ChildProcess;
@@ -30,7 +31,6 @@ function startLocalMode(dataDir: string, port: number, env: Record<string, strin
       PORT: String(port),
       LOG_LEVEL: 'info',
       WARM_POOL_SIZE: '0',
-      LAP_HARNESS_ENTRY: FAKE_HARNESS,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -82,18 +82,21 @@ describe('local mode (npm run local)', () => {
   const marker = `visible-agent-name-${tag}`;
   let port: number;
   let mode: LocalMode | undefined;
+  let gateway: Awaited<ReturnType<typeof startFakeGateway>> | undefined;
 
   afterAll(async () => {
     if (mode && mode.child.exitCode === null) {
       mode.child.kill('SIGKILL');
       await mode.exited;
     }
+    await gateway?.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('starts, serves a session, stops cleanly on SIGTERM, keeps data, and never stores secrets in plain text', async () => {
     port = await freeLoopbackPort();
-    mode = startLocalMode(dataDir, port, { LITELLM_API_KEY: secrets.gateway });
+    gateway = await startFakeGateway();
+    mode = startLocalMode(dataDir, port, { LITELLM_API_BASE: gateway.url, LITELLM_API_KEY: secrets.gateway });
     await waitHealthy(port, mode);
     const printed = /MASTER_KEY=(\S+)/.exec(mode.output());
     expect(printed).not.toBeNull();
@@ -110,7 +113,8 @@ describe('local mode (npm run local)', () => {
     expect((await fetch(`http://127.0.0.1:${port}/api/v1/managed_agents/agents`)).status).toBe(401);
 
     const agent = await api<{ id: string }>('POST', '/api/v1/managed_agents/agents', {
-      model: 'anthropic/claude-haiku-4-5',
+      model: 'test-model',
+      harness_id: 'opencode',
       name: marker,
       env_vars: { GITHUB_TOKEN: secrets.agent },
     });
@@ -124,7 +128,7 @@ describe('local mode (npm run local)', () => {
     );
     expect(session.status).toBe(201);
     let status = '';
-    for (let i = 0; i < 120 && status !== 'ready' && status !== 'failed'; i++) {
+    for (let i = 0; i < 480 && status !== 'ready' && status !== 'failed'; i++) {
       await new Promise((r) => setTimeout(r, 250));
       status = (await api<{ status: string }>('GET', `/api/v1/managed_agents/sessions/${session.body.id}`))
         .body.status;
@@ -137,7 +141,10 @@ describe('local mode (npm run local)', () => {
         text: 'hi',
       },
     );
-    expect(reply.body).toEqual({ parts: [{ type: 'text', text: 'echo: hi' }] });
+    expect(JSON.stringify(reply.body)).toContain(GATEWAY_ANSWER);
+    // The harness held a stub; the vault swapped the real gateway key in on the way out.
+    expect(gateway.authorizations.length).toBeGreaterThan(0);
+    expect(gateway.authorizations.every((a) => a.includes(secrets.gateway))).toBe(true);
 
     mode.child.kill('SIGTERM');
     expect(await mode.exited).toBe(0);
@@ -152,7 +159,7 @@ describe('local mode (npm run local)', () => {
     expect(fs.statSync(path.join(dataDir, 'ca/ca-key.pem')).mode & 0o777).toBe(0o600);
 
     // Restart on the same data: same key (not printed again), the agent is still there, the session ended.
-    mode = startLocalMode(dataDir, port, {});
+    mode = startLocalMode(dataDir, port, { LITELLM_API_BASE: gateway.url });
     await waitHealthy(port, mode);
     expect(mode.output()).not.toMatch(/MASTER_KEY=/);
     expect(

@@ -121,8 +121,9 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       HTTP_PROXY: proxy,
       https_proxy: proxy,
       http_proxy: proxy,
-      NO_PROXY: '127.0.0.1,localhost',
-      no_proxy: '127.0.0.1,localhost',
+      // No NO_PROXY: a gateway on loopback must go through the vault too (it swaps the stub key there).
+      // The harness's own calls to the platform use Node's fetch, which ignores proxy variables.
+      HARNESS_BIND_HOST: '127.0.0.1',
       NODE_EXTRA_CA_CERTS: this.options.caCertPath,
       SSL_CERT_FILE: this.options.caCertPath,
       ...(this.options.litellm.apiBase ? { LITELLM_API_BASE: this.options.litellm.apiBase } : {}),

@@ -30,6 +30,8 @@ export interface FixtureOptions {
   startWorker?: boolean;
   /** WARM_POOL_SIZE of the fixture's warm pool (0: off, but warm sandbox ids still resolve). */
   warmPoolSize?: number;
+  /** Run the real harness (sandbox/harness) instead of the double, against this gateway. */
+  realHarness?: { gatewayUrl: string; gatewayKey: string };
   /** Extra environment for the sandbox processes. */
   sandboxEnv?: Record<string, string>;
 }
@@ -62,8 +64,10 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     dataDir,
     caCertPath,
     caKeyPath,
-    litellm: { apiBase: 'http://127.0.0.1:9', apiKey: 'sk-test-gateway-key' },
-    harnessEntry: path.join(SUPPORT, 'fake-harness.ts'),
+    litellm: options.realHarness
+      ? { apiBase: options.realHarness.gatewayUrl, apiKey: options.realHarness.gatewayKey }
+      : { apiBase: 'http://127.0.0.1:9', apiKey: 'sk-test-gateway-key' },
+    harnessEntry: options.realHarness ? undefined : path.join(SUPPORT, 'fake-harness.ts'),
     extraEnv: { FAKE_HARNESS_MODE: options.harnessMode ?? 'normal', ...options.sandboxEnv },
   });
   const port = await freeLoopbackPort();
@@ -84,7 +88,10 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     callbackUrl: `http://127.0.0.1:${port}`,
     vaultCaCertPem: ca.certPem,
     creatingTimeoutMs: options.creatingTimeoutMs ?? 60_000,
-    bootSpec: { litellmApiBase: 'http://127.0.0.1:9', preinstalledGithubRepo: undefined },
+    bootSpec: {
+      litellmApiBase: options.realHarness?.gatewayUrl ?? 'http://127.0.0.1:9',
+      preinstalledGithubRepo: undefined,
+    },
     leaseMs: options.leaseMs ?? 3000,
     pollMs: 100,
   });
