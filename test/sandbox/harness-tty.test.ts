@@ -109,5 +109,5 @@ it('answers /turn on a TUI harness with a clear 409 and protects it with the tok
     body: JSON.stringify({ parts: [{ type: 'text', text: 'hi' }] }),
   });
   expect(response.status).toBe(409);
-  expect((await response.json()).error).toMatch(/TUI harness: connect to GET \/tty/);
+  expect(((await response.json()) as { error: string }).error).toMatch(/TUI harness: connect to GET \/tty/);
 });

@@ -52,7 +52,9 @@ export function spawnEntry(entry: string, env: Record<string, string>): EntryPro
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
+        clearTimeout(timer);
       }
       try {
         process.kill(-child.pid!, 'SIGKILL');
