@@ -130,7 +130,8 @@ it('swaps stubs across chunk boundaries in a 20 MB streamed text upload', async 
   }
   async function* body() {
     const text = lines.join('');
-    for (let offset = 0; offset < text.length; offset += 16_381) yield Buffer.from(text.slice(offset, offset + 16_381));
+    for (let offset = 0; offset < text.length; offset += 16_381)
+      yield Buffer.from(text.slice(offset, offset + 16_381));
   }
   const before = peakRssMb(vault.child.pid!);
   const response = await request(`https://localhost:${serverPort}/upload`, {
@@ -153,7 +154,8 @@ describe('StubSwapStream', () => {
 
   async function swapInChunks(text: string, size: number): Promise<string> {
     const chunks: Buffer[] = [];
-    for (let offset = 0; offset < text.length; offset += size) chunks.push(Buffer.from(text.slice(offset, offset + size)));
+    for (let offset = 0; offset < text.length; offset += size)
+      chunks.push(Buffer.from(text.slice(offset, offset + size)));
     const stream = Readable.from(chunks).pipe(new StubSwapStream(substitutions));
     const out: Buffer[] = [];
     for await (const chunk of stream) out.push(chunk as Buffer);
@@ -161,7 +163,8 @@ describe('StubSwapStream', () => {
   }
 
   it.each([1, 2, 3, 5, 7, 22, 23, 24, 1000])('swaps every stub with %i-byte chunks', async (size) => {
-    const input = 'stub_stub_a_0123456789abcdef|stub_b_fedcba9876543210 stub_a_01234 stub_b_fedcba9876543210stub_';
+    const input =
+      'stub_stub_a_0123456789abcdef|stub_b_fedcba9876543210 stub_a_01234 stub_b_fedcba9876543210stub_';
     const expected = 'stub_REAL-A|REAL-B-LONGER-VALUE stub_a_01234 REAL-B-LONGER-VALUEstub_';
     expect(await swapInChunks(input, size)).toBe(expected);
   });
