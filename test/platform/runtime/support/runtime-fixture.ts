@@ -16,7 +16,8 @@ import { createPool } from '../../../../platform/src/db/pool';
 import { LocalSandboxLauncher } from '../../../../platform/src/sandbox/local/local-launcher';
 import { freeLoopbackPort } from '../../../../platform/src/sandbox/local/free-port';
 import { LocalSecretStore } from '../../../../platform/src/secrets/local';
-import { DatabaseWarmPool } from '../../../../platform/src/warm-pool/warm-pool';
+import { warmPoolJobHandlers } from '../../../../platform/src/warm-pool/warm-bring-up';
+import { DatabaseWarmPool, runWarmPoolPass } from '../../../../platform/src/warm-pool/warm-pool';
 import { createSessionRuntime, type SessionRuntime } from '../../../../platform/src/worker/runtime';
 import { createTestDatabase, type TestDatabase } from '../../../support/postgres';
 
@@ -45,6 +46,8 @@ export interface RuntimeFixture {
   runtime: SessionRuntime;
   app: FastifyInstance;
   caCertPem: string;
+  /** One warm pool pass (recycle + top-up), as the scheduler runs it. */
+  warmPoolPass(): Promise<unknown>;
   api<T = unknown>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
 }
@@ -54,6 +57,8 @@ const SUPPORT = __dirname;
 export async function startRuntimeFixture(options: FixtureOptions = {}): Promise<RuntimeFixture> {
   const database = await createTestDatabase();
   const pool = createPool({ url: database.url, max: 5 });
+  const port = await freeLoopbackPort();
+  const log = pino({ level: 'silent' });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-runtime-'));
   const ca = createCertificateAuthority();
   const caCertPath = path.join(dataDir, 'ca.pem');
@@ -70,24 +75,40 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     harnessEntry: options.realHarness ? undefined : path.join(SUPPORT, 'fake-harness.ts'),
     extraEnv: { FAKE_HARNESS_MODE: options.harnessMode ?? 'normal', ...options.sandboxEnv },
   });
-  const port = await freeLoopbackPort();
-  const log = pino({ level: 'silent' });
-  const warmPool = new DatabaseWarmPool({
-    db: pool,
-    launcher,
-    log,
-    settings: { size: options.warmPoolSize ?? 0, recentAgentHours: 24, maxProvisioning: 2, ttlMinutes: 30 },
-  });
+  const warmSettings = {
+    size: options.warmPoolSize ?? 0,
+    recentAgentHours: 24,
+    maxProvisioning: 2,
+    ttlMinutes: 30,
+  };
+  const warmPool = new DatabaseWarmPool({ db: pool, launcher, log, settings: warmSettings });
+  const secretStore = new LocalSecretStore(Buffer.alloc(32, 7));
+  const callbackUrl = `http://127.0.0.1:${port}`;
+  const creatingTimeoutMs = options.creatingTimeoutMs ?? 60_000;
   const runtime = createSessionRuntime({
     db: pool,
     warmPool,
     launcher,
-    secretStore: new LocalSecretStore(Buffer.alloc(32, 7)),
+    secretStore,
     log,
     signingKey: SIGNING_KEY,
-    callbackUrl: `http://127.0.0.1:${port}`,
+    callbackUrl,
     vaultCaCertPem: ca.certPem,
-    creatingTimeoutMs: options.creatingTimeoutMs ?? 60_000,
+    creatingTimeoutMs,
+    extraJobHandlers: warmPoolJobHandlers({
+      db: pool,
+      launcher,
+      secretStore,
+      log,
+      warmPool: warmSettings,
+      settings: {
+        signingKey: SIGNING_KEY,
+        callbackUrl,
+        vaultCaCertPem: ca.certPem,
+        creatingTimeoutMs,
+        pollMs: 100,
+      },
+    }),
     bootSpec: {
       litellmApiBase: options.realHarness?.gatewayUrl ?? 'http://127.0.0.1:9',
       preinstalledGithubRepo: undefined,
@@ -98,7 +119,7 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
   const app = await buildApp({
     db: pool,
     masterKey: MASTER_KEY,
-    secretStore: new LocalSecretStore(Buffer.alloc(32, 7)),
+    secretStore,
     log,
     ...runtime.api,
   });
@@ -114,6 +135,7 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     runtime,
     app,
     caCertPem: ca.certPem,
+    warmPoolPass: () => runWarmPoolPass({ db: pool, launcher, settings: warmSettings, log }),
     async api<T>(method: string, route: string, body?: unknown) {
       const res = await fetch(`${baseUrl}${route}`, {
         method,
