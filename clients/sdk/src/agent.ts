@@ -26,7 +26,10 @@ export interface CreateAgentOptions extends ConnectionOptions, CreateAgentInput 
 }
 
 export interface CreateSessionOptions extends WaitOptions {
-  /** Sent once the sandbox is ready; its reply lands in `session.response`. */
+  /**
+   * Sent by the platform once the sandbox is ready. createSession then also waits for
+   * its reply (`session.reply`), so the next `send()` never collides with that first turn.
+   */
   initialPrompt?: string;
   /** Per-session secrets: never persisted by the platform; they override agent values. */
   envVars?: Record<string, string>;
@@ -100,7 +103,8 @@ export class Agent implements AgentData {
       signal: wait.signal,
     });
     const session = new Session(this.transport, data);
-    return waitUntilReady ? session.waitUntilReady(wait) : session;
+    if (!waitUntilReady) return session;
+    return session.waitUntilReady({ untilFirstReply: initialPrompt !== undefined, ...wait });
   }
 
   async getSession(sessionId: string): Promise<Session> {

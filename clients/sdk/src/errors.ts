@@ -48,9 +48,12 @@ export class SessionTimeoutError extends LapError {
   constructor(
     readonly sessionId: string,
     readonly timeoutMs: number,
+    /** The bring-up phase it was in, or what it was still waiting for. */
     readonly lastPhase: string | null,
   ) {
-    super(`session ${sessionId} was not ready after ${timeoutMs} ms (last phase: ${lastPhase ?? 'unknown'})`);
+    super(
+      `session ${sessionId} was not ready after ${timeoutMs} ms (waiting for: ${lastPhase ?? 'unknown'})`,
+    );
   }
 }
 

@@ -19,6 +19,11 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Called with the session after every poll (phase updates for progress displays). */
   onProgress?: (session: Session) => void;
+  /**
+   * Also wait for the first reply (the platform's answer to `initialPrompt`) to land in
+   * `response`, so a `send()` right after does not collide with that first turn.
+   */
+  untilFirstReply?: boolean;
 }
 
 export const DEFAULT_READY_TIMEOUT_MS = 600_000;
@@ -133,12 +138,15 @@ export class Session implements SessionData {
     let delay = FIRST_POLL_MS;
     for (;;) {
       options.onProgress?.(this);
-      if (this.status === 'ready') return this;
+      if (this.status === 'ready' && (!options.untilFirstReply || this.response)) return this;
       if (this.status === 'failed' || this.status === 'dead') {
         throw new SessionFailedError(this.id, this.status, this.failureReason);
       }
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new SessionTimeoutError(this.id, timeoutMs, this.phase);
+      if (remaining <= 0) {
+        const waitingFor = this.status === 'ready' ? 'the reply to the initial prompt' : this.phase;
+        throw new SessionTimeoutError(this.id, timeoutMs, waitingFor);
+      }
       await sleep(Math.min(delay, remaining), undefined, { signal: options.signal }).catch(() => {
         throw options.signal?.reason;
       });

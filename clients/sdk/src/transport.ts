@@ -53,7 +53,19 @@ export class Transport {
     });
     if (response.status === 204) return undefined as T;
     const text = await response.text();
-    return fromWire<T>(text ? JSON.parse(text) : undefined);
+    if (!text) return undefined as T;
+    try {
+      return fromWire<T>(JSON.parse(text));
+    } catch {
+      // A proxy's HTML page with a 200, say: not the platform answering.
+      throw new LapApiError(
+        response.status,
+        `expected JSON from ${method} ${path}, got: ${text.slice(0, 120)}`,
+        method,
+        path,
+        text,
+      );
+    }
   }
 
   /** A request whose body the caller reads (Server-Sent Events). */

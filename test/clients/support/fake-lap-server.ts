@@ -58,6 +58,8 @@ export async function startFakeLapServer(
   const ttyInput = new Map<string, string[]>();
   const eventRequests: Array<string | undefined> = [];
   const timers = new Set<NodeJS.Timeout>();
+  /** Sessions whose harness is in a turn (the initial prompt's). */
+  const busy = new Set<string>();
   let nextFailure: string | undefined;
   let url = '';
 
@@ -88,8 +90,15 @@ export async function startFakeLapServer(
             return;
           }
           Object.assign(session, { status: 'ready', phase: 'ready', sandbox_url: 'http://127.0.0.1:1' });
-          if (typeof initialPrompt === 'string')
+          if (typeof initialPrompt !== 'string') return;
+          // Like the platform: the initial prompt is the first turn, delivered after ready.
+          busy.add(session.id);
+          const reply = setTimeout(() => {
+            timers.delete(reply);
+            busy.delete(session.id);
             session.response = { parts: turn(session.id, initialPrompt) };
+          }, bootMs);
+          timers.add(reply);
         },
         (bootMs * (index + 1)) / phases.length,
       );
@@ -210,6 +219,9 @@ export async function startFakeLapServer(
       if (action === 'POST /message') {
         if (session.status !== 'ready') return send(res, 404, { error: `session '${m[1]}' is not ready` });
         if (typeof body.text !== 'string') return send(res, 400, { error: 'text: required' });
+        if (busy.has(session.id)) {
+          return send(res, 502, { error: 'harness answered HTTP 409: a turn is still running' });
+        }
         const parts = turn(session.id, body.text);
         session.response = { parts };
         return send(res, 200, { parts });
