@@ -103,7 +103,11 @@ export class VaultProxy {
   constructor(private readonly deps: ProxyDependencies) {
     this.httpsAgent = new https.Agent({
       keepAlive: true,
-      ...(deps.upstreamCaPem ? { ca: [...tls.rootCertificates, deps.upstreamCaPem] } : {}),
+      // One secure context built once: passing `ca` instead would make the agent join every
+      // root certificate into its pool key on each request.
+      ...(deps.upstreamCaPem
+        ? { secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, deps.upstreamCaPem] }) }
+        : {}),
     });
     this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) =>
       this.onPlainRequest(req, res),
