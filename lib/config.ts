@@ -305,6 +305,14 @@ export const deploymentConfigSchema = z
         message: 'must not exceed maxCapacityAcu',
       });
     }
+    if (c.database.engine === 'aurora-serverless-v2' && c.database.backupRetentionDays === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'backupRetentionDays'],
+        message:
+          'Aurora always keeps at least 1 day of backups: use 1 or more (0 is only possible with engine "instance")',
+      });
+    }
     if (c.database.minCapacityAcu === 0 && c.production) {
       ctx.addIssue({
         code: 'custom',

@@ -38,7 +38,6 @@ export class PlatformDatabase extends Construct {
     const { database: db } = props;
     const subnetType = db.publiclyAccessible ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_ISOLATED;
     const credentials = rds.Credentials.fromUsername(DATABASE_USER);
-    const backup = db.backupRetentionDays > 0 ? db.backupRetentionDays : undefined;
     const logExports = ['postgresql'];
     const identifier = `lap-${props.envName}`;
 
@@ -70,25 +69,13 @@ export class PlatformDatabase extends Construct {
         iamAuthentication: true,
         deletionProtection: db.deletionProtection,
         removalPolicy: props.removalPolicy,
-        backup: backup ? { retention: Duration.days(backup) } : undefined,
+        backup: { retention: Duration.days(db.backupRetentionDays) },
         cloudwatchLogsExports: logExports,
         parameters: { 'rds.force_ssl': '1' },
         copyTagsToSnapshot: true,
         clusterIdentifier: identifier,
       });
       cluster.node.addDependency(this.logGroup('cluster', identifier, props));
-      Validations.of(cluster).acknowledge({
-        id: 'AwsSolutions-RDS6',
-        reason:
-          'IAM database authentication is enabled; the platform connects with the RDS-managed password secret.',
-      });
-      if (!backup) {
-        Validations.of(cluster).acknowledge({
-          id: 'AwsSolutions-RDS14',
-          reason:
-            'Backtracking is an Aurora MySQL feature; Aurora PostgreSQL relies on backups (database.backupRetentionDays).',
-        });
-      }
       this.resource = cluster;
       this.host = cluster.clusterEndpoint.hostname;
       this.port = String(cluster.clusterEndpoint.port);
@@ -122,6 +109,12 @@ export class PlatformDatabase extends Construct {
         instanceIdentifier: identifier,
       });
       instance.node.addDependency(this.logGroup('instance', identifier, props));
+      if (db.backupRetentionDays === 0) {
+        Validations.of(instance).acknowledge({
+          id: 'AwsSolutions-RDS13',
+          reason: 'Backups are off by configuration (database.backupRetentionDays 0); synth warns about it.',
+        });
+      }
       if (!db.multiAz) {
         Validations.of(instance).acknowledge({
           id: 'AwsSolutions-RDS3',

@@ -43,7 +43,6 @@ export class PlatformSecrets extends Construct {
       description: `LAP ${props.envName}: envelope encryption of agent env vars`,
       enableKeyRotation: true,
       removalPolicy: props.removalPolicy,
-      pendingWindow: undefined,
     });
 
     this.platform = new secretsmanager.Secret(this, 'PlatformSecret', {

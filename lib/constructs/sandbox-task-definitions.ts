@@ -104,7 +104,6 @@ export class SandboxTaskDefinitions extends Construct {
           VAULT_CA_CERT_OUT: caFile,
         },
         secrets: { REAL_LITELLM_API_KEY: gatewayKey, VAULT_CA_CERT: caCert, VAULT_CA_KEY: caKey },
-        readonlyRootFilesystem: false,
       });
       vault.addMountPoints({ sourceVolume: SHARED_VOLUME, containerPath: SHARED_PATH, readOnly: false });
 

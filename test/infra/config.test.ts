@@ -75,6 +75,11 @@ describe('deployment config', () => {
       /database\.minCapacityAcu: must not exceed maxCapacityAcu/,
     ],
     [
+      'Aurora without backups',
+      { ...base, database: { backupRetentionDays: 0 } },
+      /database\.backupRetentionDays: Aurora always keeps at least 1 day/,
+    ],
+    [
       'scale to zero in production',
       { ...base, production: true, database: { minCapacityAcu: 0 } },
       /database\.minCapacityAcu: scale to zero/,

@@ -465,7 +465,12 @@ describe('synth warnings for risky choices', () => {
   it('warns about no backups, a public database and no deletion protection in production', () => {
     const input = {
       ...readConfigFile('prod'),
-      database: { backupRetentionDays: 0, publiclyAccessible: true, deletionProtection: false },
+      database: {
+        engine: 'instance',
+        backupRetentionDays: 0,
+        publiclyAccessible: true,
+        deletionProtection: false,
+      },
     };
     const { stacks } = synthesize('prod', input);
     const data = Annotations.fromStack(stacks.data);
