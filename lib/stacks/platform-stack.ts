@@ -126,6 +126,7 @@ export class PlatformStack extends EnvironmentStack {
     access.grantStop(platformTaskRole);
     access.grantLaunch(platformTaskRole);
     data.secrets.grantAgentSecrets(platformTaskRole, 'encrypt-decrypt');
+    data.database.secret.grantRead(platformTaskRole);
 
     const services = new PlatformServices(this, 'Services', {
       cluster,
@@ -137,6 +138,8 @@ export class PlatformStack extends EnvironmentStack {
         ...settings,
         // The RDS CA bundle the platform image ships (DB_SSL=require verifies the certificate).
         NODE_EXTRA_CA_CERTS: PLATFORM_IMAGE_RDS_CA_BUNDLE,
+        // RDS rotates DB_PASSWORD (every 7 days): a process can re-read the current one from here.
+        DB_SECRET_ARN: data.database.secret.secretArn,
       },
       secrets: {
         MASTER_KEY: ecs.Secret.fromSecretsManager(data.secrets.platform, 'MASTER_KEY'),
