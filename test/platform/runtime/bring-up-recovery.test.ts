@@ -5,6 +5,7 @@ import { SESSION_ENV_LOST_REASON } from '../../../platform/src/worker/bring-up-j
 import {
   SIGNING_KEY,
   startRuntimeFixture,
+  waitFor,
   waitForStatus,
   type ApiSessionBody,
   type RuntimeFixture,
@@ -129,7 +130,9 @@ describe('creating timeout', () => {
       /^sandbox did not become ready within 4 s \(last phase: harness_ready\): harness/,
     );
     expect(failed.phase).toBe('harness_ready');
-    expect((await fx.launcher.describe(`local:${created.body.id}`))?.lifecycle).toBe('stopped');
+    await waitFor(
+      async () => (await fx.launcher.describe(`local:${created.body.id}`))?.lifecycle === 'stopped',
+    );
   });
 
   it('the sweep fails sessions still creating past the timeout even without a job', async () => {

@@ -133,7 +133,10 @@ describe('local mode (npm run local)', () => {
       status = (await api<{ status: string }>('GET', `/api/v1/managed_agents/sessions/${session.body.id}`))
         .body.status;
     }
-    expect(status).toBe('ready');
+    if (status !== 'ready') {
+      const tail = mode.output().split('\n').slice(-30).join('\n');
+      throw new Error(`session not ready (status ${status}); local mode output:\n${tail}`);
+    }
     const reply = await api<{ parts: unknown[] }>(
       'POST',
       `/v1/managed_agents/sessions/${session.body.id}/message`,
