@@ -1,0 +1,106 @@
+import pino from 'pino';
+import type pg from 'pg';
+import { createPool } from '../../../platform/src/db/pool';
+import { getWarmSandbox, markWarmSandboxDead } from '../../../platform/src/db/warm-pool';
+import { SandboxLaunchError, type SandboxLaunchSpec } from '../../../platform/src/sandbox/launcher';
+import { LocalSecretStore } from '../../../platform/src/secrets/local';
+import { bringUpWarmSandbox, type WarmBringUpDeps } from '../../../platform/src/warm-pool/warm-bring-up';
+import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { MemoryLauncher } from './support/memory-launcher';
+import { Seed } from './support/seed';
+
+let database: TestDatabase;
+let pool: pg.Pool;
+let seed: Seed;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  pool = createPool({ url: database.url, max: 5 });
+  seed = await Seed.connect(database.url);
+});
+
+afterAll(async () => {
+  await seed.close();
+  await pool.end();
+  await database.drop();
+});
+
+function deps(launcher: MemoryLauncher): WarmBringUpDeps {
+  return {
+    db: pool,
+    launcher,
+    secretStore: new LocalSecretStore(Buffer.alloc(32, 1)),
+    log: pino({ level: 'silent' }),
+    warmPool: { size: 2, recentAgentHours: 24, maxProvisioning: 2, ttlMinutes: 30 },
+    settings: {
+      signingKey: 'warm-test-signing-key-0123456789',
+      callbackUrl: 'http://127.0.0.1:9',
+      vaultCaCertPem: '',
+      creatingTimeoutMs: 60_000,
+      pollMs: 10,
+    },
+  };
+}
+const ctx = { signal: new AbortController().signal };
+
+test('a launch refused by the capacity ends the warm row with the classified reason', async () => {
+  const launcher = new MemoryLauncher();
+  launcher.launch = async () => {
+    throw new SandboxLaunchError({
+      code: 'capacity_unavailable',
+      message: 'Fargate has no capacity for the sandbox',
+    });
+  };
+  const agent = await seed.agent();
+  const id = await seed.warm(agent, { status: 'provisioning' });
+  await bringUpWarmSandbox(deps(launcher), id, ctx);
+  expect(await getWarmSandbox(pool, id)).toMatchObject({
+    status: 'dead',
+    failure_reason: 'Fargate has no capacity for the sandbox',
+  });
+});
+
+test('launches with the warm id, kind warm and the tokens derived from it; a row recycled meanwhile stops the task', async () => {
+  const launcher = new MemoryLauncher();
+  const agent = await seed.agent();
+  const id = await seed.warm(agent, { status: 'provisioning' });
+  let launched: SandboxLaunchSpec | null = null;
+  const realLaunch = launcher.launch.bind(launcher);
+  launcher.launch = async (spec) => {
+    launched = spec;
+    await markWarmSandboxDead(pool, id, 'expired: warm sandbox TTL reached');
+    return realLaunch(spec);
+  };
+  await bringUpWarmSandbox(deps(launcher), id, ctx);
+  expect(launched).toMatchObject({ sandboxId: id, kind: 'warm', agentId: agent, harnessId: 'opencode' });
+  expect(launched!.harnessEnv.SANDBOX_ID).toBe(id);
+  expect(launched!.harnessEnv.HARNESS_TOKEN).toMatch(/^[0-9a-f]{64}$/);
+  expect(Object.keys(launched!.vaultEnv)).toEqual(['VAULT_ADMIN_TOKEN']);
+  expect(launcher.running()).toEqual([]);
+  expect((await getWarmSandbox(pool, id))!.failure_reason).toBe('expired: warm sandbox TTL reached');
+});
+
+test('a resumed job (the first runner died after launching) ends the row and stops the old task', async () => {
+  const launcher = new MemoryLauncher();
+  const agent = await seed.agent();
+  const ref = launcher.adopt({
+    'lap:sandbox-id': 'x',
+    'lap:kind': 'warm',
+    'lap:agent-id': agent,
+    'lap:environment': 'test',
+  });
+  const id = await seed.warm(agent, { status: 'provisioning', sandboxRef: ref });
+  await bringUpWarmSandbox(deps(launcher), id, ctx);
+  expect((await getWarmSandbox(pool, id))!.status).toBe('dead');
+  expect(launcher.stops.map((s) => s.ref)).toEqual([ref]);
+  expect(launcher.tasks.size).toBe(1);
+});
+
+test('a row that is no longer provisioning is left alone', async () => {
+  const launcher = new MemoryLauncher();
+  const agent = await seed.agent();
+  const id = await seed.warm(agent, { status: 'warm', sandboxRef: 'arn:already-warm' });
+  await bringUpWarmSandbox(deps(launcher), id, ctx);
+  expect((await getWarmSandbox(pool, id))!.status).toBe('warm');
+  expect(launcher.tasks.size).toBe(0);
+});
