@@ -49,6 +49,40 @@ async function waitForHealth(baseUrl: string, timeoutMs: number): Promise<void> 
   throw new Error(`local mode did not answer ${baseUrl}/healthz within ${timeoutMs} ms`);
 }
 
+// Linux clock ticks per second for /proc/<pid>/stat times (CLK_TCK, 100 on every common kernel).
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU seconds used so far by the process tree under pid (local mode: Node plus its
+ * PostgreSQL server and backends). Divided by the requests served, it gives the
+ * platform's CPU cost per request, which, unlike req/s, does not depend on how busy
+ * the rest of the machine is.
+ */
+function treeCpuSeconds(pid: number): number {
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), {
+        ppid: Number(fields[1]),
+        cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
+      });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  let total = 0;
+  const queue = [pid];
+  while (queue.length > 0) {
+    const current = queue.pop()!;
+    total += stats.get(current)?.cpu ?? 0;
+    for (const [child, s] of stats) if (s.ppid === current) queue.push(child);
+  }
+  return total;
+}
+
 interface Figures {
   name: string;
   requests: number;
@@ -57,11 +91,16 @@ interface Figures {
   p99: number;
   non2xx: number;
   errors: number;
+  /** Platform CPU (Node + PostgreSQL) per request, in ms. */
+  cpuMsPerRequest: number;
 }
 
-async function measure(name: string, options: autocannon.Options): Promise<Figures> {
+async function measure(name: string, serverPid: number, options: autocannon.Options): Promise<Figures> {
+  const cpuBefore = treeCpuSeconds(serverPid);
   const result = await autocannon(options);
+  const cpu = treeCpuSeconds(serverPid) - cpuBefore;
   return {
+    cpuMsPerRequest: Number(((cpu * 1000) / Math.max(1, result.requests.total)).toFixed(3)),
     name,
     requests: result.requests.total,
     reqPerSec: Math.round(result.requests.average),
@@ -121,7 +160,13 @@ async function main(): Promise<void> {
     }
     console.log(`seeded ${AGENTS} agents in ${Date.now() - started} ms`);
 
-    const list = await measure('GET /api/v1/managed_agents/agents?limit=50', {
+    // The floor: what any request costs on this machine right now (no auth, no database).
+    const floor = await measure('GET /healthz (baseline)', child.pid!, {
+      url: `${baseUrl}/healthz`,
+      connections: CONNECTIONS,
+      duration: Math.max(2, Math.round(DURATION_S / 2)),
+    });
+    const list = await measure('GET /api/v1/managed_agents/agents?limit=50', child.pid!, {
       url: `${baseUrl}/api/v1/managed_agents/agents?limit=50`,
       headers,
       connections: CONNECTIONS,
@@ -130,14 +175,18 @@ async function main(): Promise<void> {
     const create =
       SESSIONS <= 0
         ? null
-        : await measure(`POST /api/v1/managed_agents/agents/{id}/session (${SESSIONS} requests)`, {
-            url: `${baseUrl}/api/v1/managed_agents/agents/${agentId}/session`,
-            method: 'POST',
-            headers,
-            body: JSON.stringify({ title: 'bench' }),
-            connections: CONNECTIONS,
-            amount: SESSIONS,
-          });
+        : await measure(
+            `POST /api/v1/managed_agents/agents/{id}/session (${SESSIONS} requests)`,
+            child.pid!,
+            {
+              url: `${baseUrl}/api/v1/managed_agents/agents/${agentId}/session`,
+              method: 'POST',
+              headers,
+              body: JSON.stringify({ title: 'bench' }),
+              connections: CONNECTIONS,
+              amount: SESSIONS,
+            },
+          );
 
     console.log('');
     // This machine may be shared: the load average tells how much of it the benchmark had.
@@ -149,7 +198,7 @@ async function main(): Promise<void> {
       `API benchmark, local mode, ${os.cpus().length} cores, ${CONNECTIONS} connections, load average ${load}`,
     );
     console.table(
-      [list, create].flatMap((f) =>
+      [floor, list, create].flatMap((f) =>
         !f
           ? []
           : {
@@ -157,6 +206,7 @@ async function main(): Promise<void> {
               'req/s': f.reqPerSec,
               'p50 ms': f.p50,
               'p99 ms': f.p99,
+              'platform CPU ms/req': f.cpuMsPerRequest,
               requests: f.requests,
               'non-2xx': f.non2xx,
               errors: f.errors,

@@ -23,6 +23,17 @@ export const zodValidatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema 
   };
 };
 
+/** A fast-json-stringify writer for one zod schema (its output side), or null if JSON Schema cannot express it. */
+export function compileJsonWriter<T>(schema: z.ZodType<T>): ((value: T) => string) | null {
+  try {
+    return fastJsonStringify(
+      z.toJSONSchema(schema, { target: 'draft-07', io: 'output' }) as Record<string, unknown>,
+    );
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Responses are written by fast-json-stringify from the JSON Schema of the route's
  * zod response schema: several times faster than encoding through zod, and like
@@ -30,15 +41,5 @@ export const zodValidatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema 
  * never leak into a response). A schema JSON Schema cannot express (transforms)
  * falls back to zod's own encoder.
  */
-export const fastSerializerCompiler: FastifySerializerCompiler<z.ZodType> = (route) => {
-  let jsonSchema: Record<string, unknown>;
-  try {
-    jsonSchema = z.toJSONSchema(route.schema, { target: 'draft-07', io: 'output' }) as Record<
-      string,
-      unknown
-    >;
-  } catch {
-    return serializerCompiler(route);
-  }
-  return fastJsonStringify(jsonSchema);
-};
+export const fastSerializerCompiler: FastifySerializerCompiler<z.ZodType> = (route) =>
+  compileJsonWriter(route.schema) ?? serializerCompiler(route);

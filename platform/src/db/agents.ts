@@ -100,6 +100,15 @@ export async function insertAgent(db: Queryable, agent: NewAgent): Promise<void>
   );
 }
 
+/**
+ * Every change to what the API shows of an agent moves its updated_at (clock time,
+ * so two changes never share a value): the list's rendered-agent cache keys on it.
+ * Skill attach/detach call this in their own transaction.
+ */
+export async function touchAgent(db: Queryable, id: string): Promise<void> {
+  await db.query('UPDATE agents SET updated_at = clock_timestamp() WHERE id = $1', [id]);
+}
+
 export async function getAgent(db: Queryable, id: string): Promise<AgentRecord | null> {
   if (!isUuid(id)) return null;
   const { rows } = await db.query<AgentRecord>({
@@ -146,19 +155,26 @@ const SEARCH_FILTER = `$1::text IS NULL
   OR strpos(a.id::text, $1) > 0
   OR strpos(a.harness_id, $1) > 0`;
 
+/** A page entry: the agent id and its version (updated_at to the microsecond, as text). */
+export interface AgentVersion {
+  id: string;
+  version: string;
+}
+
 /**
- * One page and the total number of matches in one round trip: the total is an
- * uncorrelated subquery (run once), the page a LIMIT over the sort order. Named
- * statements, so each connection plans each variant once.
+ * The page as ids and versions only, plus the total: narrow rows the API turns into
+ * a response from its cache of rendered agents, reading in full only the agents
+ * it has not rendered at that version yet.
  */
-export async function listAgents(
+export async function listAgentVersions(
   db: Queryable,
   options: ListAgentsOptions,
-): Promise<{ agents: AgentRecord[]; total: number }> {
+): Promise<{ entries: AgentVersion[]; total: number }> {
   const search = options.search?.trim() ? options.search.trim().toLowerCase() : null;
-  const { rows } = await db.query<AgentRecord & { total: number }>({
-    name: `lap_list_agents_${options.sort}_${options.order}`,
-    text: `SELECT ${AGENT_COLUMNS}, (SELECT count(*)::int FROM agents a WHERE ${SEARCH_FILTER}) AS total
+  const { rows } = await db.query<AgentVersion & { total: number }>({
+    name: `lap_list_agent_versions_${options.sort}_${options.order}`,
+    text: `SELECT a.id, a.updated_at::text AS version,
+                  (SELECT count(*)::int FROM agents a WHERE ${SEARCH_FILTER}) AS total
              FROM agents a
             WHERE ${SEARCH_FILTER}
             ORDER BY ${ORDER_BY[options.sort][options.order]}
@@ -166,15 +182,29 @@ export async function listAgents(
     values: [search, options.limit, options.offset],
   });
   if (rows.length > 0 || options.offset === 0) {
-    return { agents: rows.map(({ total: _total, ...agent }) => agent), total: rows[0]?.total ?? 0 };
+    return { entries: rows.map(({ id, version }) => ({ id, version })), total: rows[0]?.total ?? 0 };
   }
-  // A page past the end has no row to carry the total: count separately.
   const count = await db.query<{ total: number }>({
     name: 'lap_count_agents',
     text: `SELECT count(*)::int AS total FROM agents a WHERE ${SEARCH_FILTER}`,
     values: [search],
   });
-  return { agents: [], total: count.rows[0].total };
+  return { entries: [], total: count.rows[0].total };
+}
+
+/** The agents with these ids (any order), each with its version. */
+export async function getAgentsWithVersions(
+  db: Queryable,
+  ids: string[],
+): Promise<Array<{ agent: AgentRecord; version: string }>> {
+  const valid = ids.filter(isUuid);
+  if (valid.length === 0) return [];
+  const { rows } = await db.query<AgentRecord & { version: string }>({
+    name: 'lap_get_agents_with_versions',
+    text: `SELECT ${AGENT_COLUMNS}, a.updated_at::text AS version FROM agents a WHERE a.id = ANY($1::uuid[])`,
+    values: [valid],
+  });
+  return rows.map(({ version, ...agent }) => ({ agent, version }));
 }
 
 /** Applies the changes (none: just reads); null when the agent does not exist. */
@@ -192,7 +222,7 @@ export async function updateAgent(
   const assignments = entries.map(([column], i) => `${column} = $${i + 2}`);
   const values = entries.map(([column, value]) => (JSON_COLUMNS.has(column) ? JSON.stringify(value) : value));
   const { rowCount } = await db.query(
-    `UPDATE agents SET ${assignments.join(', ')}, updated_at = now() WHERE id = $1`,
+    `UPDATE agents SET ${assignments.join(', ')}, updated_at = clock_timestamp() WHERE id = $1`,
     [id, ...values],
   );
   return rowCount === 1 ? getAgent(db, id) : null;

@@ -1,3 +1,4 @@
+import { touchAgent } from './agents';
 import { isUuid, type Queryable } from './pool';
 
 export interface SkillRecord {
@@ -118,6 +119,7 @@ export async function attachSkill(
        SET name = EXCLUDED.name, description = EXCLUDED.description, content = EXCLUDED.content`,
     [agentId, skill.id, skill.name, skill.description, skill.content],
   );
+  await touchAgent(db, agentId);
 }
 
 /** Detaches one skill, or all of them when skillId is undefined; returns how many were detached. */
@@ -127,6 +129,7 @@ export async function detachSkills(db: Queryable, agentId: string, skillId?: str
     'DELETE FROM agent_skills WHERE agent_id = $1 AND ($2::uuid IS NULL OR skill_id = $2::uuid)',
     [agentId, skillId ?? null],
   );
+  if (rowCount) await touchAgent(db, agentId);
   return rowCount ?? 0;
 }
 

@@ -361,3 +361,46 @@ describe('openapi', () => {
     expect(body.properties.harness_id.enum).toEqual(['opencode', 'claude-agent-sdk', 'claude-code', 'codex']);
   });
 });
+
+describe('agent list stays exact through changes (rendered-agent cache)', () => {
+  test('every list item equals GET of that agent, before and after patch, attach and detach', async () => {
+    const skill = (
+      await api.call({ method: 'POST', url: '/api/v1/skills', payload: { name: 's', content: 'c' } })
+    ).json();
+    const agent = await createAgent({
+      model: 'm1',
+      name: 'zz-cache-probe',
+      env_vars: { A: '1' },
+      sandbox_files: [{ name: 'f', sandbox_path: '/f', content: 'eA==' }],
+    });
+    const listed = async () => {
+      const page = (await api.call({ method: 'GET', url: `${AGENTS}?search=zz-cache-probe` })).json();
+      expect(page.data).toHaveLength(1);
+      return page.data[0];
+    };
+    const fetched = async () => (await api.call({ method: 'GET', url: `${AGENTS}/${agent.id}` })).json();
+
+    expect(await listed()).toEqual(await fetched());
+    expect(await listed()).toEqual(await fetched()); // served from the cache this time
+
+    await api.call({
+      method: 'PATCH',
+      url: `${AGENTS}/${agent.id}`,
+      payload: { model: 'm2', env_vars: { B: '2' } },
+    });
+    expect(await listed()).toMatchObject({ model: 'm2', env_vars: { B: '<redacted>' } });
+    expect(await listed()).toEqual(await fetched());
+
+    await api.call({ method: 'POST', url: `${AGENTS}/${agent.id}/skill`, payload: { skill_id: skill.id } });
+    expect((await listed()).attached_skill_ids).toEqual([skill.id]);
+    await api.call({ method: 'DELETE', url: `${AGENTS}/${agent.id}/skill` });
+    expect((await listed()).attached_skill_ids).toEqual([]);
+
+    // Many quick changes in a row: each one is visible at once.
+    for (let i = 0; i < 20; i++) {
+      await api.call({ method: 'PATCH', url: `${AGENTS}/${agent.id}`, payload: { prompt: `p${i}` } });
+      expect((await listed()).prompt).toBe(`p${i}`);
+    }
+    expect(await listed()).toEqual(await fetched());
+  });
+});

@@ -5,8 +5,9 @@ import { sealAgentEnvVars, sealLitellmApiKey } from '../../agents/secrets';
 import {
   deleteAgent,
   getAgent,
+  getAgentsWithVersions,
   insertAgent,
-  listAgents,
+  listAgentVersions,
   updateAgent,
   type AgentChanges,
   type AgentRecord,
@@ -21,14 +22,35 @@ import {
 } from '../../validation/agent';
 import { errorResponses, idParams, pageSchema } from '../../validation/common';
 import { BODY_LIMITS } from '../body-limits';
-import type { RouteOptions } from '../deps';
+import type { ApiDeps, RouteOptions } from '../deps';
 import { notFound } from '../errors';
+import { RenderedAgentCache } from '../rendered-agents';
+import { compileJsonWriter } from '../schema-compilers';
 import { agentView } from '../views';
 
 const AGENTS = '/managed_agents/agents';
 
+// The same cache for both prefixes (/api/v1 and /v1) of one app.
+const renderedAgentCaches = new WeakMap<ApiDeps, RenderedAgentCache>();
+const writeAgent = compileJsonWriter(agentSchema)!;
+
 export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { deps }) => {
   const { db, secretStore } = deps;
+  if (!renderedAgentCaches.has(deps)) renderedAgentCaches.set(deps, new RenderedAgentCache());
+  const rendered = renderedAgentCaches.get(deps)!;
+
+  /** The page's agents as JSON, in page order; only agents not rendered at their current version are read. */
+  async function renderPage(entries: { id: string; version: string }[]): Promise<string[]> {
+    const missing = entries.filter((e) => rendered.get(e.id, e.version) === undefined).map((e) => e.id);
+    const fresh = new Map<string, string>();
+    for (const { agent, version } of await getAgentsWithVersions(db, missing)) {
+      const json = writeAgent(agentView(agent));
+      rendered.set(agent.id, version, json);
+      fresh.set(agent.id, json);
+    }
+    // An agent changed since the page query is shown as read just now; one deleted since is left out.
+    return entries.flatMap((e) => fresh.get(e.id) ?? rendered.get(e.id, e.version) ?? []);
+  }
 
   async function requireAgent(id: string): Promise<AgentRecord> {
     const agent = await getAgent(db, id);
@@ -94,10 +116,16 @@ export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { de
         response: { 200: pageSchema(agentSchema), ...errorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const query = request.query;
-      const { agents, total } = await listAgents(db, query);
-      return { data: agents.map(agentView), total, limit: query.limit, offset: query.offset };
+      const { entries, total } = await listAgentVersions(db, query);
+      const data = await renderPage(entries);
+      const body = `{"data":[${data.join(',')}],"total":${total},"limit":${query.limit},"offset":${query.offset}}`;
+      // Already JSON, written by the agent schema's own writer: bypass the page serializer.
+      return reply
+        .type('application/json; charset=utf-8')
+        .serializer((payload) => payload as string)
+        .send(body as never);
     },
   );
 
