@@ -7,8 +7,8 @@
  * mode) recycles, stopping tasks directly, and plans the top-up: it only inserts
  * `provisioning` rows and `warm_bring_up` jobs. The worker runs those jobs with the
  * same bring-up steps as a cold start (it alone holds the KMS decrypt permission,
- * the signing key and the vault CA). A claim queues a `warm_pool_top_up` job in the
- * claiming transaction, so the worker refills the slot right after the commit.
+ * the signing key and the vault CA). A claim (hit or miss) queues one `warm_pool_top_up`
+ * job in the claiming transaction, so the worker refills right after the commit.
  */
 import type pg from 'pg';
 import {
@@ -131,7 +131,8 @@ export class DatabaseWarmPool implements WarmPool {
   ): Promise<ClaimedWarmSandbox | null> {
     if (this.deps.settings.size <= 0) return null;
     const row = await claimWarmSandbox(db, { ...input, minRemainingMs: MIN_REMAINING_FOR_CLAIM_MS });
-    // In the claiming transaction: the refill is queued exactly when the claim commits.
+    // In the claiming transaction: the refill is queued exactly when the claim commits. A miss
+    // queues one too: it shows demand the pool did not cover (the agent may just have become eligible).
     await requestWarmPoolTopUp(db);
     if (!row) return null;
     return {
