@@ -35,7 +35,14 @@ export function synthesizeTemplates(config: DeploymentConfig): Templates {
     builtinCloudFormationValidation: false,
     context: { 'aws:cdk:bundling-stacks': [], 'aws:cdk:disable-asset-staging': true },
   });
-  createStacks(app, config, { nag: false });
+  // Image URIs do not change what an environment costs; naming them skips the Dockerfile assets.
+  const image = (name: string) => `cost-estimate.invalid/lap/${name}:0`;
+  const images = {
+    platform: image('platform'),
+    vault: image('vault'),
+    harness: Object.fromEntries(config.sandbox.harnesses.map((h) => [h, image(`harness-${h}`)])),
+  };
+  createStacks(app, { ...config, images }, { nag: false });
   return Object.fromEntries(app.synth().stacks.map((s) => [s.stackName, s.template as Templates[string]]));
 }
 
@@ -50,7 +57,7 @@ export function estimateCost(config: DeploymentConfig, templates: Templates): Co
       lines.push({
         item,
         quantity,
-        unitMonthly: Math.round(unitMonthly * 10_000) / 10_000,
+        unitMonthly: Number(unitMonthly.toPrecision(4)),
         monthly: round(quantity * unitMonthly),
       });
   };
