@@ -70,7 +70,7 @@ beforeAll(async () => {
     ...base,
     VAULT_PORT: '0',
     VAULT_ADMIN_PORT: '0',
-    VAULT_BIND_HOST: '127.0.0.1',
+    VAULT_ADMIN_BIND_HOST: '127.0.0.1',
     VAULT_ADMIN_TOKEN: ADMIN_TOKEN,
     VAULT_ENV_FILE: envFile,
     VAULT_CA_CERT_PATH: pki.deploymentCaPath,
@@ -78,6 +78,8 @@ beforeAll(async () => {
     VAULT_UPSTREAM_CA_PATH: pki.upstreamCaPath,
     REAL_LITELLM_API_KEY: REAL_GATEWAY_KEY,
     HOST_LITELLM_API_KEY: 'localhost',
+    // As on ECS: the vault publishes the CA certificate on the shared volume for the harness.
+    VAULT_CA_CERT_OUT: path.join(sandboxDir, 'vault-ca.pem'),
   });
   const listening = await vault.waitForLog((line) => line.event === 'vault_listening');
   const proxy = `http://127.0.0.1:${String(listening.proxy_port)}`;
@@ -98,7 +100,7 @@ beforeAll(async () => {
     HTTP_PROXY: proxy,
     // Everything, loopback included, goes through the vault (the platform is called directly).
     NO_PROXY: '',
-    NODE_EXTRA_CA_CERTS: pki.deploymentCaPath,
+    NODE_EXTRA_CA_CERTS: path.join(sandboxDir, 'vault-ca.pem'),
     LOG_LEVEL: 'debug',
   });
   // The harness waits for the vault; the platform pushes a little later, as in bring-up.

@@ -71,7 +71,7 @@ beforeAll(async () => {
     PATH: process.env.PATH!,
     VAULT_PORT: '0',
     VAULT_ADMIN_PORT: '0',
-    VAULT_BIND_HOST: '127.0.0.1',
+    VAULT_ADMIN_BIND_HOST: '127.0.0.1',
     VAULT_ADMIN_TOKEN: ADMIN_TOKEN,
     VAULT_ENV_FILE: path.join(pki.dir, 'vault.env'),
     VAULT_CA_CERT_PATH: pki.deploymentCaPath,

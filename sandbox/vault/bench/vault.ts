@@ -52,7 +52,7 @@ async function startVaultProcess(dir: string, caPaths: { cert: string; key: stri
       PATH: process.env.PATH,
       VAULT_PORT: '0',
       VAULT_ADMIN_PORT: '0',
-      VAULT_BIND_HOST: '127.0.0.1',
+      VAULT_ADMIN_BIND_HOST: '127.0.0.1',
       VAULT_ADMIN_TOKEN: ADMIN_TOKEN,
       VAULT_ENV_FILE: path.join(dir, 'vault.env'),
       VAULT_CA_CERT_PATH: caPaths.cert,

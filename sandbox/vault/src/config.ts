@@ -18,8 +18,12 @@ export interface DeploymentCredential {
 export interface VaultConfig {
   proxyPort: number;
   adminPort: number;
-  /** Address both listeners bind: 0.0.0.0 in a task (the platform reaches the admin port), 127.0.0.1 locally. */
-  bindHost: string;
+  /** The proxy serves only the harness next to it (same network namespace): loopback by default. */
+  proxyBindHost: string;
+  /** The platform reaches the admin port from outside the sandbox: all interfaces by default. */
+  adminBindHost: string;
+  /** Where to publish the CA certificate (public) for the harness to trust, if anywhere. */
+  caCertOut: string | undefined;
   adminToken: string;
   envFile: string;
   ca: CertificateAuthority;
@@ -54,7 +58,9 @@ const commaList = z
 const envSchema = z.object({
   VAULT_PORT: port(VAULT_PROXY_PORT),
   VAULT_ADMIN_PORT: port(VAULT_ADMIN_PORT),
-  VAULT_BIND_HOST: z.string().min(1).default('0.0.0.0'),
+  VAULT_PROXY_BIND_HOST: z.string().min(1).default('127.0.0.1'),
+  VAULT_ADMIN_BIND_HOST: z.string().min(1).default('0.0.0.0'),
+  VAULT_CA_CERT_OUT: z.string().min(1).optional(),
   VAULT_ADMIN_TOKEN: z
     .string({ error: 'is required: the one-time token the platform presents to POST /v1/secrets' })
     .min(16, 'must be at least 16 characters (a random one-time token)'),
@@ -152,13 +158,12 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
     EGRESS_DENY_OUT: [],
     EGRESS_ALWAYS_ALLOW: [],
   };
-  if (parsed.success) {
-    for (const key of Object.keys(rules) as Array<keyof typeof rules>) {
-      try {
-        rules[key] = parseDestinationRules(parsed.data[key]);
-      } catch (error) {
-        problems.push(`${key}: ${(error as Error).message}`);
-      }
+  // Checked whatever else is wrong, so one run reports every bad key.
+  for (const key of Object.keys(rules) as Array<keyof typeof rules>) {
+    try {
+      rules[key] = parseDestinationRules(commaList.parse(env[key]));
+    } catch (error) {
+      problems.push(`${key}: ${(error as Error).message}`);
     }
   }
 
@@ -169,7 +174,9 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
   return {
     proxyPort: data.VAULT_PORT,
     adminPort: data.VAULT_ADMIN_PORT,
-    bindHost: data.VAULT_BIND_HOST,
+    proxyBindHost: data.VAULT_PROXY_BIND_HOST,
+    adminBindHost: data.VAULT_ADMIN_BIND_HOST,
+    caCertOut: data.VAULT_CA_CERT_OUT,
     adminToken: data.VAULT_ADMIN_TOKEN,
     envFile: data.VAULT_ENV_FILE,
     ca: { certPem, keyPem },

@@ -2,7 +2,9 @@
  * Wires the vault together: the CA-backed leaf issuer, the credential store, the egress
  * policy, the proxy listener and the admin listener.
  */
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin-server';
 import { LeafCertificateIssuer } from './ca';
@@ -25,6 +27,14 @@ function listen(server: import('node:net').Server, port: number, host: string): 
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** Writes the CA certificate (public) where the harness reads NODE_EXTRA_CA_CERTS from, atomically. */
+function publishCaCertificate(file: string, certPem: string): void {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(temporary, certPem, { mode: 0o644 });
+  fs.renameSync(temporary, file);
 }
 
 export async function startVault(config: VaultConfig, logger: Logger): Promise<RunningVault> {
@@ -55,8 +65,9 @@ export async function startVault(config: VaultConfig, logger: Logger): Promise<R
     logger,
   });
 
-  const proxyPort = await listen(proxy.server, config.proxyPort, config.bindHost);
-  const adminPort = await listen(admin, config.adminPort, config.bindHost);
+  if (config.caCertOut) publishCaCertificate(config.caCertOut, config.ca.certPem);
+  const proxyPort = await listen(proxy.server, config.proxyPort, config.proxyBindHost);
+  const adminPort = await listen(admin, config.adminPort, config.adminBindHost);
   logger.info({
     event: 'vault_listening',
     proxy_port: proxyPort,

@@ -34,7 +34,7 @@ export async function startTestVault(pki: TestPki, env: Record<string, string> =
   const config = loadVaultConfig({
     VAULT_PORT: '0',
     VAULT_ADMIN_PORT: '0',
-    VAULT_BIND_HOST: '127.0.0.1',
+    VAULT_ADMIN_BIND_HOST: '127.0.0.1',
     VAULT_ADMIN_TOKEN: ADMIN_TOKEN,
     VAULT_ENV_FILE: envFile,
     VAULT_CA_CERT_PATH: pki.deploymentCaPath,
