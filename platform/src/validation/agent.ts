@@ -47,6 +47,9 @@ export const createAgentSchema = z.object({
 });
 export type CreateAgentInput = z.infer<typeof createAgentSchema>;
 
+// Fields an agent is created with but PATCH does not change: saying so beats ignoring them.
+const fixedAtCreate = (hint: string) => z.undefined({ error: `cannot be changed after create (${hint})` });
+
 /** PATCH /agents/{id}: every field optional; null clears a nullable field; no body changes nothing. */
 export const patchAgentSchema = z
   .object({
@@ -61,10 +64,17 @@ export const patchAgentSchema = z
     allow_out: egressRulesSchema,
     deny_out: egressRulesSchema,
     sandbox_files: sandboxFilesSchema,
+    harness_id: fixedAtCreate('create a new agent, or pin an image with harness_image'),
+    repo_url: fixedAtCreate('create a new agent'),
+    requirements: fixedAtCreate('create a new agent'),
+    skill_ids: fixedAtCreate('use POST /agents/{id}/skill and DELETE /agents/{id}/skill'),
   })
   .partial()
   .nullish()
-  .transform((body) => body ?? {});
+  .transform((body) => {
+    const { harness_id: _h, repo_url: _r, requirements: _q, skill_ids: _s, ...changes } = body ?? {};
+    return changes;
+  });
 export type PatchAgentInput = z.infer<typeof patchAgentSchema>;
 
 export const AGENT_SORT_KEYS = ['created_at', 'name', 'harness_id', 'sessions'] as const;

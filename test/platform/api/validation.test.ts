@@ -289,3 +289,21 @@ describe('repo_url and other fields', () => {
     await expectCreateRejected({ name: 'n'.repeat(201) }, 'name: at most 200 characters');
   });
 });
+
+describe('PATCH', () => {
+  test.each([
+    ['harness_id', 'codex'],
+    ['repo_url', 'https://github.com/a/b'],
+    ['requirements', 'x'],
+    ['skill_ids', []],
+  ])('%s cannot be patched and says why', async (field, value) => {
+    const agent = await expectCreated({});
+    const res = await api.call({
+      method: 'PATCH',
+      url: `${AGENTS}/${agent.id}`,
+      payload: { [field]: value },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatch(new RegExp(`^${field}: cannot be changed after create`));
+  });
+});
