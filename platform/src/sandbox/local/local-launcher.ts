@@ -10,6 +10,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import { HARNESS_TTY_COMMAND_ENV } from '@lap/sandbox-protocol';
 import type {
   SandboxLaunchResult,
   SandboxLaunchSpec,
@@ -57,7 +58,8 @@ interface LocalSandbox {
 
 /** A copy of the platform's environment without anything secret: only what a process needs to run. */
 function baseEnv(): Record<string, string> {
-  const keep = ['PATH', 'LANG', 'TZ', 'TMPDIR', 'NODE_OPTIONS'];
+  // HARNESS_TTY_COMMAND / OPENCODE_BIN: which program a local harness runs (development, tests).
+  const keep = ['PATH', 'LANG', 'TZ', 'TMPDIR', 'NODE_OPTIONS', HARNESS_TTY_COMMAND_ENV, 'OPENCODE_BIN'];
   return Object.fromEntries(
     keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]),
   );
