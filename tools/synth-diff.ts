@@ -168,7 +168,9 @@ export function compareTrees(
         'Replacing a database, secret, key or VPC loses its data or identity: check a snapshot or migration plan before merging.',
       ].join('\n')
     : '### No stateful resource is replaced or deleted.';
-  return { markdown: [header, warning, ...sections].join('\n\n') + '\n', stateful };
+  const note =
+    '_Asset hashes (Lambda code, container images) are masked: a code-only change shows no template difference._';
+  return { markdown: [header, note, warning, ...sections].join('\n\n') + '\n', stateful };
 }
 
 /** Exports `ref` of the repository at `repoRoot` into a fresh directory sharing its node_modules. */
