@@ -4,7 +4,7 @@
  * client (a reconnecting browser sees the same session); it is restarted on the next
  * attach if it exited. Text frames holding `{"type":"resize","cols":n,"rows":n}` resize it.
  */
-import * as pty from 'node-pty';
+import type * as NodePty from 'node-pty';
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import { z } from 'zod';
@@ -29,7 +29,7 @@ export interface TtyAdapterOptions {
 
 export class TtyAdapter implements TuiHarnessAdapter {
   readonly kind = 'tui';
-  private terminal: pty.IPty | null = null;
+  private terminal: NodePty.IPty | null = null;
   private scrollback = '';
   private readonly clients = new Set<WebSocket>();
 
@@ -39,8 +39,11 @@ export class TtyAdapter implements TuiHarnessAdapter {
     this.ensureTerminal();
   }
 
-  private ensureTerminal(): pty.IPty {
+  private ensureTerminal(): NodePty.IPty {
     if (this.terminal) return this.terminal;
+    // Loaded here, not at the top: only the TUI images ship node-pty's native addon.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pty = require('node-pty') as typeof NodePty;
     const terminal = pty.spawn('/bin/sh', ['-c', `exec ${this.options.command}`], {
       name: 'xterm-256color',
       cols: 120,
