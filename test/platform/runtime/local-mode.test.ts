@@ -158,6 +158,8 @@ describe('local mode (npm run local)', () => {
     expect(filesContaining(dataDir, secrets.agent)).toEqual([]);
     expect(filesContaining(dataDir, secrets.session)).toEqual([]);
     expect(filesContaining(dataDir, secrets.gateway)).toEqual([]);
+    // ... nor in local mode's own logs (sandbox logs are under the data dir, checked above).
+    for (const value of Object.values(secrets)) expect(mode.output()).not.toContain(value);
     expect(fs.statSync(path.join(dataDir, 'local-secrets.json')).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.join(dataDir, 'ca/ca-key.pem')).mode & 0o777).toBe(0o600);
 
