@@ -1,6 +1,10 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
-import { createJsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  createJsonSchemaTransform,
+  type FastifyPluginAsyncZod,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import { requireBearer } from './auth';
 import { BODY_LIMITS } from './body-limits';
 import type { ApiDeps, RouteOptions } from './deps';
@@ -12,13 +16,12 @@ import { internalRoutes } from './routes/internal';
 import { memoryRoutes } from './routes/memory';
 import { sessionRoutes } from './routes/sessions';
 import { skillRoutes } from './routes/skills';
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 
 /** The SDK calls the routes without `/api`; both prefixes serve the same plugins. */
 export const API_PREFIXES = ['/api/v1', '/v1'] as const;
 
 /** Routes behind `Authorization: Bearer <MASTER_KEY>`. Add a new route module here. */
-const PUBLIC_API_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [
+const MASTER_KEY_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [
   agentRoutes,
   sessionRoutes,
   skillRoutes,
@@ -31,7 +34,7 @@ const SANDBOX_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [internalRoutes];
 
 const MAX_URL_IN_MESSAGE = 200;
 
-/** Builds the control-plane HTTP API (not listening yet: call app.listen, or app.inject in tests). */
+/** Builds the control-plane HTTP API (ready, not listening yet: call app.listen). */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log,
@@ -82,7 +85,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         await api.register(async (authed) => {
           authed.addHook('onRequest', requireBearer(deps.masterKey));
           authed.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-          for (const routes of PUBLIC_API_ROUTES) await authed.register(routes, { deps });
+          for (const routes of MASTER_KEY_ROUTES) await authed.register(routes, { deps });
         });
       },
       { prefix },
