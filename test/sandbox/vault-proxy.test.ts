@@ -142,6 +142,26 @@ describe('host-bound swapping over intercepted TLS', () => {
     expect(lastSeen().headers['x-api-key']).toBe(UNBOUND_VALUE);
   });
 
+  it("lets a pushed value (an agent's own gateway key) replace the deployment-wide one", async () => {
+    const own = await startTestVault(pki, {
+      REAL_LITELLM_API_KEY: GATEWAY_KEY,
+      HOST_LITELLM_API_KEY: 'localhost',
+    });
+    try {
+      const pushed = await own.pushSecrets({
+        secrets: { LITELLM_API_KEY: { value: 'sk-agent-own-key-1234', hosts: ['localhost'] } },
+      });
+      const response = await request(`https://localhost:${upstream.port}/v1/models`, {
+        dispatcher: own.dispatcher,
+        headers: { authorization: `Bearer ${pushed.body.stubs.LITELLM_API_KEY}` },
+      });
+      await response.body.text();
+      expect(lastSeen().headers.authorization).toBe('Bearer sk-agent-own-key-1234');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('refuses an upstream whose certificate the vault cannot verify', async () => {
     // Signed by the deployment CA, which the vault does not trust for upstreams.
     const untrusted = issueServerCertificate(pki.deploymentCa, ['localhost']);

@@ -117,14 +117,6 @@ export function createAdminServer(deps: AdminServerDependencies): https.Server {
         const issue = parsed.error.issues[0]!;
         return send(res, 400, { error: `${issue.path.join('.') || 'body'}: ${issue.message}` });
       }
-      const clash = Object.keys(parsed.data.secrets).find((name) =>
-        deps.credentials.isDeploymentCredential(name),
-      );
-      if (clash) {
-        return send(res, 400, {
-          error: `secrets.${clash}: is a deployment-wide credential held by the vault; it cannot be pushed`,
-        });
-      }
       tokenDigest = null;
       deps.credentials.setPushed(
         Object.entries(parsed.data.secrets).map(([name, entry]) => ({

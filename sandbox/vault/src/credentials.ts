@@ -57,17 +57,15 @@ export class CredentialStore {
     );
   }
 
-  isDeploymentCredential(name: string): boolean {
-    return this.deployment.some((credential) => credential.name === name);
-  }
-
   /** Replaces the pushed values (a push carries the agent's and the session's values at once). */
   setPushed(values: ReadonlyArray<{ name: string; value: string; hosts: DestinationRule[] | null }>): void {
     this.pushed = values.map((entry) => toCredential(entry.name, entry.value, entry.hosts, 'pushed'));
   }
 
+  /** A pushed value replaces a deployment-wide one of the same name (an agent's own gateway key). */
   all(): Credential[] {
-    return [...this.deployment, ...this.pushed];
+    const pushedNames = new Set(this.pushed.map((credential) => credential.name));
+    return [...this.deployment.filter((credential) => !pushedNames.has(credential.name)), ...this.pushed];
   }
 
   /** Stub by env var name, for the env file. */
