@@ -4,6 +4,7 @@
  * so an operator fixes a deployment in one round instead of one key per restart.
  */
 import { z } from 'zod';
+import { ecsSandboxSettingsSchema, type EcsSandboxSettings } from './sandbox/ecs/settings';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -95,33 +96,14 @@ const envSchema = z.object({
   WARM_POOL_TTL_MINUTES: integer(30, 1, 'minutes'),
   SESSION_CREATING_TIMEOUT_MS: integer(600_000, 1000, 'milliseconds'),
   LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
-  SANDBOX_CLUSTER_ARN: optionalText,
-  SANDBOX_SUBNET_IDS: optionalText,
-  SANDBOX_SECURITY_GROUP_ID: optionalText,
-  SANDBOX_TASK_DEFINITIONS: optionalText,
-  SANDBOX_CAPACITY: oneOf(['spot-with-fallback', 'on-demand', 'spot'] as const, 'spot-with-fallback'),
-  SANDBOX_ENVIRONMENT: optionalText,
-  SANDBOX_LOG_GROUP: optionalText,
-  SANDBOX_EXECUTION_ROLE_ARN: optionalText,
-  SANDBOX_TASK_ROLE_ARN: optionalText,
 });
 
 type Env = z.output<typeof envSchema>;
 
 export type PlatformRole = Env['PLATFORM_ROLE'];
 
-export interface EcsSandboxConfig {
-  clusterArn: string;
-  subnetIds: string[];
-  securityGroupId: string;
-  /** Task definition family or ARN by harness id. */
-  taskDefinitions: Record<string, string>;
-  capacity: Env['SANDBOX_CAPACITY'];
-  environment: string;
-  logGroup: string | undefined;
-  executionRoleArn: string | undefined;
-  taskRoleArn: string | undefined;
-}
+/** The ECS launcher's settings (validated by its own schema, sandbox/ecs/settings.ts). */
+export type EcsSandboxConfig = EcsSandboxSettings;
 
 export interface PlatformConfig {
   role: PlatformRole;
@@ -190,31 +172,43 @@ function crossFieldProblems(env: Env): string[] {
     'LITELLM_API_BASE',
     'for sandboxes: the LiteLLM gateway URL sandboxes call, e.g. https://gateway.example.com',
   );
-  if (env.SANDBOX_LAUNCHER === 'ecs') {
-    const why = 'with SANDBOX_LAUNCHER=ecs';
-    need('SANDBOX_CLUSTER_ARN', `${why}: the ECS cluster sandboxes run in`);
-    need('SANDBOX_SUBNET_IDS', `${why}: comma-separated subnet ids for sandbox tasks`);
-    need('SANDBOX_SECURITY_GROUP_ID', `${why}: the sandbox security group id`);
-    need('SANDBOX_ENVIRONMENT', `${why}: the environment name used as the lap:environment tag`);
-    need('SANDBOX_TASK_DEFINITIONS', `${why}: JSON {"<harness_id>": "<task definition family or ARN>"}`);
-    if (
-      env.SANDBOX_TASK_DEFINITIONS !== undefined &&
-      parseTaskDefinitions(env.SANDBOX_TASK_DEFINITIONS) === null
-    )
-      problems.push(
-        'SANDBOX_TASK_DEFINITIONS must be a JSON object of strings, e.g. {"opencode":"lap-sandbox-opencode"}',
-      );
-  }
   return problems;
 }
 
-function parseTaskDefinitions(raw: string): Record<string, string> | null {
-  try {
-    const parsed = z.record(z.string(), z.string().min(1)).safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
+const ECS_HINTS: Record<string, string> = {
+  SANDBOX_CLUSTER_ARN: 'the ECS cluster sandboxes run in',
+  SANDBOX_SUBNET_IDS: 'comma-separated subnet ids for sandbox tasks',
+  SANDBOX_SECURITY_GROUP_ID: 'the sandbox security group id (sg-...)',
+  SANDBOX_TASK_DEFINITIONS: 'JSON {"<harness_id>": "<task definition family or ARN>"}',
+  SANDBOX_ENVIRONMENT: 'the environment name, used as the lap:environment tag',
+};
+
+/** With SANDBOX_LAUNCHER=ecs: the launcher's settings, or their problems appended to `problems`. */
+function ecsSettings(source: NodeJS.ProcessEnv, problems: string[]): EcsSandboxSettings | undefined {
+  const result = ecsSandboxSettingsSchema.safeParse(source);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = String(issue.path[0]);
+      problems.push(
+        source[key] === undefined || source[key] === ''
+          ? `${key} is required with SANDBOX_LAUNCHER=ecs: ${ECS_HINTS[key] ?? 'see platform/src/sandbox/ecs/settings.ts'}`
+          : `${issue.path.join('.')} ${issue.message}`,
+      );
+    }
+    return undefined;
   }
+  const e = result.data;
+  return {
+    clusterArn: e.SANDBOX_CLUSTER_ARN,
+    subnetIds: e.SANDBOX_SUBNET_IDS,
+    securityGroupId: e.SANDBOX_SECURITY_GROUP_ID,
+    taskDefinitions: e.SANDBOX_TASK_DEFINITIONS as Record<string, string>,
+    capacity: e.SANDBOX_CAPACITY,
+    environment: e.SANDBOX_ENVIRONMENT,
+    logGroup: e.SANDBOX_LOG_GROUP,
+    executionRoleArn: e.SANDBOX_EXECUTION_ROLE_ARN,
+    taskRoleArn: e.SANDBOX_TASK_ROLE_ARN,
+  };
 }
 
 function databaseUrl(env: Env): string {
@@ -237,9 +231,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
     const rest = Object.fromEntries(Object.entries(source).filter(([k]) => !badKeys.has(k)));
     env = envSchema.parse(rest);
     problems.push(...crossFieldProblems(env).filter((p) => !badKeys.has(p.split(' ')[0]!)));
+    if (env.SANDBOX_LAUNCHER === 'ecs') ecsSettings(source, problems);
     throw new ConfigError(problems);
   }
   problems.push(...crossFieldProblems(env));
+  const ecs = env.SANDBOX_LAUNCHER === 'ecs' ? ecsSettings(source, problems) : undefined;
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     role: env.PLATFORM_ROLE,
@@ -265,22 +261,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
     },
     sessionCreatingTimeoutMs: env.SESSION_CREATING_TIMEOUT_MS,
     logLevel: env.LOG_LEVEL,
-    ecs:
-      env.SANDBOX_LAUNCHER === 'ecs'
-        ? {
-            clusterArn: env.SANDBOX_CLUSTER_ARN!,
-            subnetIds: env
-              .SANDBOX_SUBNET_IDS!.split(',')
-              .map((s) => s.trim())
-              .filter(Boolean),
-            securityGroupId: env.SANDBOX_SECURITY_GROUP_ID!,
-            taskDefinitions: parseTaskDefinitions(env.SANDBOX_TASK_DEFINITIONS!)!,
-            capacity: env.SANDBOX_CAPACITY,
-            environment: env.SANDBOX_ENVIRONMENT!,
-            logGroup: env.SANDBOX_LOG_GROUP,
-            executionRoleArn: env.SANDBOX_EXECUTION_ROLE_ARN,
-            taskRoleArn: env.SANDBOX_TASK_ROLE_ARN,
-          }
-        : undefined,
+    ecs,
   };
 }

@@ -75,7 +75,7 @@ describe('platform config', () => {
     expect(text).toMatch(/VAULT_CA_CERT is required/);
     expect(text).toMatch(/SANDBOX_CLUSTER_ARN is required with SANDBOX_LAUNCHER=ecs/);
     expect(text).toMatch(/SANDBOX_SUBNET_IDS is required with SANDBOX_LAUNCHER=ecs/);
-    expect(text).toMatch(/SANDBOX_TASK_DEFINITIONS must be a JSON object of strings/);
+    expect(text).toMatch(/SANDBOX_TASK_DEFINITIONS.opencode .*expected string/);
     // A bad key is reported as bad, not also as missing.
     expect(text).not.toMatch(/MASTER_KEY is required/);
     expect(text).not.toMatch(/LITELLM_API_BASE is required/);
