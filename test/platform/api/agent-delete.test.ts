@@ -114,3 +114,12 @@ test('DELETE /agents/{id} stops its sessions and its sandboxes through the real 
   expect((await call('GET', `/api/v1/managed_agents/sessions/${sessionId}`)).statusCode).toBe(404);
   expect((await call('GET', `/api/v1/managed_agents/agents/${other.id}`)).statusCode).toBe(200);
 });
+
+test('with the runtime plugged in, the OpenAPI document also covers its session routes', async () => {
+  const res = await call('GET', '/api/v1/openapi.json');
+  expect(res.statusCode).toBe(200);
+  const paths = Object.keys(res.json().paths);
+  expect(paths).toEqual(
+    expect.arrayContaining(['/api/v1/managed_agents/agents', '/api/v1/managed_agents/agents/{id}/session']),
+  );
+});
