@@ -3,8 +3,8 @@
  * (platform/src/local/main.ts: embedded PostgreSQL, API, worker, local launcher running
  * the real vault and harness), with the harness's LLM gateway pointed at a fake
  * OpenAI/Anthropic-compatible server (LITELLM_API_BASE). Real sessions: the SDK (create,
- * send, stream events, stop), the SDK README example, and the `lap` REPL in a real
- * pseudo-terminal, all as users run them (built dist/).
+ * send, stream events, stop), the SDK README example, the `lap` REPL and a TUI session
+ * over /tty in a real pseudo-terminal, all as users run them (built dist/).
  */
 import { expect } from 'expect';
 import fs from 'node:fs';
@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { Agent, Session, type SessionEvent } from '@litellm/agent-sdk';
 import { CliTerminal, runLap } from '../support/cli-terminal.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../support/fake-llm-server.js';
+import { installFakeTuiPrograms } from '../support/fake-tui-program.js';
 import { startLocalPlatform, type LocalPlatform } from '../support/local-platform.js';
 import { QuickstartRun } from '../support/quickstart-example.js';
 import { waitUntil } from '../support/loopback.js';
@@ -27,9 +28,14 @@ let home: string;
 
 before(async () => {
   llm = await startFakeLlmServer();
-  lap = await startLocalPlatform({ litellmApiBase: llm.url });
-  connection = { apiKey: lap.masterKey, baseUrl: lap.url };
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-e2e-home-'));
+  // TUI sandboxes run `claude`/`codex` from PATH: a fake program stands in for them.
+  const fakeTuiBin = installFakeTuiPrograms(home);
+  lap = await startLocalPlatform({
+    litellmApiBase: llm.url,
+    env: { PATH: `${fakeTuiBin}${path.delimiter}${process.env.PATH ?? ''}` },
+  });
+  connection = { apiKey: lap.masterKey, baseUrl: lap.url };
 });
 
 after(async () => {
@@ -122,4 +128,46 @@ test('lap CLI against local mode in a pseudo-terminal: run, REPL (/id, /stream o
   } finally {
     terminal.kill();
   }
+});
+
+test('lap CLI against local mode: a TUI harness session in raw mode over /tty (keys, resize, detach, attach)', async () => {
+  const env = { HOME: home, LAP_BASE_URL: lap.url, LAP_API_KEY: lap.masterKey };
+  await runLap(
+    ['agents', 'create', '--model', 'openai/fake-model', '--name', 'e2e-tui', '--harness', 'claude-code'],
+    env,
+  );
+  const terminal = new CliTerminal(['run', 'e2e-tui'], env, { cols: 100, rows: 30 });
+  const sessionId = await terminal
+    .waitFor(/✓ session ([0-9a-f-]{36})/)
+    .then((match) => match[1])
+    .catch((error: unknown) => {
+      terminal.kill();
+      throw error;
+    });
+  try {
+    await terminal.waitFor('fake tui ready', BOOT_TIMEOUT_MS);
+    await terminal.waitFor('size: 30 100', 10_000); // the CLI's first resize frame
+    terminal.write('hello tty\r');
+    await terminal.waitFor('tui got: hello tty', 10_000);
+    terminal.resize(90, 20);
+    await terminal.waitFor('size: 20 90', 10_000);
+    terminal.write('\x1d');
+    expect(await terminal.exitCode()).toBe(0);
+    expect(terminal.text).toContain(`detached; session ${sessionId} keeps running`);
+  } finally {
+    terminal.kill();
+  }
+
+  const attached = new CliTerminal(['sessions', 'attach', sessionId], env);
+  try {
+    await attached.waitFor(`✓ attached to session ${sessionId}`);
+    await attached.waitFor('tui got: hello tty', 10_000); // the PTY's scrollback, replayed
+    attached.write('\x1d');
+    expect(await attached.exitCode()).toBe(0);
+  } finally {
+    attached.kill();
+  }
+  expect((await runLap(['sessions', 'rm', sessionId], env)).text).toContain(
+    `✓ session ${sessionId} terminated`,
+  );
 });

@@ -27,6 +27,8 @@ export async function startLocalPlatform(options: {
   litellmApiBase: string;
   litellmApiKey?: string;
   readyTimeoutMs?: number;
+  /** Extra environment for local mode (and so for its sandboxes' PATH). */
+  env?: Record<string, string>;
 }): Promise<LocalPlatform> {
   const port = await unusedPort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-clients-e2e-'));
@@ -44,6 +46,7 @@ export async function startLocalPlatform(options: {
       LITELLM_API_KEY: options.litellmApiKey ?? 'sk-fake-gateway-key',
       WARM_POOL_SIZE: '0',
       LOG_LEVEL: 'info',
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
