@@ -4,6 +4,7 @@ import {
   DescribeTasksCommand,
   ECSClient,
   ListTasksCommand,
+  RegisterTaskDefinitionCommand,
   RunTaskCommand,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
@@ -195,6 +196,40 @@ test('a real secret name in the overrides or an environment over 8 KiB is refuse
     launcher.launch({ ...spec, harnessEnv: { AGENT_PROMPT: 'x'.repeat(9000) } }),
   ).rejects.toMatchObject({ failure: { message: expect.stringContaining('8192-byte override limit') } });
   expect(ecsMock).toHaveReceivedCommandTimes(RunTaskCommand, 0);
+});
+
+test('a pinned image whose task definition cannot be registered fails the launch clearly', async () => {
+  ecsMock.on(DescribeTaskDefinitionCommand).callsFake((input: { taskDefinition: string }) => {
+    if (input.taskDefinition === 'lap-prod-sandbox-opencode') {
+      return {
+        taskDefinition: { family: 'lap-prod-sandbox-opencode', containerDefinitions: [{ name: 'harness' }] },
+      };
+    }
+    throw Object.assign(new Error('Unable to describe task definition.'), { name: 'ClientException' });
+  });
+  ecsMock.on(RegisterTaskDefinitionCommand).rejects(
+    Object.assign(new Error('User is not authorized to perform: ecs:RegisterTaskDefinition'), {
+      name: 'AccessDeniedException',
+    }),
+  );
+  await expect(
+    launcherWith('on-demand').launch({ ...spec, harnessImage: 'ghcr.io/acme/h:1' }),
+  ).rejects.toMatchObject({
+    name: 'SandboxLaunchError',
+    failure: {
+      code: 'launch_failed',
+      message: expect.stringContaining('harness_image ghcr.io/acme/h:1: User is not authorized'),
+    },
+  });
+  expect(ecsMock).toHaveReceivedCommandTimes(RunTaskCommand, 0);
+  expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0].args[0].input).toMatchObject({
+    family: expect.stringMatching(/^lap-prod-sandbox-opencode-pin-[0-9a-f]{16}$/),
+    containerDefinitions: [{ name: 'harness', image: 'ghcr.io/acme/h:1' }],
+    tags: [
+      { key: 'lap:environment', value: 'prod' },
+      { key: 'lap:template', value: 'lap-prod-sandbox-opencode' },
+    ],
+  });
 });
 
 test('describe maps a task stopped by an image pull failure to image_pull_failed with the reason', async () => {

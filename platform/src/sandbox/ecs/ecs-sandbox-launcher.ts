@@ -98,7 +98,7 @@ export class EcsSandboxLauncher implements SandboxLauncher {
       });
     }
     const taskDefinition = spec.harnessImage
-      ? await this.pinned.resolve(template, spec.harnessImage)
+      ? await this.pinnedTaskDefinition(template, spec.harnessImage)
       : template;
     const base = this.runTaskInput(spec, taskDefinition);
     let failure: SandboxFailure | null = null;
@@ -139,6 +139,17 @@ export class EcsSandboxLauncher implements SandboxLauncher {
     throw new SandboxLaunchError(
       failure ?? { code: 'launch_failed', message: 'no capacity strategy was tried' },
     );
+  }
+
+  private async pinnedTaskDefinition(template: string, image: string): Promise<string> {
+    try {
+      return await this.pinned.resolve(template, image);
+    } catch (error) {
+      throw new SandboxLaunchError({
+        code: 'launch_failed',
+        message: `could not register a task definition for the agent's harness_image ${image}: ${(error as Error).message}`,
+      });
+    }
   }
 
   private runTaskInput(spec: SandboxLaunchSpec, taskDefinition: string): RunTaskCommandInput {
