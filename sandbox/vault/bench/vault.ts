@@ -24,6 +24,16 @@ const BODY_BYTES = 10 * 1024 * 1024;
 const REAL_KEY = 'sk-bench-real-key-0123456789';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 
+/** CPU seconds the process has used so far (user + system), from /proc; null elsewhere. */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -171,14 +181,25 @@ async function main(): Promise<void> {
       const v = percentile(vaultLatency, p);
       rows.push([`latency p${p} (ms)`, d.toFixed(3), v.toFixed(3), `+${(v - d).toFixed(3)} ms`]);
     }
+    const cpuNotes: string[] = [];
     for (const direction of ['download', 'upload'] as const) {
+      const cpuBefore = cpuSeconds(vault.child.pid!);
       const [d, v] = await throughput(routes, url, direction);
+      const cpuAfter = cpuSeconds(vault.child.pid!);
       rows.push([
         `${direction} 10 MB (MB/s)`,
         d.toFixed(1),
         v.toFixed(1),
         `${((v / d) * 100).toFixed(0)}% of direct`,
       ]);
+      if (cpuBefore !== null && cpuAfter !== null) {
+        // What the vault could sustain on a core of its own (the machine may be shared).
+        const used = Math.max(cpuAfter - cpuBefore, 0.01);
+        const megabytes = (BODIES * BODY_BYTES) / (1024 * 1024);
+        cpuNotes.push(
+          `${direction}: the vault used ${used.toFixed(2)} CPU s for ${megabytes} MB (${(megabytes / used).toFixed(0)} MB per vault CPU second)`,
+        );
+      }
     }
     await direct.close();
     await viaVault.close();
@@ -191,6 +212,7 @@ async function main(): Promise<void> {
     );
     console.log(line(['metric', 'direct', 'via vault', 'vault cost']));
     for (const row of rows) console.log(line(row));
+    for (const note of cpuNotes) console.log(note);
     const addedP50 = percentile(vaultLatency, 50) - percentile(directLatency, 50);
     console.log(
       `targets: p50 added latency < 2 ms -> ${addedP50 < 2 ? 'met' : 'NOT met'}; throughput >= 80% of direct -> see above`,
