@@ -17,6 +17,7 @@ import { runIdleReaper } from '../reaper/reaper';
 import { runWarmPoolPass } from '../warm-pool/warm-pool';
 import { createLogger } from '../worker/logger';
 import { createPlatformRuntime } from '../worker/runtime';
+import { endWhatSandboxServed } from '../worker/sandbox-exits';
 import { ensureDataDir, loadOrCreateCa, loadOrCreateLocalSecrets, rememberMasterKey } from './data-dir';
 import { startEmbeddedDatabase } from './embedded-database';
 import { LocalScheduler } from './scheduler';
@@ -71,6 +72,11 @@ async function main(): Promise<void> {
     caCertPath: ca.certPath,
     caKeyPath: ca.keyPath,
     litellm: config.litellm,
+    onUnexpectedStop: (state) => {
+      endWhatSandboxServed({ db, warmPool, log }, state).catch((err: Error) =>
+        log.error({ err: { message: err.message } }, 'could not end the session of a stopped sandbox'),
+      );
+    },
   });
   const leftovers = launcher.stopLeftovers();
   const ended = await endReadySessions(db, SANDBOX_ENDED_REASON);
@@ -80,7 +86,7 @@ async function main(): Promise<void> {
   const secretStore = new LocalSecretStore(
     config.secretStore.kind === 'local' ? config.secretStore.encryptionKey : Buffer.alloc(0),
   );
-  const { runtime } = createPlatformRuntime(config, { db, launcher, secretStore, log });
+  const { runtime, warmPool } = createPlatformRuntime(config, { db, launcher, secretStore, log });
   const app = await buildApp({ db, masterKey: config.masterKey, secretStore, log, ...runtime.api });
   await app.listen({ port: config.port, host: process.env.HOST ?? '127.0.0.1' });
   runtime.startWorker();

@@ -182,7 +182,17 @@ describe('session lifecycle through the local launcher', () => {
     expect(crashed.status).toBe(502);
     const dead = await fx.api<ApiSessionBody>('GET', `${BASE}/sessions/${created.body.id}`);
     expect(dead.body.status).toBe('dead');
-    expect(dead.body.failure_reason).toMatch(/unreachable|lost/);
+    expect(dead.body.failure_reason).toMatch(/unreachable|lost|harness exited/);
+  });
+
+  it('a sandbox that stops on its own ends its ready session (dead, with the reason)', async () => {
+    const created = await fx.api<ApiSessionBody>('POST', `${BASE}/agents/${agentId}/session`, {});
+    await waitForStatus(fx, created.body.id, ['ready']);
+    const registry = path.join(fx.dataDir, 'sandboxes', created.body.id, 'sandbox.json');
+    const { pids } = JSON.parse(fs.readFileSync(registry, 'utf8')) as { pids: { harness: number } };
+    process.kill(pids.harness, 'SIGKILL');
+    const dead = await waitForStatus(fx, created.body.id, ['dead']);
+    expect(dead.failure_reason).toBe('sandbox stopped: harness exited with signal SIGKILL');
   });
 
   it('delivers initial_prompt once ready and stores the reply in response', async () => {

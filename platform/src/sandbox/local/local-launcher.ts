@@ -38,6 +38,8 @@ export interface LocalLauncherOptions {
   harnessEntry?: string;
   /** Extra environment for both processes (tests: e.g. a fake harness's behaviour). */
   extraEnv?: Record<string, string>;
+  /** A sandbox stopped on its own (a process exited): local mode's stand-in for ECS task-state events. */
+  onUnexpectedStop?: (state: SandboxState) => void;
 }
 
 type Container = 'vault' | 'harness';
@@ -285,6 +287,8 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       s.stoppedAt = new Date();
       s.log.end();
       fs.rmSync(path.join(s.dir, 'sandbox.json'), { force: true });
+      if (!s.stopping && this.options.onUnexpectedStop)
+        void this.describe(s.ref).then((state) => state && this.options.onUnexpectedStop!(state));
     }
   }
 }

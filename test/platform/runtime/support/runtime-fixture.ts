@@ -18,6 +18,7 @@ import { freeLoopbackPort } from '../../../../platform/src/sandbox/local/free-po
 import { LocalSecretStore } from '../../../../platform/src/secrets/local';
 import { warmPoolJobHandlers } from '../../../../platform/src/warm-pool/warm-bring-up';
 import { DatabaseWarmPool, runWarmPoolPass } from '../../../../platform/src/warm-pool/warm-pool';
+import { endWhatSandboxServed } from '../../../../platform/src/worker/sandbox-exits';
 import { createSessionRuntime, type SessionRuntime } from '../../../../platform/src/worker/runtime';
 import { createTestDatabase, type TestDatabase } from '../../../support/postgres';
 
@@ -74,6 +75,7 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
       : { apiBase: 'http://127.0.0.1:9', apiKey: 'sk-test-gateway-key' },
     harnessEntry: options.realHarness ? undefined : path.join(SUPPORT, 'fake-harness.ts'),
     extraEnv: { FAKE_HARNESS_MODE: options.harnessMode ?? 'normal', ...options.sandboxEnv },
+    onUnexpectedStop: (state) => void endWhatSandboxServed({ db: pool, warmPool, log }, state),
   });
   const warmSettings = {
     size: options.warmPoolSize ?? 0,
