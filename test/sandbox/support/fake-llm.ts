@@ -52,3 +52,66 @@ export async function startFakeLlm(tls: { cert: string; key: string }, host = '1
       }),
   };
 }
+
+export const FAKE_CLAUDE_ANSWER = 'Hello from the fake Claude';
+
+/** A fake Anthropic Messages API over HTTPS (what the gateway serves to Claude clients). */
+export async function startFakeAnthropic(tls: { cert: string; key: string }, host = '127.0.0.1') {
+  const keys: string[] = [];
+  const server = https.createServer(tls, (req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      if (!req.url?.startsWith('/v1/messages')) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{}');
+        return;
+      }
+      keys.push(String(req.headers['x-api-key'] ?? req.headers.authorization ?? ''));
+      const request = JSON.parse(body || '{}') as { model?: string; stream?: boolean };
+      const message = {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: request.model,
+        content: [] as unknown[],
+        stop_reason: null as string | null,
+        stop_sequence: null,
+        usage: { input_tokens: 5, output_tokens: 1 },
+      };
+      if (!request.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            ...message,
+            content: [{ type: 'text', text: FAKE_CLAUDE_ANSWER }],
+            stop_reason: 'end_turn',
+          }),
+        );
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const event = (type: string, data: object) =>
+        res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+      event('message_start', { message });
+      event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: FAKE_CLAUDE_ANSWER } });
+      event('content_block_stop', { index: 0 });
+      event('message_delta', {
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens: 5 },
+      });
+      event('message_stop', {});
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    keys,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -47,6 +47,9 @@ export class ClaudeAgentSdkAdapter implements ApiHarnessAdapter {
           ANTHROPIC_BASE_URL: this.options.litellmApiBase.replace(/\/+$/, ''),
           ANTHROPIC_API_KEY: gatewayKey,
           ANTHROPIC_AUTH_TOKEN: gatewayKey,
+          // The CLI refuses bypassPermissions as root unless told it is sandboxed (it is: local
+          // mode may run as root; the images run as a non-root user anyway).
+          IS_SANDBOX: '1',
         },
       },
     });
