@@ -30,7 +30,7 @@ export interface SandboxTaskDefinitionsProps {
 export const SANDBOX_CONTAINERS = { harness: 'harness', vault: 'vault' } as const;
 /** The task volume carrying the stub env file from the vault to the harness. */
 const SHARED_VOLUME = 'vault-env';
-const SHARED_PATH = '/run/lap';
+const SHARED_PATH = '/lap/shared';
 
 /**
  * One task definition template per harness: the harness container and the vault sidecar.
