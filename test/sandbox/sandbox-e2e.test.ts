@@ -197,6 +197,8 @@ it('answers a turn with the real opencode through the vault; the LLM saw the rea
   expect(sse).toMatch(/id: \d+\nevent: turn_started\n/);
   expect(sse).toContain('event: turn_done');
   expect(sse).toContain(FAKE_ANSWER);
+  // Streamed as the LLM produced it: the fake LLM sends the answer in two deltas.
+  expect(sse).toMatch(/event: token\ndata: \{"type":"token","turn_id":"[^"]+","text":"Hello from "\}/);
 });
 
 it('gave the agent processes stubs only (the environment of opencode itself)', () => {

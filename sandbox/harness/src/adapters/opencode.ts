@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MessagePart } from '@lap/sandbox-protocol';
+import { createParser } from 'eventsource-parser';
 import type { Logger } from 'pino';
 import type { ApiHarnessAdapter, TurnContext } from './adapter';
 
@@ -107,6 +108,11 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
   private readonly password = randomBytes(24).toString('hex');
   private sessionId = '';
   private exited: string | null = null;
+  /** The turn whose text deltas are streamed as `token` events right now. */
+  private streamingTurn: TurnContext | null = null;
+  private streamedTokens = 0;
+  private readonly partTypes = new Map<string, string>();
+  private readonly eventStream = new AbortController();
 
   constructor(private readonly options: OpencodeAdapterOptions) {
     this.authorization = `Basic ${Buffer.from(`opencode:${this.password}`).toString('base64')}`;
@@ -170,6 +176,50 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
       }
     }
     this.options.logger.info({ event: 'opencode_ready', port, session: this.sessionId });
+    void this.followEvents();
+  }
+
+  /** opencode's own event stream: text deltas of the session become `token` events. */
+  private async followEvents(): Promise<void> {
+    const parser = createParser({
+      onEvent: ({ data }) => {
+        let event: { type?: string; properties?: Record<string, unknown> };
+        try {
+          event = JSON.parse(data) as typeof event;
+        } catch {
+          return;
+        }
+        const properties = event.properties ?? {};
+        if (properties.sessionID !== this.sessionId) return;
+        if (event.type === 'message.part.updated') {
+          const part = properties.part as { id?: string; type?: string } | undefined;
+          if (part?.id && part.type) this.partTypes.set(part.id, part.type);
+        } else if (event.type === 'message.part.delta' && this.streamingTurn) {
+          const isText =
+            properties.field === 'text' && this.partTypes.get(String(properties.partID)) === 'text';
+          if (isText && typeof properties.delta === 'string') {
+            this.streamedTokens += 1;
+            this.streamingTurn.emit({
+              type: 'token',
+              turn_id: this.streamingTurn.turnId,
+              text: properties.delta,
+            });
+          }
+        }
+      },
+    });
+    try {
+      const response = await this.call('GET', '/event', undefined, this.eventStream.signal);
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        parser.feed(decoder.decode(chunk, { stream: true }));
+      }
+    } catch (error) {
+      if (!this.eventStream.signal.aborted) {
+        // Turns still work without it; tokens then arrive with the finished turn.
+        this.options.logger.warn({ event: 'opencode_events_lost', message: (error as Error).message });
+      }
+    }
   }
 
   private async call(method: string, route: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
@@ -190,6 +240,8 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
     if (this.exited) throw new Error(this.exited);
     const onAbort = () => void this.call('POST', `/session/${this.sessionId}/abort`).catch(() => undefined);
     context.signal.addEventListener('abort', onAbort, { once: true });
+    this.streamingTurn = context;
+    this.streamedTokens = 0;
     try {
       const response = await this.call('POST', `/session/${this.sessionId}/message`, {
         parts: parts.map((part) => (part.type === 'text' ? { type: 'text', text: part.text } : part)),
@@ -226,11 +278,13 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
       }
       return out;
     } finally {
+      this.streamingTurn = null;
       context.signal.removeEventListener('abort', onAbort);
     }
   }
 
   async stop(): Promise<void> {
+    this.eventStream.abort();
     if (this.process && !this.exited) {
       this.process.kill('SIGTERM');
       await Promise.race([new Promise((resolve) => this.process!.once('exit', resolve)), sleep(5000)]);
