@@ -212,4 +212,12 @@ function main(): void {
   }
 }
 
-if (require.main === module) main();
+if (require.main === module) {
+  try {
+    main();
+  } catch (err) {
+    // A ref that cannot be synthesized (e.g. before an image's Dockerfile existed): say which, briefly.
+    console.error(`npm run diff: ${(err as Error).message.split('\n').slice(0, 8).join('\n')}`);
+    process.exitCode = 1;
+  }
+}
