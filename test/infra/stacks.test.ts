@@ -329,6 +329,75 @@ describe.each(['dev', 'prod'])('%s templates', (envName) => {
     expect(types.filter((t) => t === 'AWS::Lambda::Function').length).toBeGreaterThanOrEqual(3);
   });
 
+  it('alarms on API errors, unhealthy targets, worker down, Lambda errors, refused launches, dead letters and the database', () => {
+    const { platform } = envs[envName]!.templates;
+    const names = Object.values(resources(platform, 'AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties!.AlarmName as string,
+    );
+    expect(names.sort()).toEqual(
+      [
+        'api-5xx',
+        'api-unhealthy-targets',
+        'worker-down',
+        'warm-pool-errors',
+        'idle-reaper-errors',
+        'task-events-errors',
+        'migrate-errors',
+        'sandbox-run-task-failures',
+        'task-events-dead-letters',
+        'database-cpu',
+        'database-connections',
+      ]
+        .map((n) => `lap-${envName}-${n}`)
+        .sort(),
+    );
+    for (const alarm of Object.values(resources(platform, 'AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties!.AlarmActions).toHaveLength(1);
+    }
+    platform.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '{ $.msg = "sandbox launch refused" }',
+    });
+    platform.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    if (envName === 'prod')
+      platform.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'email',
+        Endpoint: 'platform-oncall@example.com',
+      });
+  });
+
+  it('sets a retention on every log group', () => {
+    for (const template of Object.values(envs[envName]!.templates)) {
+      for (const [id, group] of Object.entries(resources(template, 'AWS::Logs::LogGroup'))) {
+        expect([id, group.Properties!.RetentionInDays]).toEqual([id, envName === 'prod' ? 365 : 30]);
+      }
+    }
+  });
+
+  it('outputs the API URL, the MASTER_KEY secret and ready-to-paste commands', () => {
+    const { data, platform } = envs[envName]!.templates;
+    const outputs = { ...data.toJSON().Outputs, ...platform.toJSON().Outputs } as Record<
+      string,
+      { Value: unknown }
+    >;
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining([
+        'ApiUrl',
+        'MasterKeySecretArn',
+        'GetMasterKeyCommand',
+        'SetGatewayKeyCommand',
+        'TailLogsCommand',
+        'TailSandboxLogsCommand',
+      ]),
+    );
+    expect(JSON.stringify(outputs.GetMasterKeyCommand!.Value)).toMatch(
+      /aws secretsmanager get-secret-value --region/,
+    );
+    expect(JSON.stringify(outputs.TailLogsCommand!.Value)).toMatch(/aws logs tail --region .* --follow/);
+    expect(JSON.stringify(outputs.ApiUrl!.Value)).toContain(
+      envName === 'prod' ? 'https://lap.example.com' : 'http://',
+    );
+  });
+
   it('schedules the warm pool every minute and the reaper every 5 minutes, one run at a time', () => {
     const { platform } = envs[envName]!.templates;
     platform.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)' });
