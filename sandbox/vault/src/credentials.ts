@@ -80,9 +80,4 @@ export class CredentialStore {
         credential.hosts === null || findMatchingRule(credential.hosts, destination) !== undefined,
     );
   }
-
-  /** Every credential name bound to `host` (for clear 'not swapped' logs). */
-  hostsOf(name: string): DestinationRule[] | null | undefined {
-    return this.all().find((credential) => credential.name === name)?.hosts;
-  }
 }
