@@ -5,6 +5,9 @@ import type { MessagePart, TurnResponse } from '@lap/sandbox-protocol';
 /** The harness answered with an error: 502 to the caller, the session stays. */
 export class HarnessTurnError extends Error {}
 
+/** The harness is still busy with another turn (it answers 409): 409 to the caller, nothing lost. */
+export class HarnessBusyError extends HarnessTurnError {}
+
 /** The harness could not be reached at all: the sandbox is gone, the session is dead. */
 export class HarnessUnreachableError extends Error {}
 
@@ -52,6 +55,10 @@ export async function sendTurn(
       throw new HarnessUnreachableError(`harness connection lost: ${(err as Error).message}`);
     throw new HarnessTurnError(`harness reply failed: ${(err as Error).message}`);
   }
+  if (res.statusCode === 409)
+    throw new HarnessBusyError(
+      `another turn is still running in this session; wait for its reply and send again`,
+    );
   if (res.statusCode !== 200)
     throw new HarnessTurnError(`harness answered HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
   try {

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { getSession, markSessionDead, recordResponse } from '../db/sessions';
 import type { SandboxLauncher } from '../sandbox/launcher';
 import { harnessToken } from '../sandbox/tokens';
-import { HarnessUnreachableError, sendTurn } from './harness-client';
+import { HarnessTurnError, HarnessUnreachableError, sendTurn } from './harness-client';
 import type { JobHandler } from './job-runner';
 import type { Logger } from './logger';
 
@@ -38,6 +38,12 @@ export function initialPromptHandler(deps: {
         if (err instanceof HarnessUnreachableError) {
           const dead = await markSessionDead(deps.db, session.id, err.message);
           if (dead?.sandbox_ref) await deps.launcher.stop(dead.sandbox_ref, 'harness unreachable');
+        } else if (err instanceof HarnessTurnError) {
+          // Never replayed (see above), so say in `response` why there is no reply:
+          // clients waiting for the first reply stop waiting and show the reason.
+          await recordResponse(deps.db, session.id, {
+            parts: [{ type: 'error', text: `initial prompt failed: ${err.message}` }],
+          });
         }
         throw err;
       }

@@ -175,6 +175,11 @@ describe('session lifecycle through the local launcher', () => {
     expect((await fx.api<ApiSessionBody>('GET', `${BASE}/sessions/${created.body.id}`)).body.status).toBe(
       'ready',
     );
+    const busy = await fx.api<{ error: string }>('POST', `${BASE}/sessions/${created.body.id}/message`, {
+      text: 'busy',
+    });
+    expect(busy.status).toBe(409);
+    expect(busy.body.error).toMatch(/another turn is still running/);
 
     const crashed = await fx.api<{ error: string }>('POST', `${BASE}/sessions/${created.body.id}/message`, {
       text: 'crash',
@@ -205,6 +210,22 @@ describe('session lifecycle through the local launcher', () => {
     });
     expect(withReply.status).toBe('ready');
     expect(withReply.response).toEqual({ parts: [{ type: 'text', text: 'echo: what is this repo?' }] });
+  });
+
+  it('records why an initial_prompt got no reply, so clients waiting for it stop waiting', async () => {
+    const created = await fx.api<ApiSessionBody>('POST', `${BASE}/agents/${agentId}/session`, {
+      initial_prompt: 'fail',
+    });
+    const withReply = await waitFor(async () => {
+      const { body } = await fx.api<ApiSessionBody>('GET', `${BASE}/sessions/${created.body.id}`);
+      return body.response ? body : null;
+    });
+    expect(withReply.status).toBe('ready');
+    expect(withReply.response?.parts).toHaveLength(1);
+    expect(withReply.response?.parts[0]).toMatchObject({ type: 'error' });
+    expect(String(withReply.response?.parts[0]?.text)).toMatch(
+      /^initial prompt failed: harness answered HTTP 500/,
+    );
   });
 
   it('stops (200, dead, sandbox stopped) and deletes idempotently (204, 404 only if it never existed)', async () => {

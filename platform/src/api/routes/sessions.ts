@@ -9,7 +9,7 @@ import { getAgent } from '../../db/agents';
 import type { SessionListRow, SessionRow } from '../../db/sessions';
 import type { Diagnosis } from '../../diagnose/diagnose';
 import { harnessToken } from '../../sandbox/tokens';
-import { HarnessTurnError, HarnessUnreachableError } from '../../worker/harness-client';
+import { HarnessBusyError, HarnessTurnError, HarnessUnreachableError } from '../../worker/harness-client';
 import { sandboxIdOf } from '../../worker/initial-prompt-job';
 import { SessionNotReadyError, TuiHarnessError, type SessionManager } from '../../worker/session-service';
 import { errorResponses, errorSchema, idParams, paginationQuery, pageSchema } from '../../validation/common';
@@ -175,6 +175,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
         response: {
           200: z.object({ parts: z.array(messagePartSchema) }),
           ...errorResponses,
+          409: errorSchema,
           502: errorSchema,
         },
       },
@@ -194,6 +195,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
         if (err instanceof TuiHarnessError) throw new HttpError(400, err.message);
         if (err instanceof HarnessUnreachableError)
           throw new HttpError(502, `${err.message}; the session is now dead`);
+        if (err instanceof HarnessBusyError) throw new HttpError(409, err.message);
         if (err instanceof HarnessTurnError) throw new HttpError(502, err.message);
         throw err;
       }

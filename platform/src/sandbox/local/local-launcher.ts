@@ -101,7 +101,7 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       ...baseEnv(),
       ...this.options.extraEnv,
       ...spec.vaultEnv,
-      VAULT_BIND_HOST: '127.0.0.1',
+      VAULT_ADMIN_BIND_HOST: '127.0.0.1',
       // The gateway and the platform stay reachable whatever the agent's allow_out says.
       EGRESS_ALWAYS_ALLOW: ['127.0.0.1', 'localhost', gatewayHost].filter(Boolean).join(','),
       VAULT_PORT: String(ports.vault),

@@ -89,6 +89,8 @@ const server = http.createServer((req, res) => {
       const text = turn.parts.map((p) => (p.type === 'text' ? String(p.text) : '')).join('');
       if (text === 'crash') process.exit(3);
       if (text === 'fail') return res.writeHead(500).end('{"error":"model call failed"}');
+      // What the real harness answers while another turn is running.
+      if (text === 'busy') return res.writeHead(409).end('{"error":"turn t0 is still running"}');
       const turnId = `t${seq + 1}`;
       emit({ type: 'turn_started', turn_id: turnId });
       emit({ type: 'token', turn_id: turnId, text: 'echo: ' });
