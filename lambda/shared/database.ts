@@ -5,13 +5,10 @@
  * next connection fails authentication: the cache is dropped and the secret read
  * again once. The password is never logged.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
-import { z } from 'zod';
+import { readRdsSecret, type RdsCredentials } from '../../platform/src/db/rds-secret';
 import { databaseEnvSchema, parseLambdaEnv } from './settings';
-
-const dbSecretSchema = z.object({ username: z.string().min(1), password: z.string().min(1) });
-export type DatabaseCredentials = z.infer<typeof dbSecretSchema>;
 
 /** PostgreSQL's invalid_password / invalid_authorization_specification. */
 const AUTH_FAILURES = new Set(['28P01', '28000']);
@@ -28,17 +25,8 @@ export class LambdaDatabase {
     return parseLambdaEnv(databaseEnvSchema, this.env);
   }
 
-  async credentials(): Promise<DatabaseCredentials> {
-    const out = await this.secrets.send(new GetSecretValueCommand({ SecretId: this.settings.DB_SECRET_ARN }));
-    let json: unknown;
-    try {
-      json = JSON.parse(out.SecretString ?? '');
-    } catch {
-      throw new Error('DB_SECRET_ARN: the secret is not JSON with username and password');
-    }
-    const parsed = dbSecretSchema.safeParse(json);
-    if (!parsed.success) throw new Error('DB_SECRET_ARN: the secret must hold username and password');
-    return parsed.data;
+  credentials(): Promise<RdsCredentials> {
+    return readRdsSecret(this.secrets, this.settings.DB_SECRET_ARN);
   }
 
   /** postgres:// URL for tools that take one (migrate()); built fresh, never cached or logged. */

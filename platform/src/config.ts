@@ -65,6 +65,13 @@ const envSchema = z.object({
   DB_NAME: optionalText,
   DB_USER: optionalText,
   DB_PASSWORD: optionalText,
+  // The RDS-managed secret (JSON with username and password). When set, every new
+  // connection takes the password from it (re-read at most once a minute), so an RDS
+  // rotation needs no restart; DB_PASSWORD is then optional and ignored.
+  DB_SECRET_ARN: optionalText.refine(
+    (v) => v === undefined || /^arn:aws[a-z-]*:secretsmanager:/.test(v),
+    'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...): the RDS-managed secret with username and password',
+  ),
   DB_SSL: oneOf(['require', 'disable'] as const, 'disable'),
   MASTER_KEY: optionalText.refine(
     (v) => v === undefined || v.length >= 8,
@@ -108,7 +115,8 @@ export type EcsSandboxConfig = EcsSandboxSettings;
 export interface PlatformConfig {
   role: PlatformRole;
   port: number;
-  database: { url: string; ssl: boolean };
+  /** `url` has no password when `passwordSecretArn` is set: the pool reads it from that secret. */
+  database: { url: string; ssl: boolean; passwordSecretArn: string | undefined };
   masterKey: string;
   harnessTokenSigningKey: string;
   secretStore: { kind: 'local'; encryptionKey: Buffer } | { kind: 'kms'; kmsKeyArn: string };
@@ -141,10 +149,11 @@ function crossFieldProblems(env: Env): string[] {
     if (env[key] === undefined) problems.push(`${key} is required ${why}`);
   };
   if (!env.DATABASE_URL) {
-    const missing = (['DB_HOST', 'DB_NAME', 'DB_USER', 'DB_PASSWORD'] as const).filter((k) => !env[k]);
+    const missing: string[] = (['DB_HOST', 'DB_NAME', 'DB_USER'] as const).filter((k) => !env[k]);
+    if (!env.DB_PASSWORD && !env.DB_SECRET_ARN) missing.push('DB_PASSWORD or DB_SECRET_ARN');
     if (missing.length > 0)
       problems.push(
-        `DATABASE_URL is missing: set DATABASE_URL=postgres://user:pass@host:5432/db, or all of DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (missing: ${missing.join(', ')})`,
+        `DATABASE_URL is missing: set DATABASE_URL=postgres://user:pass@host:5432/db, or all of DB_HOST, DB_PORT, DB_NAME, DB_USER and DB_PASSWORD or DB_SECRET_ARN (missing: ${missing.join(', ')})`,
       );
   }
   need('MASTER_KEY', 'for the API bearer auth: set at least 8 characters');
@@ -214,8 +223,9 @@ function ecsSettings(source: NodeJS.ProcessEnv, problems: string[]): EcsSandboxS
 function databaseUrl(env: Env): string {
   if (env.DATABASE_URL) return env.DATABASE_URL;
   const user = encodeURIComponent(env.DB_USER!);
-  const password = encodeURIComponent(env.DB_PASSWORD!);
-  return `postgres://${user}:${password}@${env.DB_HOST}:${env.DB_PORT}/${encodeURIComponent(env.DB_NAME!)}`;
+  // With DB_SECRET_ARN the password comes from the secret: a DB_PASSWORD read at start goes stale.
+  const password = env.DB_SECRET_ARN ? '' : `:${encodeURIComponent(env.DB_PASSWORD!)}`;
+  return `postgres://${user}${password}@${env.DB_HOST}:${env.DB_PORT}/${encodeURIComponent(env.DB_NAME!)}`;
 }
 
 /** Validates the environment; throws one ConfigError listing every problem. */
@@ -240,7 +250,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
   return {
     role: env.PLATFORM_ROLE,
     port: env.PORT,
-    database: { url: databaseUrl(env), ssl: env.DB_SSL === 'require' },
+    database: {
+      url: databaseUrl(env),
+      ssl: env.DB_SSL === 'require',
+      passwordSecretArn: env.DB_SECRET_ARN,
+    },
     masterKey: env.MASTER_KEY!,
     harnessTokenSigningKey: env.HARNESS_TOKEN_SIGNING_KEY!,
     secretStore:

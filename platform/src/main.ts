@@ -5,9 +5,11 @@
  * requests, finish or hand back running jobs, close the database pool.
  */
 import http from 'node:http';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { buildApp } from './api/app';
 import { ConfigError, loadConfig, type PlatformConfig } from './config';
 import { createPool } from './db/pool';
+import { rdsSecretPassword } from './db/rds-secret';
 import type { SandboxLauncher } from './sandbox/launcher';
 import { EcsSandboxLauncher } from './sandbox/ecs/ecs-sandbox-launcher';
 import { LocalSandboxLauncher } from './sandbox/local/local-launcher';
@@ -54,6 +56,13 @@ async function main(): Promise<void> {
   const db = createPool({
     url: config.database.url,
     ssl: config.database.ssl ? { rejectUnauthorized: true } : undefined,
+    // RDS rotates the password: new connections take the current one from the secret (cached 60 s).
+    password: config.database.passwordSecretArn
+      ? rdsSecretPassword({
+          client: new SecretsManagerClient({}),
+          secretArn: config.database.passwordSecretArn,
+        })
+      : undefined,
     onIdleError: (err) => log.warn({ err: { message: err.message } }, 'database connection lost'),
   });
   const secretStore = secretStoreFor(config);

@@ -12,11 +12,29 @@ export interface PoolOptions {
   ssl?: pg.PoolConfig['ssl'];
   /** Where to report errors of idle connections (a restarted database); they would otherwise crash the process. */
   onIdleError?: (err: Error) => void;
+  /**
+   * The password, asked for each new connection (e.g. `rdsSecretPassword`, so a rotated
+   * password is picked up without a restart); any password in `url` is then ignored.
+   */
+  password?: () => Promise<string>;
+}
+
+/** Connection settings from the URL; with a password function, as fields: node-postgres lets a URL's password (even an empty one) override it. */
+function connectionSettings(url: string, password: PoolOptions['password']): pg.PoolConfig {
+  if (!password) return { connectionString: url };
+  const u = new URL(url);
+  return {
+    host: decodeURIComponent(u.hostname),
+    port: u.port ? Number(u.port) : 5432,
+    database: decodeURIComponent(u.pathname.slice(1)),
+    user: decodeURIComponent(u.username),
+    password,
+  };
 }
 
 export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: options.url,
+    ...connectionSettings(options.url, options.password),
     max: options.max ?? 10,
     ssl: options.ssl,
     idleTimeoutMillis: 30_000,

@@ -51,6 +51,25 @@ describe('platform config', () => {
     expect(config.database).toEqual({ url: 'postgres://u:p%40ss%2Fw@h:5432/lap', ssl: true });
   });
 
+  it('with DB_SECRET_ARN takes no DB_PASSWORD and leaves the password out of the URL', () => {
+    const { DATABASE_URL: _u, ...rest } = VALID;
+    const parts = { DB_HOST: 'h', DB_NAME: 'lap', DB_USER: 'u' };
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:lap-db-AbCdEf';
+    const config = loadConfig({ ...rest, ...parts, DB_SECRET_ARN: arn, DB_PASSWORD: 'stale-at-start' });
+    expect(config.database).toEqual({ url: 'postgres://u@h:5432/lap', ssl: false, passwordSecretArn: arn });
+    expect(loadConfig({ ...rest, ...parts, DB_SECRET_ARN: arn }).database.url).toBe(
+      'postgres://u@h:5432/lap',
+    );
+
+    // Neither source of the password, and a bad ARN next to other problems: one error lists them all.
+    const text = problemsOf({ ...rest, ...parts, MASTER_KEY: 'short' }).join('\n');
+    expect(text).toMatch(/DATABASE_URL is missing: .*\(missing: DB_PASSWORD or DB_SECRET_ARN\)/);
+    expect(text).toMatch(/MASTER_KEY must be at least 8 characters/);
+    const bad = problemsOf({ ...rest, ...parts, DB_SECRET_ARN: 'lap-db', MASTER_KEY: 'short' }).join('\n');
+    expect(bad).toMatch(/DB_SECRET_ARN must be a Secrets Manager secret ARN \(arn:aws:secretsmanager:/);
+    expect(bad).toMatch(/MASTER_KEY must be at least 8 characters/);
+  });
+
   it('lists every bad and missing key in ONE error, each with how to fix it', () => {
     const problems = problemsOf({
       PLATFORM_ROLE: 'scheduler',
