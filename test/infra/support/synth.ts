@@ -65,6 +65,17 @@ export function synthesize(
   };
 }
 
+/**
+ * A template for snapshots: a Lambda version's logical id ends in a hash of the function's
+ * code asset (which changes with any source edit, and with bundling skipped even with files
+ * outside git), so only that suffix is masked; ids and references keep their shape.
+ */
+export function snapshotTemplate(template: Record<string, unknown>): unknown {
+  return JSON.parse(
+    JSON.stringify(template).replace(/(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}/g, '$1[CODE HASH]'),
+  );
+}
+
 /** Snapshot serializer: asset hashes and staged asset paths change with any source edit; the template shape does not. */
 export const assetHashSerializer = {
   test: (value: unknown) => typeof value === 'string' && /[a-f0-9]{64}|asset\.[a-f0-9]+/.test(value),

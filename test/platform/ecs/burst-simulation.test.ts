@@ -150,8 +150,10 @@ test('1,000 sessions in a burst: each ends ready or failed with a reason, and no
   const dead = byStatus('dead').map((r) => r.id);
   expect(dead.every((id) => crashes.has(id))).toBe(true);
   expect(dead.length).toBeGreaterThan(0);
+  // Every failure names one of the faults the double injects: capacity, throttling, or a
+  // connection that kept breaking after the retries ran out.
   for (const failed of byStatus('failed')) {
-    expect(failed.failure_reason).toMatch(/Fargate has no capacity|Rate exceeded/);
+    expect(failed.failure_reason).toMatch(/Fargate has no capacity|Rate exceeded|socket hang up/);
   }
   expect(byStatus('ready').length + byStatus('failed').length + dead.length).toBe(SESSIONS);
 
