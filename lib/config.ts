@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HARNESS_IDS, type HarnessId } from '@lap/sandbox-protocol';
+import { parseDestinationRule } from '@lap/vault/src/destination-rules';
 import { z } from 'zod';
 
 const HARNESSES = HARNESS_IDS;
@@ -234,6 +235,48 @@ const sandboxSchema = z
   })
   .strict();
 
+/** A complete Secrets Manager secret ARN (with the 6-character suffix): the execution role is granted exactly it. */
+const SECRET_ARN =
+  /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+
+const gitSchema = z
+  .object({
+    /**
+     * Existing Secrets Manager secret holding the git token (plain string, e.g. a GitHub
+     * fine-grained token with read access to the agents' repositories). The vault swaps it in for
+     * the harness's stub GIT_TOKEN on requests to `hosts` only; the harness never holds it.
+     * @default - none: only public repositories can be cloned
+     */
+    tokenSecretArn: z
+      .string()
+      .regex(
+        SECRET_ARN,
+        'must be the complete ARN of a Secrets Manager secret, e.g. arn:aws:secretsmanager:us-east-1:123456789012:secret:lap/git-token-AbCdEf (see docs/deploy.md, "Private repositories")',
+      )
+      .optional(),
+    /**
+     * Hosts the git token may be sent to (host, `*.domain`, IP or CIDR).
+     * @default ["github.com"]
+     */
+    hosts: z
+      .array(
+        // The vault's own rule parser: what passes here is what the vault accepts in HOST_GIT_TOKEN.
+        z.string().superRefine((host, ctx) => {
+          try {
+            parseDestinationRule(host);
+          } catch (error) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `must be a host like github.com, *.example.com, an IP address or a CIDR block: ${(error as Error).message}`,
+            });
+          }
+        }),
+      )
+      .min(1)
+      .default(['github.com']),
+  })
+  .strict();
+
 const imagesSchema = z
   .object({
     /** Prebuilt control-plane image (e.g. a private ECR mirror). @default - built from platform/Dockerfile */
@@ -277,6 +320,8 @@ export const deploymentConfigSchema = z
     platform: platformSchema.prefault({}),
     sandbox: sandboxSchema.prefault({}),
     images: imagesSchema.prefault({}),
+    /** Private repositories: the git token sandboxes clone with. @default - public repositories only */
+    git: gitSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -2,7 +2,7 @@ import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Validations } from 'aws-cdk-lib';
 import { VAULT_PROXY_PORT } from '@lap/sandbox-protocol';
 import { Construct } from 'constructs';
@@ -21,6 +21,8 @@ export interface SandboxTaskDefinitionsProps {
   vaultCaPrivateKey: secretsmanager.ISecret;
   /** The LiteLLM gateway URL; the vault injects the gateway key for its host only. */
   litellmApiBase: string;
+  /** Private repositories: the git token secret (vault only) and the hosts the vault may send it to. */
+  git: DeploymentConfig['git'];
   /** Host the sandboxes call back (internal DNS name of the web service): bypasses the vault proxy. */
   callbackHost: string;
   logRetentionDays: number;
@@ -37,8 +39,9 @@ const SHARED_PATH = '/lap/shared';
  *
  * The task role has no permissions at all (every container of a task can read the task-role
  * credentials, so the agent could too). The execution role pulls the images, writes the logs and
- * reads exactly the gateway key and the vault CA (certificate and key), which reach only the
- * vault container through ECS `secrets`; the harness container gets the CA certificate only.
+ * reads exactly the gateway key, the vault CA (certificate and key) and, when configured, the git
+ * token, which reach only the vault container through ECS `secrets`; the harness container gets
+ * the CA certificate only.
  */
 export class SandboxTaskDefinitions extends Construct {
   readonly taskRole: iam.Role;
@@ -68,6 +71,18 @@ export class SandboxTaskDefinitions extends Construct {
     const gatewayKey = ecs.Secret.fromSecretsManager(props.gatewayKey);
     const caCert = ecs.Secret.fromSecretsManager(props.vaultCaCertificate);
     const caKey = ecs.Secret.fromSecretsManager(props.vaultCaPrivateKey);
+    // The vault swaps the real token in for the harness's stub GIT_TOKEN on requests to these hosts only.
+    const { tokenSecretArn, hosts: gitHosts } = props.git;
+    const gitTokenSecret: Record<string, ecs.Secret> = tokenSecretArn
+      ? {
+          REAL_GIT_TOKEN: ecs.Secret.fromSecretsManager(
+            secretsmanager.Secret.fromSecretCompleteArn(this, 'GitToken', tokenSecretArn),
+          ),
+        }
+      : {};
+    const gitTokenHosts: Record<string, string> = tokenSecretArn
+      ? { HOST_GIT_TOKEN: gitHosts.join(',') }
+      : {};
     const runtimePlatform: ecs.RuntimePlatform = {
       operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
       cpuArchitecture:
@@ -102,8 +117,14 @@ export class SandboxTaskDefinitions extends Construct {
           HOST_LITELLM_API_KEY: new URL(props.litellmApiBase).hostname,
           // Where the vault publishes the CA certificate for the harness (NODE_EXTRA_CA_CERTS).
           VAULT_CA_CERT_OUT: caFile,
+          ...gitTokenHosts,
         },
-        secrets: { REAL_LITELLM_API_KEY: gatewayKey, VAULT_CA_CERT: caCert, VAULT_CA_KEY: caKey },
+        secrets: {
+          REAL_LITELLM_API_KEY: gatewayKey,
+          VAULT_CA_CERT: caCert,
+          VAULT_CA_KEY: caKey,
+          ...gitTokenSecret,
+        },
       });
       vault.addMountPoints({ sourceVolume: SHARED_VOLUME, containerPath: SHARED_PATH, readOnly: false });
 
@@ -150,7 +171,7 @@ export class SandboxTaskDefinitions extends Construct {
     acknowledgeWildcardResource(
       this.executionRole,
       '*',
-      'ecr:GetAuthorizationToken has no resource-level permissions (AWS requires "*"); every other statement of this role names its repositories, log group and three secrets.',
+      'ecr:GetAuthorizationToken has no resource-level permissions (AWS requires "*"); every other statement of this role names its repositories, log group and secrets (gateway key, vault CA, git token if configured).',
     );
   }
 

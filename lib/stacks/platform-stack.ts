@@ -67,6 +67,7 @@ export class PlatformStack extends EnvironmentStack {
       vaultCaCertificate: data.vaultCa.certificate,
       vaultCaPrivateKey: data.vaultCa.privateKey,
       litellmApiBase: config.litellmApiBase,
+      git: config.git,
       callbackHost,
       logRetentionDays,
     });

@@ -3,6 +3,7 @@
  * collected into ONE error that names each bad or missing key and how to fix it,
  * so an operator fixes a deployment in one round instead of one key per restart.
  */
+import { parseDestinationRules } from '@lap/vault/src/destination-rules';
 import { z } from 'zod';
 import { ecsSandboxSettingsSchema, type EcsSandboxSettings } from './sandbox/ecs/settings';
 
@@ -52,6 +53,28 @@ const httpUrl = (hint: string) =>
     `must be an http(s) URL (${hint})`,
   );
 
+/** Where the vault may send GIT_TOKEN: the vault's own destination rules (host, *.domain, IP, CIDR). */
+const gitTokenHosts = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const hosts = (v ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
+    if (hosts.length === 0) return ['github.com'];
+    try {
+      parseDestinationRules(hosts);
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a comma list of git hosts, e.g. github.com,gitlab.example.com: ${(error as Error).message}`,
+      });
+      return z.NEVER;
+    }
+    return hosts;
+  });
+
 /** The raw environment: one field per variable, with its own rule and fix. */
 const envSchema = z.object({
   PLATFORM_ROLE: oneOf(['all', 'web', 'worker'] as const, 'all'),
@@ -90,6 +113,10 @@ const envSchema = z.object({
   SANDBOX_LAUNCHER: oneOf(['local', 'ecs'] as const, 'local'),
   LITELLM_API_BASE: httpUrl('the LiteLLM gateway, e.g. https://gateway.example.com'),
   LITELLM_API_KEY: optionalText,
+  // Local mode: the real token the vaults swap in for the stub GIT_TOKEN the harness clones with.
+  // A secret: no rule here ever puts its value into a problem message.
+  GIT_TOKEN: optionalText,
+  GIT_TOKEN_HOSTS: gitTokenHosts,
   CALLBACK_URL: httpUrl('how sandboxes reach the platform, e.g. http://10.0.1.5:3000'),
   BASE_URL: httpUrl('the public URL of the API'),
   VAULT_CA_CERT: optionalText.refine(
@@ -122,6 +149,8 @@ export interface PlatformConfig {
   secretStore: { kind: 'local'; encryptionKey: Buffer } | { kind: 'kms'; kmsKeyArn: string };
   sandboxLauncher: Env['SANDBOX_LAUNCHER'];
   litellm: { apiBase: string; apiKey: string | undefined };
+  /** Local mode: the real git token the vaults hold (REAL_/HOST_GIT_TOKEN) and the hosts it may go to. */
+  git: { token: string | undefined; hosts: string[] };
   callbackUrl: string;
   baseUrl: string | undefined;
   vaultCaCertPem: string;
@@ -181,6 +210,10 @@ function crossFieldProblems(env: Env): string[] {
     'LITELLM_API_BASE',
     'for sandboxes: the LiteLLM gateway URL sandboxes call, e.g. https://gateway.example.com',
   );
+  if (env.GIT_TOKEN !== undefined && env.SANDBOX_LAUNCHER === 'ecs')
+    problems.push(
+      'GIT_TOKEN is for local sandboxes only: with SANDBOX_LAUNCHER=ecs the vault reads the git token from Secrets Manager (deployment config git.tokenSecretArn); unset GIT_TOKEN',
+    );
   return problems;
 }
 
@@ -263,6 +296,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
         : { kind: 'kms', kmsKeyArn: env.KMS_KEY_ARN! },
     sandboxLauncher: env.SANDBOX_LAUNCHER,
     litellm: { apiBase: env.LITELLM_API_BASE!, apiKey: env.LITELLM_API_KEY },
+    git: { token: env.GIT_TOKEN, hosts: env.GIT_TOKEN_HOSTS },
     callbackUrl: env.CALLBACK_URL!.replace(/\/+$/, ''),
     baseUrl: env.BASE_URL,
     vaultCaCertPem: env.VAULT_CA_CERT!,

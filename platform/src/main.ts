@@ -36,6 +36,7 @@ function launcherFor(config: PlatformConfig, log: Logger): SandboxLauncher {
     caCertPath: `${dataDir}/ca/ca.pem`,
     caKeyPath: `${dataDir}/ca/ca-key.pem`,
     litellm: config.litellm,
+    git: config.git,
   });
 }
 

@@ -39,6 +39,7 @@ describe('deployment config', () => {
     expect(config.platform.logRetentionDays).toBe(30);
     expect(config.sandbox.capacity).toBe('spot-with-fallback');
     expect(config.sandbox.harnesses).toEqual(['opencode', 'claude-agent-sdk', 'claude-code', 'codex']);
+    expect(config.git).toEqual({ hosts: ['github.com'] });
   });
 
   it('applies production defaults', () => {
@@ -140,6 +141,19 @@ describe('deployment config', () => {
       'gateway key secret not an ARN',
       { ...base, gatewayKeySecretArn: 'my-secret' },
       /gatewayKeySecretArn: must be a Secrets Manager secret ARN/,
+    ],
+    [
+      'git token secret not a complete Secrets Manager ARN',
+      {
+        ...base,
+        git: { tokenSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:lap/git-token' },
+      },
+      /git\.tokenSecretArn: must be the complete ARN of a Secrets Manager secret/,
+    ],
+    [
+      'git token host that the vault cannot bind',
+      { ...base, git: { hosts: ['github.com', 'not a host'] } },
+      /git\.hosts\.1: must be a host like github\.com/,
     ],
     ['bad alarm email', { ...base, alarmEmail: 'ops' }, /alarmEmail: must be an email address/],
     [

@@ -7,7 +7,13 @@ import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { resolveConfig } from '../../lib/config';
 import { createStacks } from '../../lib/create-stacks';
-import { assetHashSerializer, readConfigFile, synthesize, type Synthesized } from './support/synth';
+import {
+  assetHashSerializer,
+  readConfigFile,
+  snapshotTemplate,
+  synthesize,
+  type Synthesized,
+} from './support/synth';
 
 expect.addSnapshotSerializer(assetHashSerializer);
 
@@ -45,6 +51,35 @@ function refName(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Every secret the sandbox execution role may read (resources of its secretsmanager statements). */
+function sandboxExecutionRoleSecrets(platform: Template): string[] {
+  const roleId = logicalId(platform, 'AWS::IAM::Role', (p) =>
+    /sandbox execution role/.test(p.Description ?? ''),
+  );
+  return Object.values(resources(platform, 'AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties!.Roles).includes(roleId))
+    .flatMap(
+      (p) =>
+        p.Properties!.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>,
+    )
+    .filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')))
+    .flatMap((s) => [s.Resource].flat())
+    .map(refName);
+}
+
+interface ContainerDefinition {
+  Name: string;
+  Environment?: Array<{ Name: string; Value: unknown }>;
+  Secrets?: Array<{ Name: string; ValueFrom: unknown }>;
+}
+
+/** The container definitions of every sandbox task definition template. */
+function sandboxContainers(platform: Template): ContainerDefinition[][] {
+  return Object.values(resources(platform, 'AWS::ECS::TaskDefinition'))
+    .filter((t) => String(t.Properties!.Family).includes('-sandbox-'))
+    .map((t) => t.Properties!.ContainerDefinitions as ContainerDefinition[]);
+}
+
 const envs: Record<string, Synthesized> = {};
 beforeAll(() => {
   envs.dev = synthesize('dev');
@@ -53,7 +88,7 @@ beforeAll(() => {
 
 describe.each(['dev', 'prod'])('%s templates', (envName) => {
   it.each(['network', 'data', 'platform'] as const)('%s stack matches its snapshot', (stack) => {
-    expect(envs[envName]!.templates[stack].toJSON()).toMatchSnapshot();
+    expect(snapshotTemplate(envs[envName]!.templates[stack].toJSON())).toMatchSnapshot();
   });
 
   it('names every stack after the environment', () => {
@@ -85,21 +120,7 @@ describe.each(['dev', 'prod'])('%s templates', (envName) => {
   });
 
   it('lets the sandbox execution role read exactly the gateway key and the vault CA', () => {
-    const { platform } = envs[envName]!.templates;
-    const roleId = logicalId(platform, 'AWS::IAM::Role', (p) =>
-      /sandbox execution role/.test(p.Description ?? ''),
-    );
-    const policies = Object.values(resources(platform, 'AWS::IAM::Policy')).filter((p) =>
-      JSON.stringify(p.Properties!.Roles).includes(roleId),
-    );
-    const secretResources = policies
-      .flatMap(
-        (p) =>
-          p.Properties!.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>,
-      )
-      .filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')))
-      .flatMap((s) => [s.Resource].flat())
-      .map(refName);
+    const secretResources = sandboxExecutionRoleSecrets(envs[envName]!.templates.platform);
     expect(secretResources).toHaveLength(3);
     expect(secretResources.join()).toMatch(/GatewayKey/);
     expect(secretResources.join()).toMatch(/VaultCACertificate/);
@@ -511,6 +532,41 @@ describe('variants', () => {
       Type: 'A',
       HostedZoneId: 'Z0123456789ABCDEFGHIJ',
     });
+  });
+
+  it('gives the vault a configured git token through ECS secrets, bound to its hosts, and lets the execution role read exactly it too', () => {
+    const tokenSecretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:lap/git-token-AbCdEf';
+    const { templates } = synthesize('dev', {
+      ...readConfigFile('dev'),
+      git: { tokenSecretArn, hosts: ['github.com', 'gitlab.example.com'] },
+    });
+    const secretResources = sandboxExecutionRoleSecrets(templates.platform);
+    expect(secretResources).toHaveLength(4);
+    expect(secretResources.filter((r) => r === refName(tokenSecretArn))).toHaveLength(1);
+    expect(secretResources.join()).toMatch(/GatewayKey/);
+    expect(secretResources.join()).toMatch(/VaultCACertificate/);
+    expect(secretResources.join()).toMatch(/VaultCAPrivateKey/);
+    const templatesOfHarnesses = sandboxContainers(templates.platform);
+    expect(templatesOfHarnesses).toHaveLength(4);
+    for (const containers of templatesOfHarnesses) {
+      const vault = containers.find((c) => c.Name === 'vault')!;
+      const harness = containers.find((c) => c.Name === 'harness')!;
+      expect(vault.Secrets).toContainEqual({ Name: 'REAL_GIT_TOKEN', ValueFrom: tokenSecretArn });
+      expect(vault.Environment).toContainEqual({
+        Name: 'HOST_GIT_TOKEN',
+        Value: 'github.com,gitlab.example.com',
+      });
+      expect((vault.Environment ?? []).map((e) => e.Name)).not.toContain('REAL_GIT_TOKEN');
+      // The harness holds only the stub (from the vault's env file), never the token or its reference.
+      expect(JSON.stringify(harness)).not.toMatch(/GIT_TOKEN|git-token/);
+    }
+  });
+
+  it('leaves the git token out entirely when none is configured', () => {
+    for (const envName of ['dev', 'prod']) {
+      expect(sandboxExecutionRoleSecrets(envs[envName]!.templates.platform)).toHaveLength(3);
+      expect(JSON.stringify(envs[envName]!.templates.platform.toJSON())).not.toMatch(/GIT_TOKEN/);
+    }
   });
 
   it('uses prebuilt images when the config names them', () => {

@@ -72,6 +72,7 @@ async function main(): Promise<void> {
     caCertPath: ca.certPath,
     caKeyPath: ca.keyPath,
     litellm: config.litellm,
+    git: config.git,
     onUnexpectedStop: (state) => {
       endWhatSandboxServed({ db, warmPool, log }, state).catch((err: Error) =>
         log.error({ err: { message: err.message } }, 'could not end the session of a stopped sandbox'),

@@ -32,6 +32,9 @@ export interface LocalLauncherOptions {
   caKeyPath: string;
   /** Gateway the local vaults hold the real key for (REAL_/HOST_LITELLM_API_KEY). */
   litellm: { apiBase: string | undefined; apiKey: string | undefined };
+  /** The real git token the local vaults swap in for the harness's stub GIT_TOKEN, only for `hosts`
+   *  (REAL_/HOST_GIT_TOKEN): private repositories clone without the harness ever holding it. */
+  git?: { token: string | undefined; hosts: string[] };
   /** `lap:environment` tag value. */
   environment?: string;
   vaultEntry?: string;
@@ -111,6 +114,9 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       VAULT_CA_KEY_PATH: this.options.caKeyPath,
       ...(this.options.litellm.apiKey && gatewayHost
         ? { REAL_LITELLM_API_KEY: this.options.litellm.apiKey, HOST_LITELLM_API_KEY: gatewayHost }
+        : {}),
+      ...(this.options.git?.token
+        ? { REAL_GIT_TOKEN: this.options.git.token, HOST_GIT_TOKEN: this.options.git.hosts.join(',') }
         : {}),
     };
     const harnessEnv: Record<string, string> = {

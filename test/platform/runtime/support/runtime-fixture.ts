@@ -36,6 +36,8 @@ export interface FixtureOptions {
   realHarness?: { gatewayUrl: string; gatewayKey: string };
   /** Extra environment for the sandbox processes. */
   sandboxEnv?: Record<string, string>;
+  /** The platform's git token setting (PlatformConfig.git): the vaults hold it as REAL_/HOST_GIT_TOKEN. */
+  git?: { token: string | undefined; hosts: string[] };
 }
 
 export interface RuntimeFixture {
@@ -73,6 +75,7 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     litellm: options.realHarness
       ? { apiBase: options.realHarness.gatewayUrl, apiKey: options.realHarness.gatewayKey }
       : { apiBase: 'http://127.0.0.1:9', apiKey: 'sk-test-gateway-key' },
+    git: options.git,
     harnessEntry: options.realHarness ? undefined : path.join(SUPPORT, 'fake-harness.ts'),
     extraEnv: { FAKE_HARNESS_MODE: options.harnessMode ?? 'normal', ...options.sandboxEnv },
     onUnexpectedStop: (state) => void endWhatSandboxServed({ db: pool, warmPool, log }, state),
