@@ -166,6 +166,13 @@ async function main(): Promise<void> {
       connections: CONNECTIONS,
       duration: Math.max(2, Math.round(DURATION_S / 2)),
     });
+    // Warm-up, not measured: JIT compilation and the rendered-agent cache, as in a long-running service.
+    await autocannon({
+      url: `${baseUrl}/api/v1/managed_agents/agents?limit=50`,
+      headers,
+      connections: CONNECTIONS,
+      duration: 3,
+    });
     const list = await measure('GET /api/v1/managed_agents/agents?limit=50', child.pid!, {
       url: `${baseUrl}/api/v1/managed_agents/agents?limit=50`,
       headers,

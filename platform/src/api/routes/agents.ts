@@ -33,6 +33,8 @@ const AGENTS = '/managed_agents/agents';
 // The same cache for both prefixes (/api/v1 and /v1) of one app.
 const renderedAgentCaches = new WeakMap<ApiDeps, RenderedAgentCache>();
 const writeAgent = compileJsonWriter(agentSchema)!;
+const PAGE_HEAD = Buffer.from('{"data":[');
+const COMMA = Buffer.from(',');
 
 export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { deps }) => {
   const { db, secretStore } = deps;
@@ -40,11 +42,11 @@ export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { de
   const rendered = renderedAgentCaches.get(deps)!;
 
   /** The page's agents as JSON, in page order; only agents not rendered at their current version are read. */
-  async function renderPage(entries: { id: string; version: string }[]): Promise<string[]> {
+  async function renderPage(entries: { id: string; version: string }[]): Promise<Buffer[]> {
     const missing = entries.filter((e) => rendered.get(e.id, e.version) === undefined).map((e) => e.id);
-    const fresh = new Map<string, string>();
+    const fresh = new Map<string, Buffer>();
     for (const { agent, version } of await getAgentsWithVersions(db, missing)) {
-      const json = writeAgent(agentView(agent));
+      const json = Buffer.from(writeAgent(agentView(agent)));
       rendered.set(agent.id, version, json);
       fresh.set(agent.id, json);
     }
@@ -120,12 +122,15 @@ export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { de
       const query = request.query;
       const { entries, total } = await listAgentVersions(db, query);
       const data = await renderPage(entries);
-      const body = `{"data":[${data.join(',')}],"total":${total},"limit":${query.limit},"offset":${query.offset}}`;
-      // Already JSON, written by the agent schema's own writer: bypass the page serializer.
-      return reply
-        .type('application/json; charset=utf-8')
-        .serializer((payload) => payload as string)
-        .send(body as never);
+      const parts: Buffer[] = [PAGE_HEAD];
+      data.forEach((json, i) => {
+        if (i > 0) parts.push(COMMA);
+        parts.push(json);
+      });
+      parts.push(Buffer.from(`],"total":${total},"limit":${query.limit},"offset":${query.offset}}`));
+      const body = Buffer.concat(parts);
+      // Already JSON, written by the agent schema's own writer: a Buffer skips the page serializer.
+      return reply.type('application/json; charset=utf-8').send(body as never);
     },
   );
 
