@@ -86,7 +86,7 @@ export class PlatformServices extends Construct {
       Validations.of(taskDefinition).acknowledge({
         id: 'AwsSolutions-ECS2',
         reason:
-          'The environment holds only non-secret settings (hosts, ARNs, ids, sizes); MASTER_KEY, HARNESS_TOKEN_SIGNING_KEY, DB_PASSWORD and VAULT_CA_CERT come from Secrets Manager through ECS secrets.',
+          'The environment holds only non-secret settings (hosts, ARNs, ids, sizes); MASTER_KEY, HARNESS_TOKEN_SIGNING_KEY and VAULT_CA_CERT come from Secrets Manager through ECS secrets, and the database password is read from its RDS-managed secret at run time (DB_SECRET_ARN).',
       });
       acknowledgeWildcardResource(
         taskDefinition.obtainExecutionRole(),

@@ -139,13 +139,13 @@ export class PlatformStack extends EnvironmentStack {
         ...settings,
         // The RDS CA bundle the platform image ships (DB_SSL=require verifies the certificate).
         NODE_EXTRA_CA_CERTS: PLATFORM_IMAGE_RDS_CA_BUNDLE,
-        // RDS rotates DB_PASSWORD (every 7 days): a process can re-read the current one from here.
+        // The database password: read by the services from the RDS-managed secret (task role) for
+        // each new connection, so a rotation (every 7 days) needs no restart.
         DB_SECRET_ARN: data.database.secret.secretArn,
       },
       secrets: {
         MASTER_KEY: ecs.Secret.fromSecretsManager(data.secrets.platform, 'MASTER_KEY'),
         HARNESS_TOKEN_SIGNING_KEY: ecs.Secret.fromSecretsManager(data.secrets.harnessTokenSigningKey),
-        DB_PASSWORD: ecs.Secret.fromSecretsManager(data.database.secret, 'password'),
         VAULT_CA_CERT: ecs.Secret.fromSecretsManager(data.vaultCa.certificate),
       },
       namespace,

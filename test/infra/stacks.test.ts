@@ -309,6 +309,8 @@ describe.each(['dev', 'prod'])('%s templates', (envName) => {
       }
       expect(env).toMatchObject({
         DB_SSL: 'require',
+        // The password comes from the rotating RDS secret at run time, never from the environment.
+        DB_SECRET_ARN: expect.anything(),
         SECRET_STORE: 'kms',
         SANDBOX_LAUNCHER: 'ecs',
         SANDBOX_ENVIRONMENT: envName,
@@ -320,7 +322,6 @@ describe.each(['dev', 'prod'])('%s templates', (envName) => {
         codex: `lap-${envName}-sandbox-codex`,
       });
       expect((container.Secrets as Array<{ Name: string }>).map((s) => s.Name).sort()).toEqual([
-        'DB_PASSWORD',
         'HARNESS_TOKEN_SIGNING_KEY',
         'MASTER_KEY',
         'VAULT_CA_CERT',
