@@ -18,7 +18,6 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import pino from 'pino';
 import type pg from 'pg';
-import { createPool } from '../../../platform/src/db/pool';
 import {
   failSession,
   markSessionDead,
@@ -29,27 +28,23 @@ import { runIdleReaper } from '../../../platform/src/reaper/reaper';
 import { awaitSandboxRunning, launchSandbox } from '../../../platform/src/sandbox/bring-up';
 import { EcsSandboxLauncher } from '../../../platform/src/sandbox/ecs/ecs-sandbox-launcher';
 import { parseEcsSandboxSettings } from '../../../platform/src/sandbox/ecs/settings';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { EcsDouble } from './support/ecs-double';
-import { Seed } from './support/seed';
+import { openSeededDatabase, type Seed, type SeededDatabase } from './support/seed';
 
 const SESSIONS = 1000;
 const ecsMock = mockClient(ECSClient);
-let database: TestDatabase;
+let database: SeededDatabase;
 let pool: pg.Pool;
 let seed: Seed;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  pool = createPool({ url: database.url, max: 10 });
-  seed = await Seed.connect(database.url);
+  database = await openSeededDatabase(10);
+  ({ pool, seed } = database);
 });
 
 afterAll(async () => {
   ecsMock.restore();
-  await seed.close();
-  await pool.end();
-  await database.drop();
+  await database?.close();
 });
 
 /** A seeded generator, so a failing run can be replayed. */

@@ -1,26 +1,21 @@
 import pino from 'pino';
 import type pg from 'pg';
-import { createPool } from '../../../platform/src/db/pool';
 import { runIdleReaper, type ReaperDeps } from '../../../platform/src/reaper/reaper';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { MemoryLauncher } from './support/memory-launcher';
-import { Seed } from './support/seed';
+import { openSeededDatabase, type Seed, type SeededDatabase } from './support/seed';
 
 const log = pino({ level: 'silent' });
-let database: TestDatabase;
+let database: SeededDatabase;
 let pool: pg.Pool;
 let seed: Seed;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  pool = createPool({ url: database.url, max: 10 });
-  seed = await Seed.connect(database.url);
+  database = await openSeededDatabase(10);
+  ({ pool, seed } = database);
 });
 
 afterAll(async () => {
-  await seed.close();
-  await pool.end();
-  await database.drop();
+  await database?.close();
 });
 
 beforeEach(async () => {

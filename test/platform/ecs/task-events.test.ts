@@ -1,26 +1,21 @@
 import pino from 'pino';
 import type pg from 'pg';
-import { createPool } from '../../../platform/src/db/pool';
 import { handleTaskStateChange } from '../../../platform/src/task-events/task-events';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { Seed } from './support/seed';
+import { openSeededDatabase, type Seed, type SeededDatabase } from './support/seed';
 
 const log = pino({ level: 'silent' });
 const CLUSTER = 'arn:aws:ecs:eu-west-1:123456789012:cluster/lap-prod';
-let database: TestDatabase;
+let database: SeededDatabase;
 let pool: pg.Pool;
 let seed: Seed;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  pool = createPool({ url: database.url, max: 5 });
-  seed = await Seed.connect(database.url);
+  database = await openSeededDatabase(5);
+  ({ pool, seed } = database);
 });
 
 afterAll(async () => {
-  await seed.close();
-  await pool.end();
-  await database.drop();
+  await database?.close();
 });
 
 function stoppedEvent(taskArn: string, detail: Record<string, unknown> = {}) {

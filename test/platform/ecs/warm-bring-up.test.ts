@@ -1,28 +1,23 @@
 import pino from 'pino';
 import type pg from 'pg';
-import { createPool } from '../../../platform/src/db/pool';
 import { getWarmSandbox, markWarmSandboxDead } from '../../../platform/src/db/warm-pool';
 import { SandboxLaunchError, type SandboxLaunchSpec } from '../../../platform/src/sandbox/launcher';
 import { LocalSecretStore } from '../../../platform/src/secrets/local';
 import { bringUpWarmSandbox, type WarmBringUpDeps } from '../../../platform/src/warm-pool/warm-bring-up';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { MemoryLauncher } from './support/memory-launcher';
-import { Seed } from './support/seed';
+import { openSeededDatabase, type Seed, type SeededDatabase } from './support/seed';
 
-let database: TestDatabase;
+let database: SeededDatabase;
 let pool: pg.Pool;
 let seed: Seed;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  pool = createPool({ url: database.url, max: 5 });
-  seed = await Seed.connect(database.url);
+  database = await openSeededDatabase(5);
+  ({ pool, seed } = database);
 });
 
 afterAll(async () => {
-  await seed.close();
-  await pool.end();
-  await database.drop();
+  await database?.close();
 });
 
 function deps(launcher: MemoryLauncher): WarmBringUpDeps {

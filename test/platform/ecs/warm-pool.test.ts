@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type pg from 'pg';
-import { createPool, withTransaction } from '../../../platform/src/db/pool';
+import { withTransaction } from '../../../platform/src/db/pool';
 import { getWarmSandbox, requestWarmPoolTopUp } from '../../../platform/src/db/warm-pool';
 import { planTopUp } from '../../../platform/src/warm-pool/plan';
 import {
@@ -10,20 +10,18 @@ import {
   topUpWarmPool,
   type WarmPoolSettings,
 } from '../../../platform/src/warm-pool/warm-pool';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { MemoryLauncher } from './support/memory-launcher';
-import { Seed } from './support/seed';
+import { openSeededDatabase, type Seed, type SeededDatabase } from './support/seed';
 
 const log = pino({ level: 'silent' });
 const settings: WarmPoolSettings = { size: 4, recentAgentHours: 24, maxProvisioning: 2, ttlMinutes: 30 };
-let database: TestDatabase;
+let database: SeededDatabase;
 let pool: pg.Pool;
 let seed: Seed;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  pool = createPool({ url: database.url, max: 10 });
-  seed = await Seed.connect(database.url);
+  database = await openSeededDatabase(10);
+  ({ pool, seed } = database);
   // Any statement that changes a warm sandbox's expires_at fails the test that ran it.
   await seed.client.query(`
     CREATE FUNCTION forbid_ttl_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -33,9 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await seed.close();
-  await pool.end();
-  await database.drop();
+  await database?.close();
 });
 
 beforeEach(async () => {

@@ -1,4 +1,29 @@
-import { Client } from 'pg';
+import pg, { Client } from 'pg';
+import { createPool } from '../../../../platform/src/db/pool';
+import { createTestDatabase } from '../../../support/postgres';
+
+/** A test file's own migrated database, with a platform pool and a `Seed` client on it. */
+export interface SeededDatabase {
+  pool: pg.Pool;
+  seed: Seed;
+  /** Closes the seed client and the pool, then drops the database. */
+  close(): Promise<void>;
+}
+
+export async function openSeededDatabase(poolMax: number): Promise<SeededDatabase> {
+  const database = await createTestDatabase();
+  const pool = createPool({ url: database.url, max: poolMax });
+  const seed = await Seed.connect(database.url);
+  return {
+    pool,
+    seed,
+    close: async () => {
+      await seed.close();
+      await pool.end();
+      await database.drop();
+    },
+  };
+}
 
 /** Direct SQL for test setup (agents, sessions, warm rows in a given state). */
 export class Seed {
