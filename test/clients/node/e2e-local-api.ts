@@ -13,17 +13,17 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Agent, LapApiError, Skill } from '@litellm/agent-sdk';
 import { CliTerminal, runLap } from '../support/cli-terminal.js';
-import { startFakeLlmServer, type FakeLlmServer } from '../support/fake-llm-server.js';
+import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway.js';
 import { startLocalPlatform, type LocalPlatform } from '../support/local-platform.js';
 import { unusedPort } from '../support/loopback.js';
 
-let llm: FakeLlmServer;
+let llm: FakeLlmGateway;
 let lap: LocalPlatform;
 let connection: { apiKey: string; baseUrl: string };
 let home: string;
 
 before(async () => {
-  llm = await startFakeLlmServer();
+  llm = await startFakeLlmGateway();
   lap = await startLocalPlatform({ litellmApiBase: llm.url });
   connection = { apiKey: lap.masterKey, baseUrl: lap.url };
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-e2e-home-'));

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Agent, Session, type SessionEvent } from '@litellm/agent-sdk';
 import { CliTerminal, runLap } from '../support/cli-terminal.js';
-import { startFakeLlmServer, type FakeLlmServer } from '../support/fake-llm-server.js';
+import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway.js';
 import { installFakeTuiPrograms } from '../support/fake-tui-program.js';
 import { startLocalPlatform, type LocalPlatform } from '../support/local-platform.js';
 import { QuickstartRun } from '../support/quickstart-example.js';
@@ -21,13 +21,13 @@ import { waitUntil } from '../support/loopback.js';
 
 const BOOT_TIMEOUT_MS = 180_000;
 
-let llm: FakeLlmServer;
+let llm: FakeLlmGateway;
 let lap: LocalPlatform;
 let connection: { apiKey: string; baseUrl: string };
 let home: string;
 
 before(async () => {
-  llm = await startFakeLlmServer();
+  llm = await startFakeLlmGateway();
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-e2e-home-'));
   // TUI sandboxes run `claude`/`codex` from PATH: a fake program stands in for them.
   const fakeTuiBin = installFakeTuiPrograms(home);

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freeLoopbackPort } from '../../../platform/src/sandbox/local/free-port';
-import { GATEWAY_ANSWER, startFakeGateway } from './support/fake-gateway';
+import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -82,7 +82,7 @@ describe('local mode (npm run local)', () => {
   const marker = `visible-agent-name-${tag}`;
   let port: number;
   let mode: LocalMode | undefined;
-  let gateway: Awaited<ReturnType<typeof startFakeGateway>> | undefined;
+  let gateway: FakeLlmGateway | undefined;
 
   afterAll(async () => {
     if (mode && mode.child.exitCode === null) {
@@ -95,8 +95,11 @@ describe('local mode (npm run local)', () => {
 
   it('starts, serves a session, stops cleanly on SIGTERM, keeps data, and never stores secrets in plain text', async () => {
     port = await freeLoopbackPort();
-    gateway = await startFakeGateway();
-    mode = startLocalMode(dataDir, port, { LITELLM_API_BASE: gateway.url, LITELLM_API_KEY: secrets.gateway });
+    gateway = await startFakeLlmGateway();
+    mode = startLocalMode(dataDir, port, {
+      LITELLM_API_BASE: `${gateway.url}/v1`,
+      LITELLM_API_KEY: secrets.gateway,
+    });
     await waitHealthy(port, mode);
     const printed = /MASTER_KEY=(\S+)/.exec(mode.output());
     expect(printed).not.toBeNull();
@@ -144,10 +147,10 @@ describe('local mode (npm run local)', () => {
         text: 'hi',
       },
     );
-    expect(JSON.stringify(reply.body)).toContain(GATEWAY_ANSWER);
+    expect(JSON.stringify(reply.body)).toContain('fake-llm: hi');
     // The harness held a stub; the vault swapped the real gateway key in on the way out.
-    expect(gateway.authorizations.length).toBeGreaterThan(0);
-    expect(gateway.authorizations.every((a) => a.includes(secrets.gateway))).toBe(true);
+    expect(gateway.credentials().length).toBeGreaterThan(0);
+    expect(gateway.credentials().every((a) => a.includes(secrets.gateway))).toBe(true);
 
     mode.child.kill('SIGTERM');
     expect(await mode.exited).toBe(0);
@@ -164,7 +167,7 @@ describe('local mode (npm run local)', () => {
     expect(fs.statSync(path.join(dataDir, 'ca/ca-key.pem')).mode & 0o777).toBe(0o600);
 
     // Restart on the same data: same key (not printed again), the agent is still there, the session ended.
-    mode = startLocalMode(dataDir, port, { LITELLM_API_BASE: gateway.url });
+    mode = startLocalMode(dataDir, port, { LITELLM_API_BASE: `${gateway.url}/v1` });
     await waitHealthy(port, mode);
     expect(mode.output()).not.toMatch(/MASTER_KEY=/);
     expect(

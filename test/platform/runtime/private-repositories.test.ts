@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from '../../../platform/src/config';
 import { createBareRepo, startGitServer, type GitServer } from '../../sandbox/support/git-server';
 import { createTestPki, type TestPki } from '../../sandbox/support/tls';
-import { startFakeGateway } from './support/fake-gateway';
+import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
 import {
   startRuntimeFixture,
   waitForStatus,
@@ -71,7 +71,7 @@ describe('GIT_TOKEN platform setting', () => {
 describe('cloning a private repository in local mode', () => {
   let pki: TestPki;
   let git: GitServer;
-  let gateway: Awaited<ReturnType<typeof startFakeGateway>>;
+  let gateway: FakeLlmGateway;
   let fx: RuntimeFixture;
 
   beforeAll(async () => {
@@ -79,7 +79,7 @@ describe('cloning a private repository in local mode', () => {
     const root = path.join(pki.dir, 'git-host');
     createBareRepo(root, 'main', { 'README.md': 'private hello\n' });
     git = await startGitServer(root, pki.upstreamServerCert, REAL_GIT_TOKEN);
-    gateway = await startFakeGateway();
+    gateway = await startFakeLlmGateway();
     // The platform's own config decides what the vaults get: a host list (the vault binds the token
     // to each), with the git server on 127.0.0.2 second.
     const config = loadConfig({
@@ -88,7 +88,7 @@ describe('cloning a private repository in local mode', () => {
       GIT_TOKEN_HOSTS: 'github.com,127.0.0.2',
     });
     fx = await startRuntimeFixture({
-      realHarness: { gatewayUrl: gateway.url, gatewayKey: 'sk-real-gateway-key-private-repo' },
+      realHarness: { gatewayUrl: `${gateway.url}/v1`, gatewayKey: 'sk-real-gateway-key-private-repo' },
       git: config.git,
       // The vault verifies the git host's certificate (issued by the test "internet" CA).
       sandboxEnv: { VAULT_UPSTREAM_CA_PATH: pki.upstreamCaPath },

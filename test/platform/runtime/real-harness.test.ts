@@ -3,7 +3,7 @@
  * as processes. The harness only ever holds a stub of the gateway key; the fake gateway
  * must see the real key, swapped in by the vault.
  */
-import { startFakeGateway, GATEWAY_ANSWER } from './support/fake-gateway';
+import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
 import {
   startRuntimeFixture,
   waitForStatus,
@@ -16,12 +16,12 @@ const REAL_KEY = 'sk-real-gateway-key-1234567890';
 
 describe('sessions on the real vault and harness', () => {
   let fx: RuntimeFixture;
-  let gateway: Awaited<ReturnType<typeof startFakeGateway>>;
+  let gateway: FakeLlmGateway;
 
   beforeAll(async () => {
-    gateway = await startFakeGateway();
+    gateway = await startFakeLlmGateway();
     fx = await startRuntimeFixture({
-      realHarness: { gatewayUrl: gateway.url, gatewayKey: REAL_KEY },
+      realHarness: { gatewayUrl: `${gateway.url}/v1`, gatewayKey: REAL_KEY },
       creatingTimeoutMs: 120_000,
     });
   });
@@ -48,9 +48,9 @@ describe('sessions on the real vault and harness', () => {
       { text: 'Say hello' },
     );
     expect(reply.status).toBe(200);
-    expect(reply.body.parts.map((p) => p.text ?? '').join('')).toContain(GATEWAY_ANSWER);
-    expect(gateway.authorizations.length).toBeGreaterThan(0);
-    expect(gateway.authorizations.every((a) => a.includes(REAL_KEY))).toBe(true);
+    expect(reply.body.parts.map((p) => p.text ?? '').join('')).toContain('fake-llm: Say hello');
+    expect(gateway.credentials().length).toBeGreaterThan(0);
+    expect(gateway.credentials().every((a) => a.includes(REAL_KEY))).toBe(true);
     const stopped = await fx.api<ApiSessionBody>('POST', `${BASE}/sessions/${created.body.id}/stop`);
     expect(stopped.body.status).toBe('dead');
   }, 150_000);

@@ -1,29 +1,49 @@
 /**
- * TEST DOUBLE of the LLM gateway (LITELLM_API_BASE): a tiny OpenAI-compatible and
- * Anthropic-compatible server so a real harness can finish real turns offline.
- * Every reply is `fake-llm: <last user text>`, streamed word by word when asked.
+ * TEST DOUBLE of the LLM gateway (LITELLM_API_BASE): one small server speaking the OpenAI-compatible
+ * chat completions API and the Anthropic-compatible messages API, over HTTP or HTTPS, so a real
+ * harness can finish real turns offline. Every reply is `fake-llm: <last user text>` (see
+ * `fakeReplyTo`), streamed word by word when asked, so each turn's answer is predictable and distinct.
+ * It records the credentials of every request, so tests can prove the gateway saw only the real key.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-export interface FakeLlmServer {
+export interface FakeLlmGatewayRequest {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  apiKey: string | undefined;
+}
+
+export interface FakeLlmGateway {
+  /** The origin, e.g. `http://127.0.0.1:4000`; the routes match under any prefix (`/v1/...` or none). */
   url: string;
-  /** Every request's method, path and authorization header, in order. */
-  requests: Array<{ method: string; path: string; authorization: string | undefined }>;
+  port: number;
+  /** Every request, in order. */
+  requests: FakeLlmGatewayRequest[];
+  /** Every credential received: each request's Authorization and x-api-key values ('' when it sent none). */
+  credentials(): string[];
   close(): Promise<void>;
 }
 
 type ChatMessage = { role: string; content: unknown };
 
-export async function startFakeLlmServer(): Promise<FakeLlmServer> {
-  const requests: FakeLlmServer['requests'] = [];
-  const server = http.createServer((req, res) => {
+export async function startFakeLlmGateway(
+  options: { tls?: { cert: string; key: string }; host?: string } = {},
+): Promise<FakeLlmGateway> {
+  const requests: FakeLlmGatewayRequest[] = [];
+  const handle: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
-      const auth = req.headers.authorization ?? (req.headers['x-api-key'] as string | undefined);
-      requests.push({ method: req.method ?? 'GET', path, authorization: auth });
+      requests.push({
+        method: req.method ?? 'GET',
+        path,
+        authorization: req.headers.authorization,
+        apiKey: req.headers['x-api-key'] as string | undefined,
+      });
       const body = parseJson(Buffer.concat(chunks).toString());
       if (path.endsWith('/models')) {
         return json(res, { object: 'list', data: [{ id: 'fake-model', object: 'model', owned_by: 'fake' }] });
@@ -34,11 +54,20 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
         .writeHead(404, { 'content-type': 'application/json' })
         .end(JSON.stringify({ error: `no route ${path}` }));
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  };
+  const server = options.tls ? https.createServer(options.tls, handle) : http.createServer(handle);
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
+    port,
     requests,
+    credentials: () =>
+      requests.flatMap((r) => {
+        const sent = [r.authorization, r.apiKey].filter((v): v is string => v !== undefined);
+        return sent.length > 0 ? sent : [''];
+      }),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -46,10 +75,15 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
   };
 }
 
-/** The reply to a conversation: the last user message's text, echoed. */
+/**
+ * The reply to a conversation: the last user message's text, echoed. Claude Code wraps its own notes
+ * into the user message as `<system-reminder>` blocks; they are not what the user typed, so they are
+ * left out.
+ */
 export function fakeReplyTo(messages: ChatMessage[]): string {
   const lastUser = [...messages].reverse().find((m) => m.role === 'user');
-  return `fake-llm: ${textOf(lastUser?.content).trim()}`;
+  const typed = textOf(lastUser?.content).replace(/<system-reminder>[\s\S]*?<\/system-reminder>/g, '');
+  return `fake-llm: ${typed.trim()}`;
 }
 
 function textOf(content: unknown): string {
@@ -64,16 +98,18 @@ function textOf(content: unknown): string {
   return '';
 }
 
+/** The words of a reply, each keeping its trailing space: the deltas of a streamed answer. */
+function wordsOf(reply: string): string[] {
+  return reply.split(/(?<= )/);
+}
+
 function chatCompletion(res: http.ServerResponse, body: Record<string, unknown>): void {
   const reply = fakeReplyTo((body.messages as ChatMessage[]) ?? []);
   const model = String(body.model ?? 'fake-model');
   const id = `chatcmpl-${Date.now()}`;
   const created = Math.floor(Date.now() / 1000);
-  const usage = {
-    prompt_tokens: 10,
-    completion_tokens: reply.split(' ').length,
-    total_tokens: 10 + reply.split(' ').length,
-  };
+  const words = wordsOf(reply).length;
+  const usage = { prompt_tokens: 10, completion_tokens: words, total_tokens: 10 + words };
   if (!body.stream) {
     return json(res, {
       id,
@@ -94,7 +130,7 @@ function chatCompletion(res: http.ServerResponse, body: Record<string, unknown>)
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`,
     );
   chunk({ role: 'assistant', content: '' }, null);
-  for (const word of reply.split(/(?<= )/)) chunk({ content: word }, null);
+  for (const word of wordsOf(reply)) chunk({ content: word }, null);
   chunk({}, 'stop', { usage });
   res.end('data: [DONE]\n\n');
 }
@@ -103,7 +139,7 @@ function anthropicMessage(res: http.ServerResponse, body: Record<string, unknown
   const reply = fakeReplyTo((body.messages as ChatMessage[]) ?? []);
   const model = String(body.model ?? 'fake-model');
   const id = `msg_${Date.now()}`;
-  const usage = { input_tokens: 10, output_tokens: reply.split(' ').length };
+  const usage = { input_tokens: 10, output_tokens: wordsOf(reply).length };
   if (!body.stream) {
     return json(res, {
       id,
@@ -132,7 +168,7 @@ function anthropicMessage(res: http.ServerResponse, body: Record<string, unknown
     },
   });
   event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
-  for (const word of reply.split(/(?<= )/))
+  for (const word of wordsOf(reply))
     event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: word } });
   event('content_block_stop', { index: 0 });
   event('message_delta', {
