@@ -6,24 +6,28 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SandboxBootSpec } from '@lap/sandbox-protocol';
-import { Agent, request } from 'undici';
-import { FAKE_CLAUDE_ANSWER, startFakeAnthropic } from './support/fake-llm';
+import { startFakeLlmGateway, type FakeLlmGateway } from '../support/fake-llm-gateway';
 import { startFakePlatform } from './support/fake-platform';
-import { spawnEntry, type EntryProcess } from './support/processes';
+import {
+  spawnHarnessProcess,
+  spawnVaultProcess,
+  type EntryProcess,
+  type VaultProcess,
+} from './support/processes';
 import { createTestPki, type TestPki } from './support/tls';
+import { pushVaultSecrets } from './support/vault';
 
 jest.setTimeout(180_000);
 
 const REAL_GATEWAY_KEY = 'sk-real-gateway-claude-e2e-4242';
-const ADMIN_TOKEN = 'vault-admin-token-claude-0123456789';
 const HARNESS_TOKEN = 'harness-token-claude-0123456789abcdef';
 const CALLBACK_TOKEN = 'callback-token-claude-0123456789abcdef';
 const SANDBOX_ID = '7a7a7a7a-0000-4000-8000-000000000007';
 
 let pki: TestPki;
-let gateway: Awaited<ReturnType<typeof startFakeAnthropic>>;
+let gateway: FakeLlmGateway;
 let platform: Awaited<ReturnType<typeof startFakePlatform>>;
-let vault: EntryProcess;
+let vault: VaultProcess;
 let harness: EntryProcess;
 let harnessUrl: string;
 let stubs: Record<string, string>;
@@ -31,7 +35,7 @@ let stubs: Record<string, string>;
 beforeAll(async () => {
   pki = createTestPki();
   const sandboxDir = fs.mkdtempSync(path.join(pki.dir, 'sandbox-'));
-  gateway = await startFakeAnthropic(pki.upstreamServerCert);
+  gateway = await startFakeLlmGateway({ tls: pki.upstreamServerCert });
   const spec: SandboxBootSpec = {
     sandbox_id: SANDBOX_ID,
     agent_id: 'agent-claude',
@@ -46,49 +50,19 @@ beforeAll(async () => {
     files: [],
   };
   platform = await startFakePlatform(spec, CALLBACK_TOKEN);
-  const envFile = path.join(sandboxDir, 'vault.env');
-  vault = spawnEntry('sandbox/vault/src/main.ts', {
-    PATH: process.env.PATH!,
-    VAULT_PORT: '0',
-    VAULT_ADMIN_PORT: '0',
-    VAULT_ADMIN_BIND_HOST: '127.0.0.1',
-    VAULT_ADMIN_TOKEN: ADMIN_TOKEN,
-    VAULT_ENV_FILE: envFile,
-    VAULT_CA_CERT_PATH: pki.deploymentCaPath,
-    VAULT_CA_KEY_PATH: pki.deploymentCaKeyPath,
-    VAULT_CA_CERT_OUT: path.join(sandboxDir, 'vault-ca.pem'),
-    VAULT_UPSTREAM_CA_PATH: pki.upstreamCaPath,
+  vault = await spawnVaultProcess(pki, sandboxDir, {
     REAL_LITELLM_API_KEY: REAL_GATEWAY_KEY,
     HOST_LITELLM_API_KEY: 'localhost',
   });
-  const listening = await vault.waitForLog((line) => line.event === 'vault_listening');
-  const admin = new Agent({ connect: { ca: pki.deploymentCa.certPem, servername: 'lap-vault' } });
-  const pushed = await request(`https://127.0.0.1:${String(listening.admin_port)}/v1/secrets`, {
-    method: 'POST',
-    dispatcher: admin,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ secrets: {} }),
-  });
-  stubs = ((await pushed.body.json()) as { stubs: Record<string, string> }).stubs;
-  await admin.close();
+  const pushed = await pushVaultSecrets(pki, vault.adminPort, { secrets: {} });
+  stubs = (pushed.body as { stubs: Record<string, string> }).stubs;
 
-  const proxy = `http://127.0.0.1:${String(listening.proxy_port)}`;
-  harness = spawnEntry('sandbox/harness/src/main.ts', {
-    PATH: process.env.PATH!,
+  harness = spawnHarnessProcess(sandboxDir, vault, {
     SANDBOX_ID,
     HARNESS_ID: 'claude-agent-sdk',
-    PORT: '0',
-    HARNESS_BIND_HOST: '127.0.0.1',
     HARNESS_TOKEN,
     CALLBACK_URL: platform.url,
     CALLBACK_TOKEN,
-    VAULT_ENV_FILE: envFile,
-    WORKSPACE_DIR: path.join(sandboxDir, 'workspace'),
-    HOME: path.join(sandboxDir, 'home'),
-    HTTPS_PROXY: proxy,
-    HTTP_PROXY: proxy,
-    NO_PROXY: '',
-    NODE_EXTRA_CA_CERTS: path.join(sandboxDir, 'vault-ca.pem'),
   });
   const ready = await harness.waitForLog((line) => line.event === 'harness_listening', 120_000);
   harnessUrl = `http://127.0.0.1:${String(ready.port)}`;
@@ -96,7 +70,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await harness?.stop();
-  await vault?.stop();
+  await vault?.process.stop();
   await Promise.all([gateway?.close(), platform?.close()]);
 });
 
@@ -110,14 +84,14 @@ it('answers two turns through the vault; the gateway saw only the real key', asy
     expect(response.status).toBe(200);
     expect(((await response.json()) as { parts: unknown[] }).parts).toContainEqual({
       type: 'text',
-      text: FAKE_CLAUDE_ANSWER,
+      text: `fake-llm: ${text}`,
     });
   }
-  expect(gateway.keys.length).toBeGreaterThanOrEqual(2);
-  for (const key of gateway.keys) {
+  expect(gateway.requests.filter((r) => r.path.startsWith('/v1/messages')).length).toBeGreaterThanOrEqual(2);
+  for (const key of gateway.credentials()) {
     expect(key).toContain(REAL_GATEWAY_KEY);
     expect(key).not.toContain(stubs.LITELLM_API_KEY);
   }
   expect(platform.phases.map((report) => report.phase)).toEqual(['harness_listening']);
-  expect(vault.output() + harness.output()).not.toContain(REAL_GATEWAY_KEY);
+  expect(vault.process.output() + harness.output()).not.toContain(REAL_GATEWAY_KEY);
 });

@@ -8,29 +8,33 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SandboxBootSpec } from '@lap/sandbox-protocol';
-import { Agent, request } from 'undici';
-import { FAKE_ANSWER, startFakeLlm } from './support/fake-llm';
+import { startFakeLlmGateway, type FakeLlmGateway } from '../support/fake-llm-gateway';
 import { startFakePlatform } from './support/fake-platform';
 import { createBareRepo, startGitServer } from './support/git-server';
-import { spawnEntry, type EntryProcess } from './support/processes';
+import {
+  spawnHarnessProcess,
+  spawnVaultProcess,
+  type EntryProcess,
+  type VaultProcess,
+} from './support/processes';
 import { createTestPki, type TestPki } from './support/tls';
+import { pushVaultSecrets } from './support/vault';
 
 jest.setTimeout(180_000);
 
 const REAL_GATEWAY_KEY = 'sk-real-gateway-e2e-5f1d2c3b4a';
 const REAL_GIT_TOKEN = 'ghp_realE2eGitToken987654321';
 const REAL_AGENT_SECRET = 'real-agent-secret-e2e-77';
-const ADMIN_TOKEN = 'vault-admin-token-e2e-0123456789';
 const HARNESS_TOKEN = 'harness-token-e2e-0123456789abcdef';
 const CALLBACK_TOKEN = 'callback-token-e2e-0123456789abcdef';
 const SANDBOX_ID = '2f1e6a52-6f86-4d1c-9a4f-5a0c0d1e2f3a';
 
 let pki: TestPki;
 let sandboxDir: string;
-let llm: Awaited<ReturnType<typeof startFakeLlm>>;
+let llm: FakeLlmGateway;
 let git: Awaited<ReturnType<typeof startGitServer>>;
 let platform: Awaited<ReturnType<typeof startFakePlatform>>;
-let vault: EntryProcess;
+let vault: VaultProcess;
 let harness: EntryProcess;
 let harnessUrl: string;
 let stubs: Record<string, string>;
@@ -41,7 +45,7 @@ beforeAll(async () => {
   const repoRoot = path.join(sandboxDir, 'git-host');
   createBareRepo(repoRoot, 'main', { 'README.md': '# the agent repo\n' });
   git = await startGitServer(repoRoot, pki.upstreamServerCert, REAL_GIT_TOKEN);
-  llm = await startFakeLlm(pki.upstreamServerCert);
+  llm = await startFakeLlmGateway({ tls: pki.upstreamServerCert });
 
   const spec: SandboxBootSpec = {
     sandbox_id: SANDBOX_ID,
@@ -64,62 +68,30 @@ beforeAll(async () => {
   };
   platform = await startFakePlatform(spec, CALLBACK_TOKEN);
 
-  const envFile = path.join(sandboxDir, 'vault.env');
-  const base = { PATH: process.env.PATH!, LANG: 'C.UTF-8' };
-  vault = spawnEntry('sandbox/vault/src/main.ts', {
-    ...base,
-    VAULT_PORT: '0',
-    VAULT_ADMIN_PORT: '0',
-    VAULT_ADMIN_BIND_HOST: '127.0.0.1',
-    VAULT_ADMIN_TOKEN: ADMIN_TOKEN,
-    VAULT_ENV_FILE: envFile,
-    VAULT_CA_CERT_PATH: pki.deploymentCaPath,
-    VAULT_CA_KEY_PATH: pki.deploymentCaKeyPath,
-    VAULT_UPSTREAM_CA_PATH: pki.upstreamCaPath,
+  vault = await spawnVaultProcess(pki, sandboxDir, {
+    LANG: 'C.UTF-8',
     REAL_LITELLM_API_KEY: REAL_GATEWAY_KEY,
     HOST_LITELLM_API_KEY: 'localhost',
-    // As on ECS: the vault publishes the CA certificate on the shared volume for the harness.
-    VAULT_CA_CERT_OUT: path.join(sandboxDir, 'vault-ca.pem'),
   });
-  const listening = await vault.waitForLog((line) => line.event === 'vault_listening');
-  const proxy = `http://127.0.0.1:${String(listening.proxy_port)}`;
-
-  harness = spawnEntry('sandbox/harness/src/main.ts', {
-    ...base,
+  harness = spawnHarnessProcess(sandboxDir, vault, {
+    LANG: 'C.UTF-8',
     SANDBOX_ID,
     HARNESS_ID: 'opencode',
-    PORT: '0',
-    HARNESS_BIND_HOST: '127.0.0.1',
     HARNESS_TOKEN,
     CALLBACK_URL: platform.url,
     CALLBACK_TOKEN,
-    VAULT_ENV_FILE: envFile,
-    WORKSPACE_DIR: path.join(sandboxDir, 'workspace'),
-    HOME: path.join(sandboxDir, 'home'),
-    HTTPS_PROXY: proxy,
-    HTTP_PROXY: proxy,
-    // Everything, loopback included, goes through the vault (the platform is called directly).
-    NO_PROXY: '',
-    NODE_EXTRA_CA_CERTS: path.join(sandboxDir, 'vault-ca.pem'),
     LOG_LEVEL: 'debug',
   });
   // The harness waits for the vault; the platform pushes a little later, as in bring-up.
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const admin = new Agent({ connect: { ca: pki.deploymentCa.certPem, servername: 'lap-vault' } });
-  const pushed = await request(`https://127.0.0.1:${String(listening.admin_port)}/v1/secrets`, {
-    method: 'POST',
-    dispatcher: admin,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      secrets: {
-        GIT_TOKEN: { value: REAL_GIT_TOKEN, hosts: ['127.0.0.2'] },
-        MY_API_TOKEN: { value: REAL_AGENT_SECRET },
-      },
-    }),
+  const pushed = await pushVaultSecrets(pki, vault.adminPort, {
+    secrets: {
+      GIT_TOKEN: { value: REAL_GIT_TOKEN, hosts: ['127.0.0.2'] },
+      MY_API_TOKEN: { value: REAL_AGENT_SECRET },
+    },
   });
-  expect(pushed.statusCode).toBe(200);
-  stubs = ((await pushed.body.json()) as { stubs: Record<string, string> }).stubs;
-  await admin.close();
+  expect(pushed.status).toBe(200);
+  stubs = (pushed.body as { stubs: Record<string, string> }).stubs;
 
   const ready = await harness.waitForLog((line) => line.event === 'harness_listening', 120_000);
   harnessUrl = `http://127.0.0.1:${String(ready.port)}`;
@@ -127,7 +99,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await harness?.stop();
-  await vault?.stop();
+  await vault?.process.stop();
   await Promise.all([llm?.close(), git?.close(), platform?.close()]);
 });
 
@@ -185,10 +157,10 @@ it('answers a turn with the real opencode through the vault; the LLM saw the rea
   });
   const body = (await response.json()) as { parts: Array<{ type: string; text?: string }> };
   expect(response.status).toBe(200);
-  expect(body.parts).toContainEqual({ type: 'text', text: FAKE_ANSWER });
+  expect(body.parts).toContainEqual({ type: 'text', text: 'fake-llm: Say hello.' });
 
-  expect(llm.authorizations.length).toBeGreaterThan(0);
-  expect(new Set(llm.authorizations)).toEqual(new Set([`Bearer ${REAL_GATEWAY_KEY}`]));
+  expect(llm.credentials().length).toBeGreaterThan(0);
+  expect(new Set(llm.credentials())).toEqual(new Set([`Bearer ${REAL_GATEWAY_KEY}`]));
 
   await new Promise((resolve) => setTimeout(resolve, 200));
   controller.abort();
@@ -196,9 +168,9 @@ it('answers a turn with the real opencode through the vault; the LLM saw the rea
   const sse = events.join('');
   expect(sse).toMatch(/id: \d+\nevent: turn_started\n/);
   expect(sse).toContain('event: turn_done');
-  expect(sse).toContain(FAKE_ANSWER);
-  // Streamed as the LLM produced it: the fake LLM sends the answer in two deltas.
-  expect(sse).toMatch(/event: token\ndata: \{"type":"token","turn_id":"[^"]+","text":"Hello from "\}/);
+  expect(sse).toContain('fake-llm: Say hello.');
+  // Streamed as the LLM produced it: the fake LLM sends the answer word by word.
+  expect(sse).toMatch(/event: token\ndata: \{"type":"token","turn_id":"[^"]+","text":"fake-llm: "\}/);
 });
 
 it('gave the agent processes stubs only (the environment of opencode itself)', () => {
@@ -230,7 +202,7 @@ it('gave the agent processes stubs only (the environment of opencode itself)', (
 });
 
 it('kept every real value out of both processes logs', () => {
-  const logs = vault.output() + harness.output();
-  expect(vault.output()).toContain('"swapped":["LITELLM_API_KEY"]');
+  const logs = vault.process.output() + harness.output();
+  expect(vault.process.output()).toContain('"swapped":["LITELLM_API_KEY"]');
   for (const real of [REAL_GATEWAY_KEY, REAL_GIT_TOKEN, REAL_AGENT_SECRET]) expect(logs).not.toContain(real);
 });

@@ -7,21 +7,20 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { Readable } from 'node:stream';
-import { Agent, ProxyAgent, request } from 'undici';
+import { ProxyAgent, request } from 'undici';
 import { StubSwapStream, swapBuffer } from '@lap/vault/src/stub-swap';
-import { spawnEntry, type EntryProcess } from './support/processes';
+import { spawnVaultProcess, type VaultProcess } from './support/processes';
 import { createTestPki, type TestPki } from './support/tls';
+import { pushVaultSecrets } from './support/vault';
 
 jest.setTimeout(120_000);
 
 const MB = 1024 * 1024;
 const REAL_KEY = 'sk-real-streaming-key-31337';
-const ADMIN_TOKEN = 'vault-admin-token-streaming-0123';
 
 let pki: TestPki;
-let vault: EntryProcess;
+let vault: VaultProcess;
 let server: https.Server;
 let serverPort: number;
 let dispatcher: ProxyAgent;
@@ -67,38 +66,21 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   serverPort = (server.address() as AddressInfo).port;
 
-  vault = spawnEntry('sandbox/vault/src/main.ts', {
-    PATH: process.env.PATH!,
-    VAULT_PORT: '0',
-    VAULT_ADMIN_PORT: '0',
-    VAULT_ADMIN_BIND_HOST: '127.0.0.1',
-    VAULT_ADMIN_TOKEN: ADMIN_TOKEN,
-    VAULT_ENV_FILE: path.join(pki.dir, 'vault.env'),
-    VAULT_CA_CERT_PATH: pki.deploymentCaPath,
-    VAULT_CA_KEY_PATH: pki.deploymentCaKeyPath,
-    VAULT_UPSTREAM_CA_PATH: pki.upstreamCaPath,
+  vault = await spawnVaultProcess(pki, pki.dir, {
     REAL_LITELLM_API_KEY: REAL_KEY,
     HOST_LITELLM_API_KEY: 'localhost',
   });
-  const listening = await vault.waitForLog((line) => line.event === 'vault_listening');
-  const admin = new Agent({ connect: { ca: pki.deploymentCa.certPem, servername: 'lap-vault' } });
-  const pushed = await request(`https://127.0.0.1:${String(listening.admin_port)}/v1/secrets`, {
-    method: 'POST',
-    dispatcher: admin,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ secrets: {} }),
-  });
-  stub = ((await pushed.body.json()) as { stubs: Record<string, string> }).stubs.LITELLM_API_KEY!;
-  await admin.close();
+  const pushed = await pushVaultSecrets(pki, vault.adminPort, { secrets: {} });
+  stub = (pushed.body as { stubs: Record<string, string> }).stubs.LITELLM_API_KEY!;
   dispatcher = new ProxyAgent({
-    uri: `http://127.0.0.1:${String(listening.proxy_port)}`,
+    uri: vault.proxyUrl,
     requestTls: { ca: pki.deploymentCa.certPem },
   });
 });
 
 afterAll(async () => {
   await dispatcher?.close();
-  await vault?.stop();
+  await vault?.process.stop();
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
 });
@@ -133,7 +115,7 @@ it('swaps stubs across chunk boundaries in a 20 MB streamed text upload', async 
     for (let offset = 0; offset < text.length; offset += 16_381)
       yield Buffer.from(text.slice(offset, offset + 16_381));
   }
-  const before = peakRssMb(vault.child.pid!);
+  const before = peakRssMb(vault.process.child.pid!);
   const response = await request(`https://localhost:${serverPort}/upload`, {
     method: 'POST',
     dispatcher,
@@ -143,7 +125,7 @@ it('swaps stubs across chunk boundaries in a 20 MB streamed text upload', async 
   await response.body.text();
   expect(received.bytes).toBe(expectedBytes);
   expect(received.hash).toBe(expectedHash.digest('hex'));
-  expect(peakRssMb(vault.child.pid!) - before).toBeLessThan(25);
+  expect(peakRssMb(vault.process.child.pid!) - before).toBeLessThan(25);
 });
 
 describe('StubSwapStream', () => {

@@ -1,6 +1,8 @@
 /** Runs a sandbox entry point (`node --import tsx <file>`) as a process and captures its output. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import type { TestPki } from './tls';
+import { ADMIN_TOKEN } from './vault';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 
@@ -63,4 +65,78 @@ export function spawnEntry(entry: string, env: Record<string, string>): EntryPro
       }
     },
   };
+}
+
+export interface VaultProcess {
+  process: EntryProcess;
+  envFile: string;
+  /** Where the vault publishes its CA certificate for the harness (the shared volume on ECS). */
+  caCertPath: string;
+  proxyUrl: string;
+  adminPort: number;
+}
+
+/**
+ * Runs the vault entry point as a process, configured as its container is: env file and CA
+ * certificate in `sandboxDir`, listening once this resolves. `env` adds the REAL_/HOST_ secrets.
+ */
+export async function spawnVaultProcess(
+  pki: TestPki,
+  sandboxDir: string,
+  env: Record<string, string>,
+): Promise<VaultProcess> {
+  const envFile = path.join(sandboxDir, 'vault.env');
+  const caCertPath = path.join(sandboxDir, 'vault-ca.pem');
+  const vault = spawnEntry('sandbox/vault/src/main.ts', {
+    PATH: process.env.PATH!,
+    VAULT_PORT: '0',
+    VAULT_ADMIN_PORT: '0',
+    VAULT_ADMIN_BIND_HOST: '127.0.0.1',
+    VAULT_ADMIN_TOKEN: ADMIN_TOKEN,
+    VAULT_ENV_FILE: envFile,
+    VAULT_CA_CERT_PATH: pki.deploymentCaPath,
+    VAULT_CA_KEY_PATH: pki.deploymentCaKeyPath,
+    VAULT_CA_CERT_OUT: caCertPath,
+    VAULT_UPSTREAM_CA_PATH: pki.upstreamCaPath,
+    ...env,
+  });
+  const listening = await vault.waitForLog((line) => line.event === 'vault_listening');
+  return {
+    process: vault,
+    envFile,
+    caCertPath,
+    proxyUrl: `http://127.0.0.1:${String(listening.proxy_port)}`,
+    adminPort: Number(listening.admin_port),
+  };
+}
+
+/**
+ * Runs the harness entry point as a process beside `vault`, as its container is: workspace and
+ * HOME in `sandboxDir`, all traffic (loopback included) through the vault, trusting its CA.
+ */
+export function spawnHarnessProcess(
+  sandboxDir: string,
+  vault: VaultProcess,
+  env: {
+    SANDBOX_ID: string;
+    HARNESS_ID: string;
+    HARNESS_TOKEN: string;
+    CALLBACK_URL: string;
+    CALLBACK_TOKEN: string;
+  } & Record<string, string>,
+): EntryProcess {
+  return spawnEntry('sandbox/harness/src/main.ts', {
+    PATH: process.env.PATH!,
+    PORT: '0',
+    HARNESS_BIND_HOST: '127.0.0.1',
+    VAULT_ENV_FILE: vault.envFile,
+    WORKSPACE_DIR: path.join(sandboxDir, 'workspace'),
+    HOME: path.join(sandboxDir, 'home'),
+    HTTPS_PROXY: vault.proxyUrl,
+    HTTP_PROXY: vault.proxyUrl,
+    // Everything, loopback included, goes through the vault (the platform is called directly).
+    NO_PROXY: '',
+    NODE_EXTRA_CA_CERTS: vault.caCertPath,
+    ...env,
+  });
 }

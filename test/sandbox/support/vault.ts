@@ -52,24 +52,32 @@ export async function startTestVault(pki: TestPki, env: Record<string, string> =
     envFile,
     proxyUrl,
     dispatcher,
-    async pushSecrets(body, token = ADMIN_TOKEN) {
-      // Verify the admin endpoint exactly as the platform does: deployment CA + server name lap-vault.
-      const agent = new Agent({ connect: { ca: pki.deploymentCa.certPem, servername: 'lap-vault' } });
-      try {
-        const response = await request(`https://127.0.0.1:${vault.adminPort}/v1/secrets`, {
-          method: 'POST',
-          dispatcher: agent,
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
-        return { status: response.statusCode, body: await response.body.json() };
-      } finally {
-        await agent.close();
-      }
-    },
+    pushSecrets: (body, token = ADMIN_TOKEN) => pushVaultSecrets(pki, vault.adminPort, body, token),
     async close() {
       await dispatcher.close();
       await vault.close();
     },
   };
+}
+
+/** POSTs to a vault's admin endpoint, verifying it exactly as the platform does: deployment CA + server name lap-vault. */
+export async function pushVaultSecrets(
+  pki: TestPki,
+  adminPort: number,
+  body: unknown,
+  token = ADMIN_TOKEN,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests read whatever the vault answered
+): Promise<{ status: number; body: any }> {
+  const agent = new Agent({ connect: { ca: pki.deploymentCa.certPem, servername: 'lap-vault' } });
+  try {
+    const response = await request(`https://127.0.0.1:${adminPort}/v1/secrets`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.statusCode, body: await response.body.json() };
+  } finally {
+    await agent.close();
+  }
 }
