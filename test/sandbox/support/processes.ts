@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { TestPki } from './tls';
-import { ADMIN_TOKEN } from './vault';
+import { testVaultEnv } from './vault';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 
@@ -89,15 +89,8 @@ export async function spawnVaultProcess(
   const caCertPath = path.join(sandboxDir, 'vault-ca.pem');
   const vault = spawnEntry('sandbox/vault/src/main.ts', {
     PATH: process.env.PATH!,
-    VAULT_PORT: '0',
-    VAULT_ADMIN_PORT: '0',
-    VAULT_ADMIN_BIND_HOST: '127.0.0.1',
-    VAULT_ADMIN_TOKEN: ADMIN_TOKEN,
-    VAULT_ENV_FILE: envFile,
-    VAULT_CA_CERT_PATH: pki.deploymentCaPath,
-    VAULT_CA_KEY_PATH: pki.deploymentCaKeyPath,
+    ...testVaultEnv(pki, envFile),
     VAULT_CA_CERT_OUT: caCertPath,
-    VAULT_UPSTREAM_CA_PATH: pki.upstreamCaPath,
     ...env,
   });
   const listening = await vault.waitForLog((line) => line.event === 'vault_listening');

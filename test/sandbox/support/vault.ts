@@ -22,6 +22,20 @@ export interface TestVault {
   close(): Promise<void>;
 }
 
+/** A vault's environment in the tests: ephemeral loopback ports, the test PKI, `ADMIN_TOKEN`. */
+export function testVaultEnv(pki: TestPki, envFile: string): Record<string, string> {
+  return {
+    VAULT_PORT: '0',
+    VAULT_ADMIN_PORT: '0',
+    VAULT_ADMIN_BIND_HOST: '127.0.0.1',
+    VAULT_ADMIN_TOKEN: ADMIN_TOKEN,
+    VAULT_ENV_FILE: envFile,
+    VAULT_CA_CERT_PATH: pki.deploymentCaPath,
+    VAULT_CA_KEY_PATH: pki.deploymentCaKeyPath,
+    VAULT_UPSTREAM_CA_PATH: pki.upstreamCaPath,
+  };
+}
+
 export async function startTestVault(pki: TestPki, env: Record<string, string> = {}): Promise<TestVault> {
   const logs: string[] = [];
   const sink = new Writable({
@@ -31,18 +45,7 @@ export async function startTestVault(pki: TestPki, env: Record<string, string> =
     },
   });
   const envFile = path.join(fs.mkdtempSync(path.join(pki.dir, 'sandbox-')), 'vault.env');
-  const config = loadVaultConfig({
-    VAULT_PORT: '0',
-    VAULT_ADMIN_PORT: '0',
-    VAULT_ADMIN_BIND_HOST: '127.0.0.1',
-    VAULT_ADMIN_TOKEN: ADMIN_TOKEN,
-    VAULT_ENV_FILE: envFile,
-    VAULT_CA_CERT_PATH: pki.deploymentCaPath,
-    VAULT_CA_KEY_PATH: pki.deploymentCaKeyPath,
-    VAULT_UPSTREAM_CA_PATH: pki.upstreamCaPath,
-    LOG_LEVEL: 'debug',
-    ...env,
-  });
+  const config = loadVaultConfig({ ...testVaultEnv(pki, envFile), LOG_LEVEL: 'debug', ...env });
   const vault = await startVault(config, pino({ level: 'debug' }, sink));
   const proxyUrl = `http://127.0.0.1:${vault.proxyPort}`;
   const dispatcher = new ProxyAgent({ uri: proxyUrl, requestTls: { ca: pki.deploymentCa.certPem } });
