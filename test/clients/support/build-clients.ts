@@ -9,7 +9,7 @@ import path from 'node:path';
 export function buildClients(): void {
   execFileSync(
     'flock',
-    ['/tmp/lap-clients-build.lock', process.execPath, path.join(__dirname, 'build-clients.mjs')],
+    ['/tmp/lap-clients-build.lock', process.execPath, path.join(__dirname, 'build-stale-clients.mjs')],
     { stdio: 'pipe' },
   );
 }

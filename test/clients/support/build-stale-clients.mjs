@@ -1,5 +1,5 @@
 // Builds the SDK and the CLI into dist/ unless dist/ is newer than every source file.
-// Run only under the build lock (see build-clients.ts): checking and building inside one
+// Run only under the build lock (see build-clients.ts; a different base name, or Jest would resolve './build-clients' to this file): checking and building inside one
 // lock means a test never rebuilds (rm -rf dist) a package another test is running.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
