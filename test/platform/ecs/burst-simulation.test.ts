@@ -61,8 +61,7 @@ function mulberry32(seedValue: number): () => number {
 test('1,000 sessions in a burst: each ends ready or failed with a reason, and no task leaks', async () => {
   const random = mulberry32(20261122);
   const ecs = new EcsDouble({
-    burst: 40,
-    refillPerMs: 0.5,
+    throttleRate: 0.35,
     spotCapacityErrorRate: 0.6,
     onDemandCapacityErrorRate: 0.03,
     lostResponseRate: 0.04,

@@ -352,6 +352,21 @@ test('listByTags pages through our tasks and describes them in batches of 100', 
   expect(ecsMock).toHaveReceivedCommandTimes(DescribeTasksCommand, 2);
 });
 
+test('listByTags retries a throttled page and asks for the same page again', async () => {
+  ecsMock
+    .on(ListTasksCommand)
+    .resolvesOnce({ taskArns: [`${TASK_ARN}a`], nextToken: 'page2' })
+    .rejectsOnce(throttlingError())
+    .resolvesOnce({ taskArns: [`${TASK_ARN}b`] });
+  ecsMock.on(DescribeTasksCommand).callsFake((input: { tasks: string[] }) => ({
+    tasks: input.tasks.map((taskArn) => ({ taskArn, lastStatus: 'RUNNING', tags: [] })),
+  }));
+  const all = await launcherWith('on-demand').listByTags({});
+  expect(all.map((s) => s.ref)).toEqual([`${TASK_ARN}a`, `${TASK_ARN}b`]);
+  expect(ecsMock).toHaveReceivedNthCommandWith(3, ListTasksCommand, { nextToken: 'page2' });
+  expect(sleeps).toHaveLength(1);
+});
+
 test('recentLogs merges both containers streams newest-last, from the task definition log settings', async () => {
   ecsMock.on(DescribeTasksCommand).resolves({
     tasks: [

@@ -2,7 +2,7 @@ import {
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
-  paginateListTasks,
+  ListTasksCommand,
   RunTaskCommand,
   StopTaskCommand,
   type KeyValuePair,
@@ -219,11 +219,26 @@ export class EcsSandboxLauncher implements SandboxLauncher {
 
   async listByTags(wanted: Partial<SandboxTags>): Promise<SandboxState[]> {
     const arns: string[] = [];
-    const pages = paginateListTasks(
-      { client: this.ecs, pageSize: 100 },
-      { cluster: this.settings.clusterArn, startedBy: this.startedBy, desiredStatus: 'RUNNING' },
-    );
-    for await (const page of pages) arns.push(...(page.taskArns ?? []));
+    // Page by page, each page retried on throttling: the reaper and the warm pool list while
+    // bring-ups are hammering the same account-wide ECS rate limit.
+    let nextToken: string | undefined;
+    do {
+      const page = await withThrottlingRetry(
+        () =>
+          this.ecs.send(
+            new ListTasksCommand({
+              cluster: this.settings.clusterArn,
+              startedBy: this.startedBy,
+              desiredStatus: 'RUNNING',
+              maxResults: 100,
+              nextToken,
+            }),
+          ),
+        this.retry,
+      );
+      arns.push(...(page.taskArns ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
     const states: SandboxState[] = [];
     for (let i = 0; i < arns.length; i += 100) {
       for (const task of await this.describeTasks(arns.slice(i, i + 100))) {

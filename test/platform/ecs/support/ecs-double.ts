@@ -8,9 +8,9 @@ import type {
 } from '@aws-sdk/client-ecs';
 
 export interface EcsDoubleOptions {
-  /** Token bucket: calls beyond it get ThrottlingException. */
-  burst: number;
-  refillPerMs: number;
+  /** Share of all calls refused with ThrottlingException. Drawn from `random`, not from the
+   *  clock: a time-based bucket made the outcome depend on how fast the machine ran the burst. */
+  throttleRate: number;
   /** Share of FARGATE_SPOT RunTask calls refused for capacity. */
   spotCapacityErrorRate: number;
   /** Share of on-demand RunTask calls refused for capacity. */
@@ -28,27 +28,19 @@ export interface EcsDoubleOptions {
 export class EcsDouble {
   readonly tasks = new Map<string, Task>();
   private readonly byClientToken = new Map<string, string>();
-  private tokens: number;
-  private last = Date.now();
   runTaskCalls = 0;
   throttled = 0;
 
-  constructor(private readonly options: EcsDoubleOptions) {
-    this.tokens = options.burst;
-  }
+  constructor(private readonly options: EcsDoubleOptions) {}
 
   private take(): void {
-    const now = Date.now();
-    this.tokens = Math.min(this.options.burst, this.tokens + (now - this.last) * this.options.refillPerMs);
-    this.last = now;
-    if (this.tokens < 1) {
+    if (this.options.random() < this.options.throttleRate) {
       this.throttled++;
       throw Object.assign(new Error('Rate exceeded'), {
         name: 'ThrottlingException',
         $metadata: { httpStatusCode: 400 },
       });
     }
-    this.tokens -= 1;
   }
 
   runTask(input: RunTaskCommandInput) {
