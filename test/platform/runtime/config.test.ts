@@ -1,33 +1,13 @@
-import { ConfigError, loadConfig } from '../../../platform/src/config';
-
-const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
-const VALID = {
-  DATABASE_URL: 'postgres://lap:pw@db:5432/lap',
-  MASTER_KEY: 'master-key-1',
-  HARNESS_TOKEN_SIGNING_KEY: 'a'.repeat(32),
-  ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
-  LITELLM_API_BASE: 'https://gateway.example.com',
-  CALLBACK_URL: 'http://10.0.0.5:3000/',
-  VAULT_CA_CERT: PEM,
-};
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { loadConfig } from '../../../platform/src/config';
+import { configProblems, VALID_PLATFORM_ENV } from './support/platform-env';
 
 describe('platform config', () => {
   it('resolves a valid environment with documented defaults', () => {
-    const config = loadConfig(VALID);
+    const config = loadConfig(VALID_PLATFORM_ENV);
     expect(config).toMatchObject({
       role: 'all',
       port: 3000,
-      database: { url: VALID.DATABASE_URL, ssl: false },
+      database: { url: VALID_PLATFORM_ENV.DATABASE_URL, ssl: false },
       sandboxLauncher: 'local',
       callbackUrl: 'http://10.0.0.5:3000',
       warmPool: { size: 2, recentAgentHours: 24, maxProvisioning: 2, ttlMinutes: 30 },
@@ -39,7 +19,7 @@ describe('platform config', () => {
   });
 
   it('builds the database URL from DB_* parts, escaping them', () => {
-    const { DATABASE_URL: _u, ...rest } = VALID;
+    const { DATABASE_URL: _u, ...rest } = VALID_PLATFORM_ENV;
     const config = loadConfig({
       ...rest,
       DB_HOST: 'h',
@@ -52,7 +32,7 @@ describe('platform config', () => {
   });
 
   it('with DB_SECRET_ARN takes no DB_PASSWORD and leaves the password out of the URL', () => {
-    const { DATABASE_URL: _u, ...rest } = VALID;
+    const { DATABASE_URL: _u, ...rest } = VALID_PLATFORM_ENV;
     const parts = { DB_HOST: 'h', DB_NAME: 'lap', DB_USER: 'u' };
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:lap-db-AbCdEf';
     const config = loadConfig({ ...rest, ...parts, DB_SECRET_ARN: arn, DB_PASSWORD: 'stale-at-start' });
@@ -62,16 +42,18 @@ describe('platform config', () => {
     );
 
     // Neither source of the password, and a bad ARN next to other problems: one error lists them all.
-    const text = problemsOf({ ...rest, ...parts, MASTER_KEY: 'short' }).join('\n');
+    const text = configProblems({ ...rest, ...parts, MASTER_KEY: 'short' }).join('\n');
     expect(text).toMatch(/DATABASE_URL is missing: .*\(missing: DB_PASSWORD or DB_SECRET_ARN\)/);
     expect(text).toMatch(/MASTER_KEY must be at least 8 characters/);
-    const bad = problemsOf({ ...rest, ...parts, DB_SECRET_ARN: 'lap-db', MASTER_KEY: 'short' }).join('\n');
+    const bad = configProblems({ ...rest, ...parts, DB_SECRET_ARN: 'lap-db', MASTER_KEY: 'short' }).join(
+      '\n',
+    );
     expect(bad).toMatch(/DB_SECRET_ARN must be a Secrets Manager secret ARN \(arn:aws:secretsmanager:/);
     expect(bad).toMatch(/MASTER_KEY must be at least 8 characters/);
   });
 
   it('lists every bad and missing key in ONE error, each with how to fix it', () => {
-    const problems = problemsOf({
+    const problems = configProblems({
       PLATFORM_ROLE: 'scheduler',
       PORT: 'eighty',
       MASTER_KEY: 'short',
@@ -107,8 +89,8 @@ describe('platform config', () => {
   });
 
   it('asks for KMS_KEY_ARN (not ENCRYPTION_KEY) with SECRET_STORE=kms, and ECS settings only with the ecs launcher', () => {
-    const { ENCRYPTION_KEY: _k, ...rest } = VALID;
-    expect(problemsOf({ ...rest, SECRET_STORE: 'kms' })).toEqual([
+    const { ENCRYPTION_KEY: _k, ...rest } = VALID_PLATFORM_ENV;
+    expect(configProblems({ ...rest, SECRET_STORE: 'kms' })).toEqual([
       'KMS_KEY_ARN is required with SECRET_STORE=kms: the ARN of the KMS key for envelope encryption',
     ]);
     const config = loadConfig({
@@ -135,7 +117,11 @@ describe('platform config', () => {
   });
 
   it('never echoes a secret value in its messages', () => {
-    const problems = problemsOf({ ...VALID, MASTER_KEY: 'sec', ENCRYPTION_KEY: 'c2VjcmV0LXZhbHVl' });
+    const problems = configProblems({
+      ...VALID_PLATFORM_ENV,
+      MASTER_KEY: 'sec',
+      ENCRYPTION_KEY: 'c2VjcmV0LXZhbHVl',
+    });
     expect(problems.join('\n')).not.toContain('c2VjcmV0LXZhbHVl');
     expect(problems.join('\n')).not.toMatch(/"sec"/);
   });

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../../../platform/src/config';
+import { loadConfig } from '../../../platform/src/config';
 import { createBareRepo, startGitServer, type GitServer } from '../../sandbox/support/git-server';
 import { createTestPki, type TestPki } from '../../sandbox/support/tls';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
@@ -16,35 +16,16 @@ import {
   type ApiSessionBody,
   type RuntimeFixture,
 } from './support/runtime-fixture';
+import { configProblems, VALID_PLATFORM_ENV } from './support/platform-env';
 
 const BASE = '/api/v1/managed_agents';
 const REAL_GIT_TOKEN = 'ghp_realPlatformGitToken24680';
-const PLATFORM_ENV = {
-  DATABASE_URL: 'postgres://lap:pw@db:5432/lap',
-  MASTER_KEY: 'master-key-1',
-  HARNESS_TOKEN_SIGNING_KEY: 'a'.repeat(32),
-  ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
-  LITELLM_API_BASE: 'https://gateway.example.com',
-  CALLBACK_URL: 'http://10.0.0.5:3000',
-  VAULT_CA_CERT: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
-};
-
-function configProblems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
-
 describe('GIT_TOKEN platform setting', () => {
   it('is optional; its hosts default to github.com and take a comma list', () => {
-    expect(loadConfig(PLATFORM_ENV).git).toEqual({ token: undefined, hosts: ['github.com'] });
+    expect(loadConfig(VALID_PLATFORM_ENV).git).toEqual({ token: undefined, hosts: ['github.com'] });
     expect(
       loadConfig({
-        ...PLATFORM_ENV,
+        ...VALID_PLATFORM_ENV,
         GIT_TOKEN: REAL_GIT_TOKEN,
         GIT_TOKEN_HOSTS: 'github.com, *.gitlab.example.com',
       }).git,
@@ -53,14 +34,14 @@ describe('GIT_TOKEN platform setting', () => {
 
   it('rejects hosts the vault cannot bind, and GIT_TOKEN with the ECS launcher, never echoing the token', () => {
     const problems = configProblems({
-      ...PLATFORM_ENV,
+      ...VALID_PLATFORM_ENV,
       GIT_TOKEN: REAL_GIT_TOKEN,
       GIT_TOKEN_HOSTS: 'github.com,not a host',
     });
     expect(problems).toEqual([
       expect.stringMatching(/^GIT_TOKEN_HOSTS must be a comma list of git hosts.*not a host/),
     ]);
-    const ecs = configProblems({ ...PLATFORM_ENV, GIT_TOKEN: REAL_GIT_TOKEN, SANDBOX_LAUNCHER: 'ecs' });
+    const ecs = configProblems({ ...VALID_PLATFORM_ENV, GIT_TOKEN: REAL_GIT_TOKEN, SANDBOX_LAUNCHER: 'ecs' });
     expect(ecs).toContainEqual(
       expect.stringMatching(/^GIT_TOKEN is for local sandboxes only.*git\.tokenSecretArn/),
     );
@@ -83,7 +64,7 @@ describe('cloning a private repository in local mode', () => {
     // The platform's own config decides what the vaults get: a host list (the vault binds the token
     // to each), with the git server on 127.0.0.2 second.
     const config = loadConfig({
-      ...PLATFORM_ENV,
+      ...VALID_PLATFORM_ENV,
       GIT_TOKEN: REAL_GIT_TOKEN,
       GIT_TOKEN_HOSTS: 'github.com,127.0.0.2',
     });
