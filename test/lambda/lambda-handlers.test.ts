@@ -1,17 +1,5 @@
 import path from 'node:path';
-import {
-  CreateSecurityGroupCommand,
-  CreateSubnetCommand,
-  CreateVpcCommand,
-  EC2Client,
-  ModifyVpcAttributeCommand,
-} from '@aws-sdk/client-ec2';
-import {
-  CreateClusterCommand,
-  DescribeTasksCommand,
-  ECSClient,
-  RegisterTaskDefinitionCommand,
-} from '@aws-sdk/client-ecs';
+import { DescribeTasksCommand, ECSClient } from '@aws-sdk/client-ecs';
 import {
   CreateSecretCommand,
   PutSecretValueCommand,
@@ -25,7 +13,11 @@ import { handler as taskEventsHandler } from '../../lambda/task-events/index';
 import { EcsSandboxLauncher } from '../../platform/src/sandbox/ecs/ecs-sandbox-launcher';
 import { parseEcsSandboxSettings } from '../../platform/src/sandbox/ecs/settings';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { startMotoServer, type MotoServer } from '../platform/ecs/support/moto-server';
+import {
+  createMotoSandboxCluster,
+  startMotoServer,
+  type MotoServer,
+} from '../platform/ecs/support/moto-server';
 import { Seed } from '../platform/ecs/support/seed';
 
 let moto: MotoServer;
@@ -65,30 +57,8 @@ beforeAll(async () => {
     }),
   );
 
-  const ec2 = new EC2Client(moto.clientConfig);
-  const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.1.0.0/16' }));
-  await ec2.send(
-    new ModifyVpcAttributeCommand({ VpcId: vpc.Vpc!.VpcId!, EnableDnsHostnames: { Value: true } }),
-  );
-  const subnet = await ec2.send(
-    new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId!, CidrBlock: '10.1.0.0/18' }),
-  );
-  const sg = await ec2.send(
-    new CreateSecurityGroupCommand({ VpcId: vpc.Vpc!.VpcId!, GroupName: 'sb', Description: 'sb' }),
-  );
-  const ecs = new ECSClient(moto.clientConfig);
-  clusterArn = (await ecs.send(new CreateClusterCommand({ clusterName: 'lap-lambda' }))).cluster!.clusterArn!;
-  await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: 'lap-sandbox-opencode',
-      networkMode: 'awsvpc',
-      requiresCompatibilities: ['FARGATE'],
-      containerDefinitions: [
-        { name: 'harness', image: 'harness:1', cpu: 768, memory: 1536 },
-        { name: 'vault', image: 'vault:1', cpu: 256, memory: 512 },
-      ],
-    }),
-  );
+  const sandboxes = await createMotoSandboxCluster(moto, 'lap-lambda');
+  clusterArn = sandboxes.clusterArn;
 
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: moto.endpoint,
@@ -102,9 +72,9 @@ beforeAll(async () => {
     DB_SSL: 'disable',
     LOG_LEVEL: 'silent',
     SANDBOX_CLUSTER_ARN: clusterArn,
-    SANDBOX_SUBNET_IDS: subnet.Subnet!.SubnetId!,
-    SANDBOX_SECURITY_GROUP_ID: sg.GroupId!,
-    SANDBOX_TASK_DEFINITIONS: '{"opencode":"lap-sandbox-opencode"}',
+    SANDBOX_SUBNET_IDS: sandboxes.subnetId,
+    SANDBOX_SECURITY_GROUP_ID: sandboxes.securityGroupId,
+    SANDBOX_TASK_DEFINITIONS: JSON.stringify({ opencode: sandboxes.family }),
     SANDBOX_CAPACITY: 'on-demand',
     SANDBOX_ENVIRONMENT: 'lambdatest',
     MIGRATIONS_DIR: path.resolve(__dirname, '../../platform/src/db/migrations'),

@@ -1,21 +1,8 @@
-import {
-  CreateSecurityGroupCommand,
-  CreateSubnetCommand,
-  CreateVpcCommand,
-  EC2Client,
-  ModifyVpcAttributeCommand,
-} from '@aws-sdk/client-ec2';
-import {
-  CreateClusterCommand,
-  DescribeTasksCommand,
-  ECSClient,
-  ListTaskDefinitionsCommand,
-  RegisterTaskDefinitionCommand,
-} from '@aws-sdk/client-ecs';
+import { DescribeTasksCommand, ECSClient, ListTaskDefinitionsCommand } from '@aws-sdk/client-ecs';
 import { EcsSandboxLauncher } from '../../../platform/src/sandbox/ecs/ecs-sandbox-launcher';
 import { parseEcsSandboxSettings } from '../../../platform/src/sandbox/ecs/settings';
 import type { SandboxLaunchSpec } from '../../../platform/src/sandbox/launcher';
-import { startMotoServer, type MotoServer } from './support/moto-server';
+import { createMotoSandboxCluster, startMotoServer, type MotoServer } from './support/moto-server';
 
 let moto: MotoServer;
 let ecs: ECSClient;
@@ -40,50 +27,15 @@ function spec(overrides: Partial<SandboxLaunchSpec> = {}): SandboxLaunchSpec {
 beforeAll(async () => {
   moto = await startMotoServer();
   ecs = new ECSClient(moto.clientConfig);
-  const ec2 = new EC2Client(moto.clientConfig);
-  const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));
-  // Sandbox VPCs resolve private DNS names (moto needs this to build the task's ENI).
-  await ec2.send(
-    new ModifyVpcAttributeCommand({ VpcId: vpc.Vpc!.VpcId!, EnableDnsHostnames: { Value: true } }),
-  );
-  const subnet = await ec2.send(
-    new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId!, CidrBlock: '10.0.0.0/18' }),
-  );
-  const sg = await ec2.send(
-    new CreateSecurityGroupCommand({ VpcId: vpc.Vpc!.VpcId!, GroupName: 'sandbox', Description: 'sandbox' }),
-  );
-  clusterArn = (await ecs.send(new CreateClusterCommand({ clusterName: 'lap-sandboxes' }))).cluster!
-    .clusterArn!;
-  await ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: 'lap-sandbox-opencode',
-      networkMode: 'awsvpc',
-      requiresCompatibilities: ['FARGATE'],
-      cpu: '1024',
-      memory: '2048',
-      containerDefinitions: [
-        {
-          name: 'harness',
-          image: 'public.ecr.aws/lap/harness-opencode:1',
-          essential: true,
-          cpu: 768,
-          memory: 1536,
-          logConfiguration: {
-            logDriver: 'awslogs',
-            options: { 'awslogs-group': '/lap/sandboxes', 'awslogs-stream-prefix': 'sandbox' },
-          },
-        },
-        { name: 'vault', image: 'public.ecr.aws/lap/vault:1', essential: true, cpu: 256, memory: 512 },
-      ],
-    }),
-  );
+  const sandboxes = await createMotoSandboxCluster(moto, 'lap-sandboxes');
+  clusterArn = sandboxes.clusterArn;
   launcher = new EcsSandboxLauncher({
     ecs,
     settings: parseEcsSandboxSettings({
       SANDBOX_CLUSTER_ARN: clusterArn,
-      SANDBOX_SUBNET_IDS: subnet.Subnet!.SubnetId!,
-      SANDBOX_SECURITY_GROUP_ID: sg.GroupId!,
-      SANDBOX_TASK_DEFINITIONS: JSON.stringify({ opencode: 'lap-sandbox-opencode' }),
+      SANDBOX_SUBNET_IDS: sandboxes.subnetId,
+      SANDBOX_SECURITY_GROUP_ID: sandboxes.securityGroupId,
+      SANDBOX_TASK_DEFINITIONS: JSON.stringify({ opencode: sandboxes.family }),
       // moto places tasks only with launchType FARGATE, which is what on-demand uses.
       SANDBOX_CAPACITY: 'on-demand',
       SANDBOX_ENVIRONMENT: 'test',

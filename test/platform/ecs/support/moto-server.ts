@@ -1,5 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import {
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  EC2Client,
+  ModifyVpcAttributeCommand,
+} from '@aws-sdk/client-ec2';
+import { CreateClusterCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 
 export interface MotoServer {
   endpoint: string;
@@ -67,4 +75,57 @@ export async function startMotoServer(): Promise<MotoServer> {
         child.kill('SIGTERM');
       }),
   };
+}
+
+export interface MotoSandboxCluster {
+  clusterArn: string;
+  subnetId: string;
+  securityGroupId: string;
+  /** The harness's task-definition family, registered in the cluster's account. */
+  family: string;
+}
+
+/**
+ * What the deployment gives sandboxes, in moto: a VPC with DNS hostnames (moto needs them to
+ * build a task's ENI), one private subnet, a security group, a cluster, and the opencode task
+ * definition (harness with awslogs settings, and the vault).
+ */
+export async function createMotoSandboxCluster(
+  moto: MotoServer,
+  clusterName: string,
+): Promise<MotoSandboxCluster> {
+  const ec2 = new EC2Client(moto.clientConfig);
+  const ecs = new ECSClient(moto.clientConfig);
+  const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }))).Vpc!.VpcId!;
+  await ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } }));
+  const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.0.0.0/18' }));
+  const sg = await ec2.send(
+    new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'sandbox', Description: 'sandbox' }),
+  );
+  const clusterArn = (await ecs.send(new CreateClusterCommand({ clusterName }))).cluster!.clusterArn!;
+  const family = 'lap-sandbox-opencode';
+  await ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family,
+      networkMode: 'awsvpc',
+      requiresCompatibilities: ['FARGATE'],
+      cpu: '1024',
+      memory: '2048',
+      containerDefinitions: [
+        {
+          name: 'harness',
+          image: 'public.ecr.aws/lap/harness-opencode:1',
+          essential: true,
+          cpu: 768,
+          memory: 1536,
+          logConfiguration: {
+            logDriver: 'awslogs',
+            options: { 'awslogs-group': '/lap/sandboxes', 'awslogs-stream-prefix': 'sandbox' },
+          },
+        },
+        { name: 'vault', image: 'public.ecr.aws/lap/vault:1', essential: true, cpu: 256, memory: 512 },
+      ],
+    }),
+  );
+  return { clusterArn, subnetId: subnet.Subnet!.SubnetId!, securityGroupId: sg.GroupId!, family };
 }
