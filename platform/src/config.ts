@@ -5,7 +5,11 @@
  */
 import { parseDestinationRules } from '@lap/vault/src/destination-rules';
 import { z } from 'zod';
-import { ecsSandboxSettingsSchema, type EcsSandboxSettings } from './sandbox/ecs/settings';
+import {
+  ecsSandboxSettingsSchema,
+  toEcsSandboxSettings,
+  type EcsSandboxSettings,
+} from './sandbox/ecs/settings';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -239,18 +243,7 @@ function ecsSettings(source: NodeJS.ProcessEnv, problems: string[]): EcsSandboxS
     }
     return undefined;
   }
-  const e = result.data;
-  return {
-    clusterArn: e.SANDBOX_CLUSTER_ARN,
-    subnetIds: e.SANDBOX_SUBNET_IDS,
-    securityGroupId: e.SANDBOX_SECURITY_GROUP_ID,
-    taskDefinitions: e.SANDBOX_TASK_DEFINITIONS as Record<string, string>,
-    capacity: e.SANDBOX_CAPACITY,
-    environment: e.SANDBOX_ENVIRONMENT,
-    logGroup: e.SANDBOX_LOG_GROUP,
-    executionRoleArn: e.SANDBOX_EXECUTION_ROLE_ARN,
-    taskRoleArn: e.SANDBOX_TASK_ROLE_ARN,
-  };
+  return toEcsSandboxSettings(result.data);
 }
 
 function databaseUrl(env: Env): string {

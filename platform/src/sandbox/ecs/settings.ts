@@ -62,23 +62,25 @@ export interface EcsSandboxSettings {
   taskRoleArn: string | undefined;
 }
 
+/** The launcher's settings from environment values that passed the schema. */
+export function toEcsSandboxSettings(env: z.infer<typeof ecsSandboxSettingsSchema>): EcsSandboxSettings {
+  return {
+    clusterArn: env.SANDBOX_CLUSTER_ARN,
+    subnetIds: env.SANDBOX_SUBNET_IDS,
+    securityGroupId: env.SANDBOX_SECURITY_GROUP_ID,
+    taskDefinitions: env.SANDBOX_TASK_DEFINITIONS as Record<string, string>,
+    capacity: env.SANDBOX_CAPACITY,
+    environment: env.SANDBOX_ENVIRONMENT,
+    logGroup: env.SANDBOX_LOG_GROUP,
+    executionRoleArn: env.SANDBOX_EXECUTION_ROLE_ARN,
+    taskRoleArn: env.SANDBOX_TASK_ROLE_ARN,
+  };
+}
+
 /** Parses the settings; the error lists every bad key with its rule. */
 export function parseEcsSandboxSettings(env: Record<string, string | undefined>): EcsSandboxSettings {
   const result = ecsSandboxSettingsSchema.safeParse(env);
-  if (result.success) {
-    const env = result.data;
-    return {
-      clusterArn: env.SANDBOX_CLUSTER_ARN,
-      subnetIds: env.SANDBOX_SUBNET_IDS,
-      securityGroupId: env.SANDBOX_SECURITY_GROUP_ID,
-      taskDefinitions: env.SANDBOX_TASK_DEFINITIONS as Record<string, string>,
-      capacity: env.SANDBOX_CAPACITY,
-      environment: env.SANDBOX_ENVIRONMENT,
-      logGroup: env.SANDBOX_LOG_GROUP,
-      executionRoleArn: env.SANDBOX_EXECUTION_ROLE_ARN,
-      taskRoleArn: env.SANDBOX_TASK_ROLE_ARN,
-    };
-  }
+  if (result.success) return toEcsSandboxSettings(result.data);
   const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
   throw new Error(`invalid ECS sandbox settings: ${problems.join('; ')}`);
 }
