@@ -4,8 +4,12 @@
  * Starts `npm run local` (platform/src/local/main.ts: embedded PostgreSQL, web +
  * worker, local launcher) as a child process on a free port with a throwaway
  * LAP_DATA_DIR, seeds agents through the API, then drives it with autocannon:
- *   1. GET /api/v1/managed_agents/agents?limit=50 (target: >= 3,000 req/s, p99 < 20 ms)
- *   2. POST /api/v1/managed_agents/agents/{id}/session, a bounded number of requests:
+ *   1. GET /api/v1/managed_agents/agents?limit=50 (target: >= 3,000 req/s, p99 < 20 ms),
+ *      served from the rendered page cache while no agent changes, as in a steady list;
+ *   2. the same page while agents change (BENCH_WRITES_PER_S PATCHes a second, 20 by
+ *      default): each change invalidates the cached pages, so this shows the cost of
+ *      re-rendering pages under writes;
+ *   3. POST /api/v1/managed_agents/agents/{id}/session, a bounded number of requests:
  *      each one queues a real sandbox bring-up, which the local worker starts running
  *      (up to 8 at a time) while the benchmark is still going.
  * Prints req/s and p50/p99 latency for each. Env: BENCH_AGENTS (1000), BENCH_DURATION_S (10),
@@ -24,6 +28,7 @@ const AGENTS = Number(process.env.BENCH_AGENTS ?? 1000);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 200);
+const WRITES_PER_S = Number(process.env.BENCH_WRITES_PER_S ?? 20);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -179,6 +184,34 @@ async function main(): Promise<void> {
       connections: CONNECTIONS,
       duration: DURATION_S,
     });
+    // Patch agents at a steady rate, one request at a time, while the list is measured.
+    let writing = true;
+    let writes = 0;
+    const writer = (async () => {
+      while (writing) {
+        const next = Date.now() + 1000 / WRITES_PER_S;
+        const res = await fetch(`${baseUrl}/api/v1/managed_agents/agents/${agentId}`, {
+          method: 'PATCH',
+          headers,
+          body: JSON.stringify({ prompt: `You are a benchmark agent, edit ${writes}.` }),
+        });
+        if (res.status !== 200) throw new Error(`agent patch failed: ${res.status} ${await res.text()}`);
+        writes++;
+        await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+      }
+    })();
+    const underWrites = await measure(
+      `GET /api/v1/managed_agents/agents?limit=50 (${WRITES_PER_S} agent PATCH/s)`,
+      child.pid!,
+      {
+        url: `${baseUrl}/api/v1/managed_agents/agents?limit=50`,
+        headers,
+        connections: CONNECTIONS,
+        duration: DURATION_S,
+      },
+    );
+    writing = false;
+    await writer;
     const create =
       SESSIONS <= 0
         ? null
@@ -205,7 +238,7 @@ async function main(): Promise<void> {
       `API benchmark, local mode, ${os.cpus().length} cores, ${CONNECTIONS} connections, load average ${load}`,
     );
     console.table(
-      [floor, list, create].flatMap((f) =>
+      [floor, list, underWrites, create].flatMap((f) =>
         !f
           ? []
           : {

@@ -101,9 +101,9 @@ export async function insertAgent(db: Queryable, agent: NewAgent): Promise<void>
 }
 
 /**
- * Every change to what the API shows of an agent moves its updated_at (clock time,
- * so two changes never share a value): the list's rendered-agent cache keys on it.
- * Skill attach/detach call this in their own transaction.
+ * Every change to what the API shows of an agent updates its row, which moves the
+ * row version and the agent list version that the list caches key on. Skill
+ * attach/detach call this in their own transaction.
  */
 export async function touchAgent(db: Queryable, id: string): Promise<void> {
   await db.query('UPDATE agents SET updated_at = clock_timestamp() WHERE id = $1', [id]);
@@ -155,7 +155,26 @@ const SEARCH_FILTER = `$1::text IS NULL
   OR strpos(a.id::text, $1) > 0
   OR strpos(a.harness_id, $1) > 0`;
 
-/** A page entry: the agent id and its version (updated_at to the microsecond, as text). */
+/**
+ * The agent list's version: moved by every committed change to an agent (a trigger,
+ * migration 020), so list pages rendered at one version stay right until it moves.
+ */
+export async function getAgentListVersion(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ version: string }>({
+    name: 'lap_agent_list_version',
+    text: 'SELECT version::text FROM agent_list_version',
+  });
+  return rows[0].version;
+}
+
+/**
+ * An agent row's version: the transaction that wrote this row version (xmin, which any
+ * UPDATE moves, even one made outside the API) and updated_at, so that xid wraparound
+ * alone can never make two versions equal.
+ */
+const ROW_VERSION = `a.xmin::text || '/' || a.updated_at::text`;
+
+/** A page entry: the agent id and its version (see ROW_VERSION). */
 export interface AgentVersion {
   id: string;
   version: string;
@@ -173,7 +192,7 @@ export async function listAgentVersions(
   const search = options.search?.trim() ? options.search.trim().toLowerCase() : null;
   const { rows } = await db.query<AgentVersion & { total: number }>({
     name: `lap_list_agent_versions_${options.sort}_${options.order}`,
-    text: `SELECT a.id, a.updated_at::text AS version,
+    text: `SELECT a.id, ${ROW_VERSION} AS version,
                   (SELECT count(*)::int FROM agents a WHERE ${SEARCH_FILTER}) AS total
              FROM agents a
             WHERE ${SEARCH_FILTER}
@@ -201,7 +220,7 @@ export async function getAgentsWithVersions(
   if (valid.length === 0) return [];
   const { rows } = await db.query<AgentRecord & { version: string }>({
     name: 'lap_get_agents_with_versions',
-    text: `SELECT ${AGENT_COLUMNS}, a.updated_at::text AS version FROM agents a WHERE a.id = ANY($1::uuid[])`,
+    text: `SELECT ${AGENT_COLUMNS}, ${ROW_VERSION} AS version FROM agents a WHERE a.id = ANY($1::uuid[])`,
     values: [valid],
   });
   return rows.map(({ version, ...agent }) => ({ agent, version }));

@@ -308,6 +308,12 @@ describe('agent list', () => {
     expect(harnessOrder).toEqual([...harnessOrder].sort());
     const bySessions = await list('sort=sessions&limit=3');
     expect(bySessions.data.map((a: { id: string }) => a.id)).toEqual([ids[5], ids[7], ids[9]]);
+    // A session moves this order without any agent changing: the next page shows it at once.
+    for (let n = 0; n < 4; n++) {
+      await api.pool.query('INSERT INTO sessions (agent_id) VALUES ($1)', [ids[9]]);
+    }
+    const moved = await list('sort=sessions&limit=3');
+    expect(moved.data.map((a: { id: string }) => a.id)).toEqual([ids[9], ids[5], ids[7]]);
   });
 
   test('search is a case-insensitive substring of name, id or harness_id', async () => {
@@ -362,7 +368,7 @@ describe('openapi', () => {
   });
 });
 
-describe('agent list stays exact through changes (rendered-agent cache)', () => {
+describe('agent list stays exact through changes (rendered agent and page caches)', () => {
   test('every list item equals GET of that agent, before and after patch, attach and detach', async () => {
     const skill = (
       await api.call({ method: 'POST', url: '/api/v1/skills', payload: { name: 's', content: 'c' } })
@@ -402,5 +408,50 @@ describe('agent list stays exact through changes (rendered-agent cache)', () => 
       expect((await listed()).prompt).toBe(`p${i}`);
     }
     expect(await listed()).toEqual(await fetched());
+  });
+});
+
+describe('two web processes on one database (rendered page cache)', () => {
+  let other: TestApi;
+  beforeAll(async () => {
+    other = await startTestApi(api);
+  });
+  afterAll(async () => {
+    await other.close();
+  });
+
+  const page = async (through: TestApi, query = 'search=zz-two-web') => {
+    const res = await through.call({ method: 'GET', url: `${AGENTS}?${query}` });
+    expect(res.statusCode).toBe(200);
+    return res.json();
+  };
+
+  test('a change made through one process is in the next page of the other', async () => {
+    // Both processes render and keep the page first.
+    expect((await page(api)).total).toBe(0);
+    expect((await page(other)).total).toBe(0);
+
+    const agent = await createAgent({ model: 'm1', name: 'zz-two-web-1' });
+    expect((await page(other)).data.map((a: { id: string }) => a.id)).toEqual([agent.id]);
+
+    await api.call({ method: 'PATCH', url: `${AGENTS}/${agent.id}`, payload: { model: 'm2' } });
+    expect((await page(other)).data[0].model).toBe('m2');
+
+    const second = (
+      await other.call({ method: 'POST', url: AGENTS, payload: { model: 'm', name: 'zz-two-web-2' } })
+    ).json();
+    expect((await page(api)).data.map((a: { id: string }) => a.id)).toEqual([second.id, agent.id]);
+
+    await other.call({ method: 'DELETE', url: `${AGENTS}/${agent.id}` });
+    expect(await page(api)).toMatchObject({ total: 1, data: [{ id: second.id }] });
+    expect(await page(other)).toMatchObject({ total: 1, data: [{ id: second.id }] });
+  });
+
+  test('a change made outside the API (SQL) is seen too: the version comes from a trigger', async () => {
+    const agent = await createAgent({ model: 'm', name: 'zz-two-web-sql' });
+    expect((await page(api, 'search=zz-two-web-sql')).data[0].name).toBe('zz-two-web-sql');
+    await api.pool.query(`UPDATE agents SET name = 'zz-two-web-sql-renamed' WHERE id = $1`, [agent.id]);
+    expect((await page(api, 'search=zz-two-web-sql')).data[0].name).toBe('zz-two-web-sql-renamed');
+    expect((await page(other, 'search=zz-two-web-sql')).data[0].name).toBe('zz-two-web-sql-renamed');
   });
 });

@@ -52,12 +52,16 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** The API on its own migrated database (no runtime: session routes answer without a SessionManager). */
-export async function startTestApi(): Promise<TestApi> {
-  const database = await createTestDatabase();
+/**
+ * The API on its own migrated database (no runtime: session routes answer without a
+ * SessionManager). With `sharing`, a second web process on that API's database and
+ * keys, as behind a load balancer; closing it leaves the database alone.
+ */
+export async function startTestApi(sharing?: TestApi): Promise<TestApi> {
+  const database = sharing?.database ?? (await createTestDatabase());
   const pool = createPool({ url: database.url, max: 4 });
   const sessions = new RecordingSessionService();
-  const secretStore = new LocalSecretStore(crypto.randomBytes(32));
+  const secretStore = sharing?.secretStore ?? new LocalSecretStore(crypto.randomBytes(32));
   const app = await buildApp({
     db: pool,
     masterKey: MASTER_KEY,
@@ -80,7 +84,7 @@ export async function startTestApi(): Promise<TestApi> {
     async close() {
       await app.close();
       await pool.end();
-      await database.drop();
+      if (!sharing) await database.drop();
     },
   };
 }

@@ -5,6 +5,7 @@ import { sealAgentEnvVars, sealLitellmApiKey } from '../../agents/secrets';
 import {
   deleteAgent,
   getAgent,
+  getAgentListVersion,
   getAgentsWithVersions,
   insertAgent,
   listAgentVersions,
@@ -24,22 +25,24 @@ import { errorResponses, idParams, pageSchema } from '../../validation/common';
 import { BODY_LIMITS } from '../body-limits';
 import type { ApiDeps, RouteOptions } from '../deps';
 import { notFound } from '../errors';
-import { RenderedAgentCache } from '../rendered-agents';
+import { RenderedAgentCache, RenderedPageCache } from '../rendered-agents';
 import { compileJsonWriter } from '../schema-compilers';
 import { agentView } from '../views';
 
 const AGENTS = '/managed_agents/agents';
 
-// The same cache for both prefixes (/api/v1 and /v1) of one app.
-const renderedAgentCaches = new WeakMap<ApiDeps, RenderedAgentCache>();
+// The same caches for both prefixes (/api/v1 and /v1) of one app.
+const renderedCaches = new WeakMap<ApiDeps, { agents: RenderedAgentCache; pages: RenderedPageCache }>();
 const writeAgent = compileJsonWriter(agentSchema)!;
 const PAGE_HEAD = Buffer.from('{"data":[');
 const COMMA = Buffer.from(',');
 
 export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { deps }) => {
   const { db, secretStore } = deps;
-  if (!renderedAgentCaches.has(deps)) renderedAgentCaches.set(deps, new RenderedAgentCache());
-  const rendered = renderedAgentCaches.get(deps)!;
+  if (!renderedCaches.has(deps)) {
+    renderedCaches.set(deps, { agents: new RenderedAgentCache(), pages: new RenderedPageCache() });
+  }
+  const { agents: rendered, pages: renderedPages } = renderedCaches.get(deps)!;
 
   /** The page's agents as JSON, in page order; only agents not rendered at their current version are read. */
   async function renderPage(entries: { id: string; version: string }[]): Promise<Buffer[]> {
@@ -120,15 +123,22 @@ export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { de
     },
     async (request, reply) => {
       const query = request.query;
-      const { entries, total } = await listAgentVersions(db, query);
-      const data = await renderPage(entries);
-      const parts: Buffer[] = [PAGE_HEAD];
-      data.forEach((json, i) => {
-        if (i > 0) parts.push(COMMA);
-        parts.push(json);
-      });
-      parts.push(Buffer.from(`],"total":${total},"limit":${query.limit},"offset":${query.offset}}`));
-      const body = Buffer.concat(parts);
+      // Read the version before the page: a page is then never older than the version it is kept under.
+      const version = query.sort === 'sessions' ? undefined : await getAgentListVersion(db);
+      const key = `${query.sort}|${query.order}|${query.limit}|${query.offset}|${query.search ?? ''}`;
+      let body = version === undefined ? undefined : renderedPages.get(version, key);
+      if (!body) {
+        const { entries, total } = await listAgentVersions(db, query);
+        const data = await renderPage(entries);
+        const parts: Buffer[] = [PAGE_HEAD];
+        data.forEach((json, i) => {
+          if (i > 0) parts.push(COMMA);
+          parts.push(json);
+        });
+        parts.push(Buffer.from(`],"total":${total},"limit":${query.limit},"offset":${query.offset}}`));
+        body = Buffer.concat(parts);
+        if (version !== undefined) renderedPages.set(version, key, body);
+      }
       // Already JSON, written by the agent schema's own writer: a Buffer skips the page serializer.
       return reply.type('application/json; charset=utf-8').send(body as never);
     },
