@@ -2,12 +2,18 @@
  * Vault benchmark: the latency the vault adds per request and its throughput on 10 MB
  * bodies, side by side with a direct connection to the same server in the same run.
  *
- *   npm run bench:vault            (BENCH_REQUESTS=2000 BENCH_BODIES=10 to change the counts)
+ *   npm run bench:vault            (BENCH_REQUESTS=2000 BENCH_BODIES=10 to change the counts;
+ *                                   BENCH_VAULT_NODE_OPTIONS="--cpu-prof" to profile the vault)
  *
  * The vault runs as its own process (sandbox/vault/src/main.ts), exactly as in a sandbox;
  * the client and the upstream HTTPS server share this process. Requests go over
  * keep-alive connections (as an agent's do): through the vault that is one CONNECT tunnel
  * with TLS interception, header swapping and a re-encrypted upstream connection.
+ *
+ * Throughput has a third route for scale: a plain TCP relay process (bytes forwarded, no
+ * TLS interception, the same socket buffers as the vault), i.e. what any extra process
+ * in the path costs on this machine before the vault does any work of its own. CPU
+ * seconds per 100 MB are printed for this process and for the relay or vault process.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -56,8 +62,30 @@ async function startUpstream(cert: { certPem: string; keyPem: string }) {
   return { server, port: (server.address() as AddressInfo).port };
 }
 
+/** A process that forwards TCP connections on a port to the upstream, untouched. */
+async function startRelayProcess(upstreamPort: number) {
+  const script = `
+    const net = require('node:net');
+    const options = { highWaterMark: ${256 * 1024} };
+    const server = net.createServer(options, (client) => {
+      const upstream = net.connect({ ...options, port: ${upstreamPort}, host: '127.0.0.1' });
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`relay exited (${code})`)));
+  });
+  return { child, port };
+}
+
 async function startVaultProcess(dir: string, caPaths: { cert: string; key: string; upstream: string }) {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../src/main.ts')], {
+  const nodeOptions = (process.env.BENCH_VAULT_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  const vaultMain = path.resolve(__dirname, '../src/main.ts');
+  const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', vaultMain], {
     env: {
       PATH: process.env.PATH,
       VAULT_PORT: '0',
@@ -87,15 +115,26 @@ async function startVaultProcess(dir: string, caPaths: { cert: string; key: stri
   return { child, ports };
 }
 
-type Route = { dispatcher: Dispatcher; headers: Record<string, string> };
+type Route = {
+  name: string;
+  dispatcher: Dispatcher;
+  headers: Record<string, string>;
+  /** The URL's origin through this route. */
+  origin: string;
+  /** The process in the path between client and upstream, if any. */
+  hopPid?: number;
+};
 
 /** Sequential requests alternating between the routes, so both see the same machine load. */
-async function timeRequests(routes: [Route, Route], url: string): Promise<[number[], number[]]> {
+async function timeRequests(routes: [Route, Route], path: string): Promise<[number[], number[]]> {
   const samples: [number[], number[]] = [[], []];
   for (let index = 0; index < REQUESTS + 100; index += 1) {
     for (const [which, route] of routes.entries()) {
       const started = process.hrtime.bigint();
-      const response = await request(url, { dispatcher: route.dispatcher, headers: route.headers });
+      const response = await request(`${route.origin}${path}`, {
+        dispatcher: route.dispatcher,
+        headers: route.headers,
+      });
       await response.body.text();
       // The first 100 rounds warm up (JIT, TLS sessions, the vault's leaf certificate).
       if (index >= 100) samples[which]!.push(Number(process.hrtime.bigint() - started) / 1e6);
@@ -104,21 +143,26 @@ async function timeRequests(routes: [Route, Route], url: string): Promise<[numbe
   return [samples[0].sort((a, b) => a - b), samples[1].sort((a, b) => a - b)];
 }
 
-/** MB/s moving BODIES 10 MB bodies, alternating between the routes body by body. */
-async function throughput(
-  routes: [Route, Route],
-  url: string,
-  direction: 'download' | 'upload',
-): Promise<[number, number]> {
+interface Throughput {
+  megabytesPerSecond: number;
+  /** CPU seconds per 100 MB: this process (client and upstream), and the process in between. */
+  benchCpuPer100Mb: number;
+  hopCpuPer100Mb: number | null;
+}
+
+/** Moves BODIES 10 MB bodies over each route, alternating route by route, body by body. */
+async function throughput(routes: Route[], direction: 'download' | 'upload'): Promise<Throughput[]> {
   const upload = Buffer.alloc(BODY_BYTES, 'b');
-  const seconds = [0, 0];
+  const totals = routes.map(() => ({ seconds: 0, benchCpu: 0, hopCpu: 0 }));
   for (let index = 0; index < BODIES; index += 1) {
     for (const [which, route] of routes.entries()) {
+      const benchBefore = process.cpuUsage();
+      const hopBefore = route.hopPid === undefined ? null : cpuSeconds(route.hopPid);
       const started = process.hrtime.bigint();
       const response =
         direction === 'download'
-          ? await request(`${url}/download`, { dispatcher: route.dispatcher })
-          : await request(`${url}/upload`, {
+          ? await request(`${route.origin}/download`, { dispatcher: route.dispatcher })
+          : await request(`${route.origin}/upload`, {
               dispatcher: route.dispatcher,
               method: 'POST',
               // text: the vault streams it through the stub-swapping transform (its slowest path)
@@ -128,11 +172,20 @@ async function throughput(
       for await (const _chunk of response.body) {
         // drain
       }
-      seconds[which]! += Number(process.hrtime.bigint() - started) / 1e9;
+      const total = totals[which]!;
+      total.seconds += Number(process.hrtime.bigint() - started) / 1e9;
+      const bench = process.cpuUsage(benchBefore);
+      total.benchCpu += (bench.user + bench.system) / 1e6;
+      const hopAfter = route.hopPid === undefined ? null : cpuSeconds(route.hopPid);
+      if (hopBefore !== null && hopAfter !== null) total.hopCpu += hopAfter - hopBefore;
     }
   }
   const megabytes = (BODIES * BODY_BYTES) / (1024 * 1024);
-  return [megabytes / seconds[0]!, megabytes / seconds[1]!];
+  return routes.map((route, which) => ({
+    megabytesPerSecond: megabytes / totals[which]!.seconds,
+    benchCpuPer100Mb: (totals[which]!.benchCpu * 100) / megabytes,
+    hopCpuPer100Mb: route.hopPid === undefined ? null : (totals[which]!.hopCpu * 100) / megabytes,
+  }));
 }
 
 async function main(): Promise<void> {
@@ -151,6 +204,7 @@ async function main(): Promise<void> {
   };
   const upstream = await startUpstream(new LeafCertificateIssuer(upstreamCa).certificateFor('localhost'));
   const vault = await startVaultProcess(dir, caPaths);
+  const relay = await startRelayProcess(upstream.port);
   try {
     const admin = new Agent({ connect: { ca: deploymentCa.certPem, servername: 'lap-vault' } });
     const pushed = await request(`https://127.0.0.1:${vault.ports.admin}/v1/secrets`, {
@@ -162,63 +216,81 @@ async function main(): Promise<void> {
     const { stubs } = (await pushed.body.json()) as { stubs: Record<string, string> };
     await admin.close();
 
-    const url = `https://localhost:${upstream.port}`;
-    const direct = new Agent({ connect: { ca: upstreamCa.certPem }, connections: 1 });
-    const viaVault = new ProxyAgent({
-      uri: `http://127.0.0.1:${vault.ports.proxy}`,
-      requestTls: { ca: deploymentCa.certPem },
-      connections: 1,
-    });
+    const direct: Route = {
+      name: 'direct',
+      dispatcher: new Agent({ connect: { ca: upstreamCa.certPem }, connections: 1 }),
+      headers: { authorization: `Bearer ${REAL_KEY}` },
+      origin: `https://localhost:${upstream.port}`,
+    };
+    const viaRelay: Route = {
+      name: 'TCP relay',
+      // TLS end to end with the upstream, through the relay's port.
+      dispatcher: new Agent({ connect: { ca: upstreamCa.certPem, servername: 'localhost' }, connections: 1 }),
+      headers: { authorization: `Bearer ${REAL_KEY}` },
+      origin: `https://localhost:${relay.port}`,
+      hopPid: relay.child.pid!,
+    };
+    const viaVault: Route = {
+      name: 'via vault',
+      dispatcher: new ProxyAgent({
+        uri: `http://127.0.0.1:${vault.ports.proxy}`,
+        requestTls: { ca: deploymentCa.certPem },
+        connections: 1,
+      }),
+      headers: { authorization: `Bearer ${stubs.LITELLM_API_KEY}` },
+      origin: `https://localhost:${upstream.port}`,
+      hopPid: vault.child.pid!,
+    };
 
-    const routes: [Route, Route] = [
-      { dispatcher: direct, headers: { authorization: `Bearer ${REAL_KEY}` } },
-      { dispatcher: viaVault, headers: { authorization: `Bearer ${stubs.LITELLM_API_KEY}` } },
-    ];
-    const [directLatency, vaultLatency] = await timeRequests(routes, `${url}/ping`);
-    const rows: Array<[string, string, string, string]> = [];
+    const [directLatency, vaultLatency] = await timeRequests([direct, viaVault], '/ping');
+    const routes = [direct, viaRelay, viaVault];
+    const results = {
+      download: await throughput(routes, 'download'),
+      upload: await throughput(routes, 'upload'),
+    };
+    for (const route of routes) await route.dispatcher.close();
+
+    console.log(
+      `vault benchmark: ${REQUESTS} sequential keep-alive requests and ${BODIES} x 10 MB bodies each way per route, ` +
+        `routes interleaved; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs`,
+    );
+    const widths = [20, 12, 12, 14];
+    const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' ');
+    console.log(line(['latency', 'direct', 'via vault', 'added']));
     for (const p of [50, 99]) {
       const d = percentile(directLatency, p);
       const v = percentile(vaultLatency, p);
-      rows.push([`latency p${p} (ms)`, d.toFixed(3), v.toFixed(3), `+${(v - d).toFixed(3)} ms`]);
+      console.log(line([`p${p} (ms)`, d.toFixed(3), v.toFixed(3), `+${(v - d).toFixed(3)} ms`]));
     }
-    const cpuNotes: string[] = [];
-    for (const direction of ['download', 'upload'] as const) {
-      const cpuBefore = cpuSeconds(vault.child.pid!);
-      const [d, v] = await throughput(routes, url, direction);
-      const cpuAfter = cpuSeconds(vault.child.pid!);
-      rows.push([
-        `${direction} 10 MB (MB/s)`,
-        d.toFixed(1),
-        v.toFixed(1),
-        `${((v / d) * 100).toFixed(0)}% of direct`,
-      ]);
-      if (cpuBefore !== null && cpuAfter !== null) {
-        // What the vault could sustain on a core of its own (the machine may be shared).
-        const used = Math.max(cpuAfter - cpuBefore, 0.01);
-        const megabytes = (BODIES * BODY_BYTES) / (1024 * 1024);
-        cpuNotes.push(
-          `${direction}: the vault used ${used.toFixed(2)} CPU s for ${megabytes} MB (${(megabytes / used).toFixed(0)} MB per vault CPU second)`,
-        );
-      }
-    }
-    await direct.close();
-    await viaVault.close();
-
-    const widths = [24, 12, 12, 20];
-    const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' ');
-    console.log(
-      `vault benchmark: ${REQUESTS} sequential keep-alive requests and ${BODIES} x 10 MB bodies each way, ` +
-        `direct and via the vault interleaved; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs`,
+    console.table(
+      (['download', 'upload'] as const).flatMap((direction) =>
+        routes.map((route, which) => {
+          const result = results[direction][which]!;
+          const directMbps = results[direction][0]!.megabytesPerSecond;
+          return {
+            '10 MB bodies': `${direction} ${route.name}`,
+            'MB/s': Number(result.megabytesPerSecond.toFixed(1)),
+            'of direct': `${((result.megabytesPerSecond / directMbps) * 100).toFixed(0)}%`,
+            'bench CPU s/100 MB': Number(result.benchCpuPer100Mb.toFixed(2)),
+            'relay or vault CPU s/100 MB':
+              result.hopCpuPer100Mb === null ? '-' : Number(result.hopCpuPer100Mb.toFixed(2)),
+          };
+        }),
+      ),
     );
-    console.log(line(['metric', 'direct', 'via vault', 'vault cost']));
-    for (const row of rows) console.log(line(row));
-    for (const note of cpuNotes) console.log(note);
     const addedP50 = percentile(vaultLatency, 50) - percentile(directLatency, 50);
+    const worst = Math.min(
+      ...(['download', 'upload'] as const).map(
+        (d) => results[d][2]!.megabytesPerSecond / results[d][0]!.megabytesPerSecond,
+      ),
+    );
     console.log(
-      `targets: p50 added latency < 2 ms -> ${addedP50 < 2 ? 'met' : 'NOT met'}; throughput >= 80% of direct -> see above`,
+      `targets: p50 added latency < 2 ms -> ${addedP50 < 2 ? 'met' : 'NOT met'}; ` +
+        `throughput >= 80% of direct -> ${worst >= 0.8 ? 'met' : 'NOT met'} (${(worst * 100).toFixed(0)}% in the worse direction)`,
     );
   } finally {
     vault.child.kill('SIGTERM');
+    relay.child.kill('SIGTERM');
     upstream.server.closeAllConnections();
     upstream.server.close();
   }

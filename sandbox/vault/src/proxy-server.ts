@@ -57,6 +57,17 @@ const TEXT_CONTENT_TYPE =
 
 const TLS_HANDSHAKE_RECORD = 0x16;
 
+/**
+ * Stream buffers per socket, instead of Node's 16 KB. With 16 KB the relay pauses a side
+ * as soon as one TLS record waits for the other, so a transfer ping-pongs between the
+ * processes in record-sized steps; bench:vault measured 256 KB to halve the vault's CPU
+ * per byte and raise its throughput by half. Memory stays bounded: at most a few of
+ * these per connection.
+ */
+const STREAM_BUFFER_BYTES = 256 * 1024;
+/** Node passes `highWaterMark` on to the sockets it creates; @types/node does not list it there. */
+type WithHighWaterMark<T> = T & { highWaterMark: number };
+
 class ProxyRequestError extends Error {
   constructor(
     readonly status: number,
@@ -101,14 +112,16 @@ export class VaultProxy {
   private readonly openSockets = new Set<net.Socket>();
 
   constructor(private readonly deps: ProxyDependencies) {
-    this.httpsAgent = new https.Agent({
+    const agentOptions: WithHighWaterMark<https.AgentOptions> = {
       keepAlive: true,
+      highWaterMark: STREAM_BUFFER_BYTES,
       // One secure context built once: passing `ca` instead would make the agent join every
       // root certificate into its pool key on each request.
       ...(deps.upstreamCaPem
         ? { secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, deps.upstreamCaPem] }) }
         : {}),
-    });
+    };
+    this.httpsAgent = new https.Agent(agentOptions);
     this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) =>
       this.onPlainRequest(req, res),
     );
@@ -187,8 +200,9 @@ export class VaultProxy {
   private intercept(socket: net.Socket, target: Target): void {
     const { issuer } = this.deps;
     const fallback = issuer.certificateFor(target.host);
-    const tlsSocket = new tls.TLSSocket(socket, {
+    const socketOptions: WithHighWaterMark<tls.TLSSocketOptions> = {
       isServer: true,
+      highWaterMark: STREAM_BUFFER_BYTES,
       ALPNProtocols: ['http/1.1'],
       cert: fallback.certPem,
       key: fallback.keyPem,
@@ -200,7 +214,8 @@ export class VaultProxy {
           callback(error as Error);
         }
       },
-    });
+    };
+    const tlsSocket = new tls.TLSSocket(socket, socketOptions);
     tlsSocket.on('error', (error) => {
       this.deps.logger.debug({ event: 'tls_client_error', host: target.host, message: error.message });
       tlsSocket.destroy();
@@ -362,3 +377,4 @@ function swapAuthorization(name: string, value: string, swap: (text: string) => 
   const swapped = swap(decoded);
   return swapped === decoded ? swap(value) : `Basic ${Buffer.from(swapped, 'utf8').toString('base64')}`;
 }
+
