@@ -377,4 +377,3 @@ function swapAuthorization(name: string, value: string, swap: (text: string) => 
   const swapped = swap(decoded);
   return swapped === decoded ? swap(value) : `Basic ${Buffer.from(swapped, 'utf8').toString('base64')}`;
 }
-

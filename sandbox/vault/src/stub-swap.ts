@@ -71,7 +71,7 @@ export function swapBuffer(
     // Hold back the shortest suffix that could still grow into a stub (or into "stub_").
     // Only a position holding the stub prefix's first byte can start one.
     const from = Math.max(start, buffer.length - longestStub(substitutions) + 1);
-    for (let index = buffer.indexOf(STUB_PREFIX[0]!, from); index !== -1; ) {
+    for (let index = buffer.indexOf(STUB_PREFIX[0]!, from); index !== -1;) {
       if (isPartialStub(buffer, index, substitutions)) {
         end = index;
         break;
