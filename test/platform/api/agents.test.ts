@@ -447,6 +447,43 @@ describe('two web processes on one database (rendered page cache)', () => {
     expect(await page(other)).toMatchObject({ total: 1, data: [{ id: second.id }] });
   });
 
+  test('concurrent writes through both processes: every page afterwards shows all of them', async () => {
+    const listPage = (through: TestApi) => page(through, 'search=zz-two-web-burst&limit=200');
+    await listPage(api);
+    await listPage(other);
+    const created = await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        (i % 2 ? other : api).call({
+          method: 'POST',
+          url: AGENTS,
+          payload: { model: 'm', name: `zz-two-web-burst-${i}` },
+        }),
+      ),
+    );
+    const ids = created.map((res) => res.json().id as string);
+    // Patch half of them concurrently, through the other process, while both keep listing.
+    await Promise.all([
+      ...ids
+        .slice(0, 12)
+        .map((id, i) =>
+          (i % 2 ? api : other).call({
+            method: 'PATCH',
+            url: `${AGENTS}/${id}`,
+            payload: { model: 'patched' },
+          }),
+        ),
+      listPage(api),
+      listPage(other),
+    ]);
+    for (const through of [api, other]) {
+      const result = await listPage(through);
+      expect(result.total).toBe(24);
+      expect(new Set(result.data.map((a: { id: string }) => a.id))).toEqual(new Set(ids));
+      const patched = result.data.filter((a: { model: string }) => a.model === 'patched');
+      expect(new Set(patched.map((a: { id: string }) => a.id))).toEqual(new Set(ids.slice(0, 12)));
+    }
+  });
+
   test('a change made outside the API (SQL) is seen too: the version comes from a trigger', async () => {
     const agent = await createAgent({ model: 'm', name: 'zz-two-web-sql' });
     expect((await page(api, 'search=zz-two-web-sql')).data[0].name).toBe('zz-two-web-sql');
