@@ -463,15 +463,13 @@ describe('two web processes on one database (rendered page cache)', () => {
     const ids = created.map((res) => res.json().id as string);
     // Patch half of them concurrently, through the other process, while both keep listing.
     await Promise.all([
-      ...ids
-        .slice(0, 12)
-        .map((id, i) =>
-          (i % 2 ? api : other).call({
-            method: 'PATCH',
-            url: `${AGENTS}/${id}`,
-            payload: { model: 'patched' },
-          }),
-        ),
+      ...ids.slice(0, 12).map((id, i) =>
+        (i % 2 ? api : other).call({
+          method: 'PATCH',
+          url: `${AGENTS}/${id}`,
+          payload: { model: 'patched' },
+        }),
+      ),
       listPage(api),
       listPage(other),
     ]);
