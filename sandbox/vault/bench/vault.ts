@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { createCertificateAuthority, LeafCertificateIssuer } from '../src/ca';
+import { STREAM_BUFFER_BYTES } from '../src/proxy-server';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const BODIES = Number(process.env.BENCH_BODIES ?? 10);
@@ -66,7 +67,7 @@ async function startUpstream(cert: { certPem: string; keyPem: string }) {
 async function startRelayProcess(upstreamPort: number) {
   const script = `
     const net = require('node:net');
-    const options = { highWaterMark: ${256 * 1024} };
+    const options = { highWaterMark: ${STREAM_BUFFER_BYTES} };
     const server = net.createServer(options, (client) => {
       const upstream = net.connect({ ...options, port: ${upstreamPort}, host: '127.0.0.1' });
       client.pipe(upstream).pipe(client);
@@ -260,13 +261,15 @@ async function main(): Promise<void> {
     for (const p of [50, 99]) {
       const d = percentile(directLatency, p);
       const v = percentile(vaultLatency, p);
-      console.log(line([`p${p} (ms)`, d.toFixed(3), v.toFixed(3), `+${(v - d).toFixed(3)} ms`]));
+      console.log(
+        line([`p${p} (ms)`, d.toFixed(3), v.toFixed(3), `${v >= d ? '+' : ''}${(v - d).toFixed(3)} ms`]),
+      );
     }
     console.table(
       (['download', 'upload'] as const).flatMap((direction) =>
         routes.map((route, which) => {
           const result = results[direction][which]!;
-          const directMbps = results[direction][0]!.megabytesPerSecond;
+          const directMbps = results[direction][routes.indexOf(direct)]!.megabytesPerSecond;
           return {
             '10 MB bodies': `${direction} ${route.name}`,
             'MB/s': Number(result.megabytesPerSecond.toFixed(1)),
@@ -281,7 +284,9 @@ async function main(): Promise<void> {
     const addedP50 = percentile(vaultLatency, 50) - percentile(directLatency, 50);
     const worst = Math.min(
       ...(['download', 'upload'] as const).map(
-        (d) => results[d][2]!.megabytesPerSecond / results[d][0]!.megabytesPerSecond,
+        (d) =>
+          results[d][routes.indexOf(viaVault)]!.megabytesPerSecond /
+          results[d][routes.indexOf(direct)]!.megabytesPerSecond,
       ),
     );
     console.log(

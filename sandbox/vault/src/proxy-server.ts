@@ -64,7 +64,7 @@ const TLS_HANDSHAKE_RECORD = 0x16;
  * byte by about 40% and raise its throughput by 40% (download) to 90% (upload). Memory
  * stays bounded: at most a few of these per connection.
  */
-const STREAM_BUFFER_BYTES = 256 * 1024;
+export const STREAM_BUFFER_BYTES = 256 * 1024;
 /** Node passes `highWaterMark` on to the sockets it creates; @types/node does not list it there. */
 type WithHighWaterMark<T> = T & { highWaterMark: number };
 
