@@ -24,6 +24,8 @@ const CONTEXT_EXCLUDES = [
   'tmp',
   '.github',
   '**/*.tsbuildinfo',
+  // The vault relay binary built for local mode and tests; each image builds its own.
+  'sandbox/vault/relay/bin',
 ];
 
 /**

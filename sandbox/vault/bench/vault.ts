@@ -5,15 +5,16 @@
  *   npm run bench:vault            (BENCH_REQUESTS=2000 BENCH_BODIES=10 to change the counts;
  *                                   BENCH_VAULT_NODE_OPTIONS="--cpu-prof" to profile the vault)
  *
- * The vault runs as its own process (sandbox/vault/src/main.ts), exactly as in a sandbox;
- * the client and the upstream HTTPS server share this process. Requests go over
- * keep-alive connections (as an agent's do): through the vault that is one CONNECT tunnel
- * with TLS interception, header swapping and a re-encrypted upstream connection.
+ * The vault runs as its own process (sandbox/vault/src/main.ts, which starts its native
+ * relay), exactly as in a sandbox; the client and the upstream HTTPS server share this
+ * process. Requests go over keep-alive connections (as an agent's do): through the vault
+ * that is one CONNECT tunnel with TLS interception, header swapping and a re-encrypted
+ * upstream connection.
  *
  * Throughput has a third route for scale: a plain TCP relay process (bytes forwarded, no
- * TLS interception, the same socket buffers as the vault), i.e. what any extra process
- * in the path costs on this machine before the vault does any work of its own. CPU
- * seconds per 100 MB are printed for this process and for the relay or vault process.
+ * TLS interception, large socket buffers), i.e. what any extra process in the path costs
+ * on this machine before the vault does any work of its own. CPU seconds per 100 MB are
+ * printed for this process and for the relay or vault process (with its relay child).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,7 +24,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { createCertificateAuthority, LeafCertificateIssuer } from '../src/ca';
-import { STREAM_BUFFER_BYTES } from '../src/proxy-server';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const BODIES = Number(process.env.BENCH_BODIES ?? 10);
@@ -31,11 +31,20 @@ const BODY_BYTES = 10 * 1024 * 1024;
 const REAL_KEY = 'sk-bench-real-key-0123456789';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 
-/** CPU seconds the process has used so far (user + system), from /proc; null elsewhere. */
+/** The TCP relay's socket buffers: large, so it is not the bottleneck it measures. */
+const RELAY_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * CPU seconds (user + system) a process and its children (the vault's relay) have used
+ * so far, from /proc; null elsewhere.
+ */
 function cpuSeconds(pid: number): number | null {
   try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean);
+    return [pid, ...children.map(Number)].reduce((total, id) => {
+      const fields = fs.readFileSync(`/proc/${id}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return total + (Number(fields[11]) + Number(fields[12])) / 100;
+    }, 0);
   } catch {
     return null;
   }
@@ -67,7 +76,7 @@ async function startUpstream(cert: { certPem: string; keyPem: string }) {
 async function startRelayProcess(upstreamPort: number) {
   const script = `
     const net = require('node:net');
-    const options = { highWaterMark: ${STREAM_BUFFER_BYTES} };
+    const options = { highWaterMark: ${RELAY_BUFFER_BYTES} };
     const server = net.createServer(options, (client) => {
       const upstream = net.connect({ ...options, port: ${upstreamPort}, host: '127.0.0.1' });
       client.pipe(upstream).pipe(client);
@@ -166,7 +175,7 @@ async function throughput(routes: Route[], direction: 'download' | 'upload'): Pr
           : await request(`${route.origin}/upload`, {
               dispatcher: route.dispatcher,
               method: 'POST',
-              // text: the vault streams it through the stub-swapping transform (its slowest path)
+              // text: the vault streams it through the stub swapper (its slowest path)
               headers: { 'content-type': 'text/plain' },
               body: upload,
             });

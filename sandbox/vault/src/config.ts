@@ -3,6 +3,7 @@
  * place: every bad key is reported together, naming the key and the fix.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { VAULT_ADMIN_PORT, VAULT_PROXY_PORT } from '@lap/sandbox-protocol';
 import { z } from 'zod';
 import type { CertificateAuthority } from './ca';
@@ -35,7 +36,12 @@ export interface VaultConfig {
   /** Destinations reachable whatever allow_out says (the gateway and the platform). */
   alwaysAllow: DestinationRule[];
   logLevel: string;
+  /** The native proxy process (sandbox/vault/relay), built by `npm run build:relay`. */
+  relayPath: string;
 }
+
+/** Where `npm run build:relay` puts the relay; the image sets VAULT_RELAY_PATH instead. */
+export const DEFAULT_RELAY_PATH = path.resolve(__dirname, '../relay/bin/vault-relay');
 
 const port = (fallback: number) =>
   z.coerce
@@ -75,6 +81,7 @@ const envSchema = z.object({
   EGRESS_ALLOW_OUT: commaList,
   EGRESS_DENY_OUT: commaList,
   EGRESS_ALWAYS_ALLOW: commaList,
+  VAULT_RELAY_PATH: z.string().min(1).default(DEFAULT_RELAY_PATH),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -167,6 +174,13 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
     }
   }
 
+  if (parsed.success && !fs.existsSync(parsed.data.VAULT_RELAY_PATH)) {
+    problems.push(
+      `VAULT_RELAY_PATH: no vault relay binary at ${parsed.data.VAULT_RELAY_PATH}; ` +
+        'build it with `npm run build:relay` (needs Go 1.19+) or point VAULT_RELAY_PATH at one',
+    );
+  }
+
   if (problems.length > 0 || !parsed.success || !certPem || !keyPem) {
     throw new VaultConfigError(`invalid vault configuration:\n  - ${problems.join('\n  - ')}`);
   }
@@ -189,5 +203,6 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
       ...deploymentCredentials.flatMap((credential) => credential.hosts),
     ],
     logLevel: data.LOG_LEVEL,
+    relayPath: data.VAULT_RELAY_PATH,
   };
 }

@@ -10,7 +10,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DeploymentCredential } from './config';
 import { findMatchingRule, type Destination, type DestinationRule } from './destination-rules';
-import type { Substitution } from './stub-swap';
 
 export interface Credential {
   name: string;
@@ -18,7 +17,8 @@ export interface Credential {
   /** null: unbound (any destination the egress policy allows). */
   hosts: DestinationRule[] | null;
   source: 'deployment' | 'pushed';
-  substitution: Substitution;
+  /** The real value: it leaves the vault only in requests to a destination it is bound to. */
+  value: string;
 }
 
 /** `stub_<name>_<16 hex>`: recognisable in logs and transcripts, unguessable, never a real value. */
@@ -38,13 +38,7 @@ function toCredential(
   source: Credential['source'],
 ): Credential {
   const stub = mintStub(name);
-  return {
-    name,
-    stub,
-    hosts,
-    source,
-    substitution: { name, stub: Buffer.from(stub), real: Buffer.from(value) },
-  };
+  return { name, stub, hosts, source, value };
 }
 
 export class CredentialStore {

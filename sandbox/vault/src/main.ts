@@ -17,7 +17,15 @@ async function main(): Promise<void> {
   }
   const logger = pino({ name: 'lap-vault', level: config.logLevel, base: { component: 'vault' } });
   const vault = await startVault(config, logger);
+  let stopping = false;
+  // The relay is the proxy: without it the sandbox has no egress. Exit so the task stops.
+  void vault.relayExited.then((code) => {
+    if (stopping) return;
+    logger.error({ event: 'vault_relay_exited', code });
+    process.exit(1);
+  });
   const stop = (signal: string) => {
+    stopping = true;
     logger.info({ event: 'vault_stopping', signal });
     void vault.close().then(() => process.exit(0));
   };

@@ -1,6 +1,6 @@
 /**
  * Wires the vault together: the CA-backed leaf issuer, the credential store, the egress
- * policy, the proxy listener and the admin listener.
+ * policy, the proxy (the native relay process and its control plane) and the admin listener.
  */
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -11,11 +11,13 @@ import { LeafCertificateIssuer } from './ca';
 import type { VaultConfig } from './config';
 import { CredentialStore } from './credentials';
 import { EgressPolicy } from './egress-policy';
-import { VaultProxy } from './proxy-server';
+import { VaultRelay } from './relay';
 
 export interface RunningVault {
   proxyPort: number;
   adminPort: number;
+  /** Settles if the proxy's relay process exits; the vault cannot serve without it. */
+  relayExited: Promise<number | null>;
   close(): Promise<void>;
 }
 
@@ -42,13 +44,6 @@ export async function startVault(config: VaultConfig, logger: Logger): Promise<R
   const credentials = new CredentialStore(config.deploymentCredentials);
   let policy = new EgressPolicy(config.allowOut, config.denyOut, config.alwaysAllow);
 
-  const proxy = new VaultProxy({
-    issuer,
-    credentials,
-    policy: () => policy,
-    upstreamCaPem: config.upstreamCaPem,
-    logger,
-  });
   const admin = createAdminServer({
     issuer,
     adminToken: config.adminToken,
@@ -66,7 +61,11 @@ export async function startVault(config: VaultConfig, logger: Logger): Promise<R
   });
 
   if (config.caCertOut) publishCaCertificate(config.caCertOut, config.ca.certPem);
-  const proxyPort = await listen(proxy.server, config.proxyPort, config.proxyBindHost);
+  const relay = await VaultRelay.start(
+    { issuer, credentials, policy: () => policy, upstreamCaPem: config.upstreamCaPem, logger },
+    { binary: config.relayPath, bindHost: config.proxyBindHost, port: config.proxyPort },
+  );
+  const proxyPort = relay.port;
   const adminPort = await listen(admin, config.adminPort, config.adminBindHost);
   logger.info({
     event: 'vault_listening',
@@ -79,8 +78,9 @@ export async function startVault(config: VaultConfig, logger: Logger): Promise<R
   return {
     proxyPort,
     adminPort,
+    relayExited: relay.exited,
     close: async () => {
-      proxy.close();
+      await relay.close();
       admin.closeAllConnections();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
     },
