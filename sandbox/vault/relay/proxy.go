@@ -269,9 +269,9 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, schem
 		out.ContentLength = -1
 		out.Body = newSwapReader(r.Body, swap, copyBufferBytes)
 	}
-	if out.ContentLength < 0 {
-		// Sent chunked, a chunk per write: coalesce so a fast upload goes in large chunks.
-		out.Body = coalescingBody{out.Body}
+	if r.ContentLength != 0 {
+		// Decrypt from the agent while encrypting to the upstream; a chunked body goes in large chunks.
+		out.Body = newReadAhead(out.Body)
 	}
 
 	response, err := p.transport.RoundTrip(out)
@@ -302,20 +302,21 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, schem
 // copyResponse streams the body; a body of unknown length (server-sent events, a
 // streamed completion) is flushed write by write so no token waits in a buffer.
 func copyResponse(w http.ResponseWriter, response *http.Response) error {
+	if response.ContentLength >= 0 && response.ContentLength <= copyBufferBytes {
+		// Small and of known length (most API answers): no second goroutine.
+		buffer := copyBuffers.Get().(*[]byte)
+		defer copyBuffers.Put(buffer)
+		_, err := io.CopyBuffer(w, response.Body, *buffer)
+		return err
+	}
 	var flush func()
 	if flusher, ok := w.(http.Flusher); ok && response.ContentLength < 0 {
 		flush = flusher.Flush
 	}
-	_, err := coalescingCopy(w, response.Body, flush)
+	body := newReadAhead(response.Body)
+	defer body.Close()
+	_, err := body.copyTo(w, flush)
 	return err
-}
-
-// coalescingBody is a request body the transport copies with coalescingCopy (io.Copy
-// prefers WriteTo).
-type coalescingBody struct{ io.ReadCloser }
-
-func (b coalescingBody) WriteTo(w io.Writer) (int64, error) {
-	return coalescingCopy(w, b.ReadCloser, nil)
 }
 
 // reject answers with a JSON error, naming the policy that refused the destination.

@@ -13,7 +13,7 @@ var testSubs = []substitution{
 	{Name: "B", Stub: "stub_b_fedcba9876543210", Real: "REAL-B-LONGER-VALUE"},
 }
 
-// chunkedReader hands out its text size bytes at a time, as a socket might.
+// chunkedReader hands out its text at most size bytes at a time, as a socket might.
 type chunkedReader struct {
 	text []byte
 	size int
@@ -26,6 +26,9 @@ func (r *chunkedReader) Read(p []byte) (int, error) {
 	n := r.size
 	if n > len(r.text) {
 		n = len(r.text)
+	}
+	if n > len(p) {
+		n = len(p)
 	}
 	n = copy(p[:n], r.text[:n])
 	r.text = r.text[n:]
