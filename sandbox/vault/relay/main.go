@@ -8,6 +8,7 @@
 // Environment:
 //
 //	VAULT_RELAY_LISTEN        host:port to listen on (port 0: any free port)
+//	VAULT_RELAY_POLICY_HEADER the response header naming the egress rule list that refused a destination
 //	VAULT_RELAY_EXTRA_CA_PEM  certificates to trust upstream besides the system roots (tests, private CAs)
 package main
 
@@ -48,13 +49,17 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	policyHeader := os.Getenv("VAULT_RELAY_POLICY_HEADER")
+	if policyHeader == "" {
+		return fmt.Errorf("VAULT_RELAY_POLICY_HEADER is required (the vault control plane sets it)")
+	}
 	listener, err := net.Listen("tcp", os.Getenv("VAULT_RELAY_LISTEN"))
 	if err != nil {
 		return err
 	}
 	ctl := newControl(os.Stdout)
 	server := &http.Server{
-		Handler:           newProxy(ctl, upstream),
+		Handler:           newProxy(ctl, upstream, policyHeader),
 		IdleTimeout:       60 * time.Second,
 		ReadHeaderTimeout: 60 * time.Second,
 		ErrorLog:          quietLog,

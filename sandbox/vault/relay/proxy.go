@@ -28,9 +28,6 @@ import (
 	"time"
 )
 
-// egressPolicyHeader names the rule list that refused a destination (as in @lap/sandbox-protocol).
-const egressPolicyHeader = "X-Lap-Egress-Policy"
-
 // copyBufferBytes is each body copy's buffer; sync.Pool keeps them off the allocator.
 const copyBufferBytes = 256 * 1024
 
@@ -50,15 +47,17 @@ var copyBuffers = sync.Pool{New: func() any { buffer := make([]byte, copyBufferB
 type targetKey struct{}
 
 type proxy struct {
-	control     *control
-	transport   *http.Transport
-	interceptor *http.Server
-	intercepted *connQueue
-	certs       sync.Map // server name -> *tls.Certificate
+	control *control
+	// policyHeader names, on a refusal, the rule list that refused (from @lap/sandbox-protocol).
+	policyHeader string
+	transport    *http.Transport
+	interceptor  *http.Server
+	intercepted  *connQueue
+	certs        sync.Map // server name -> *tls.Certificate
 }
 
-func newProxy(ctl *control, upstreamTLS *tls.Config) *proxy {
-	p := &proxy{control: ctl, intercepted: newConnQueue()}
+func newProxy(ctl *control, upstreamTLS *tls.Config, policyHeader string) *proxy {
+	p := &proxy{control: ctl, policyHeader: policyHeader, intercepted: newConnQueue()}
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	dial := func(ctx context.Context, network string) (net.Conn, error) {
 		t := ctx.Value(targetKey{}).(*target)
@@ -122,7 +121,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer = controlAnswer{Status: http.StatusBadGateway, Error: err.Error()}
 	}
 	if !answer.OK {
-		reject(w, answer)
+		p.reject(w, answer)
 		return
 	}
 	p.forward(w, r, answer.Target, "http", answer.Path)
@@ -135,7 +134,7 @@ func (p *proxy) connect(w http.ResponseWriter, r *http.Request) {
 	}
 	if !answer.OK {
 		w.Header().Set("Connection", "close")
-		reject(w, answer)
+		p.reject(w, answer)
 		return
 	}
 	conn, buffered, err := w.(http.Hijacker).Hijack()
@@ -229,14 +228,14 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, schem
 	}
 	answer, err := p.control.call(controlRequest{Op: "bindings", Target: t})
 	if err != nil {
-		reject(w, controlAnswer{Status: http.StatusBadGateway, Error: err.Error()})
+		p.reject(w, controlAnswer{Status: http.StatusBadGateway, Error: err.Error()})
 		return
 	}
 	swap := newSwapper(answer.Substitutions)
 
 	requestURL, err := url.ParseRequestURI(swap.swapString(path))
 	if err != nil {
-		reject(w, controlAnswer{Status: http.StatusBadRequest, Error: "the request target is not a valid path"})
+		p.reject(w, controlAnswer{Status: http.StatusBadRequest, Error: "the request target is not a valid path"})
 		return
 	}
 	requestURL.Scheme = scheme
@@ -278,7 +277,7 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, schem
 	if err != nil {
 		logFields["error"] = err.Error()
 		p.control.log("info", logFields)
-		reject(w, controlAnswer{Status: http.StatusBadGateway,
+		p.reject(w, controlAnswer{Status: http.StatusBadGateway,
 			Error: "upstream " + t.Host + ":" + strconv.Itoa(t.Port) + " failed: " + err.Error()})
 		return
 	}
@@ -320,14 +319,14 @@ func copyResponse(w http.ResponseWriter, response *http.Response) error {
 }
 
 // reject answers with a JSON error, naming the policy that refused the destination.
-func reject(w http.ResponseWriter, answer controlAnswer) {
+func (p *proxy) reject(w http.ResponseWriter, answer controlAnswer) {
 	status := answer.Status
 	if status == 0 {
 		status = http.StatusBadGateway
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if answer.Policy != "" {
-		w.Header().Set(egressPolicyHeader, answer.Policy)
+		w.Header().Set(p.policyHeader, answer.Policy)
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": answer.Error})

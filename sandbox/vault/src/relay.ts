@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { LeafCertificateIssuer } from './ca';
 import type { CredentialStore } from './credentials';
 import { normalizeHost, type Destination } from './destination-rules';
-import type { EgressPolicy } from './egress-policy';
+import { VAULT_EGRESS_POLICY_HEADER, type EgressPolicy } from './egress-policy';
 
 export interface RelayDependencies {
   issuer: LeafCertificateIssuer;
@@ -112,6 +112,7 @@ export class VaultRelay {
         VAULT_RELAY_LISTEN: net.isIPv6(options.bindHost)
           ? `[${options.bindHost}]:${options.port}`
           : `${options.bindHost}:${options.port}`,
+        VAULT_RELAY_POLICY_HEADER: VAULT_EGRESS_POLICY_HEADER,
         ...(deps.upstreamCaPem ? { VAULT_RELAY_EXTRA_CA_PEM: deps.upstreamCaPem } : {}),
         ...(process.env.SSL_CERT_FILE ? { SSL_CERT_FILE: process.env.SSL_CERT_FILE } : {}),
       },
