@@ -119,6 +119,8 @@ export class VaultRelay {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     const exited = new Promise<number | null>((settle) => child.once('exit', (code) => settle(code)));
+    // A write to a relay that died is reported by `exited`, not thrown.
+    child.stdin!.on('error', () => undefined);
     const answers = new RelayAnswers(deps, (line) => child.stdin!.write(`${line}\n`));
     const port = await new Promise<number>((settle, fail) => {
       child.once('error', (error) =>
@@ -131,8 +133,6 @@ export class VaultRelay {
         else answers.handle(message);
       });
     });
-    // A write to a relay that died is reported by `exited`, not thrown here.
-    child.stdin!.on('error', () => undefined);
     return new VaultRelay(child, port, exited);
   }
 
