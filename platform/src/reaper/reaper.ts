@@ -5,7 +5,9 @@
  * expired or stale warm sandboxes end; tasks of this environment that nothing owns
  * any more (orphans: session dead or gone, warm row dead or gone) are stopped.
  * Database first, then the tasks: a stop that fails leaves a task whose row is dead,
- * which the next run's orphan sweep stops. Safe to run twice at once.
+ * which the next run's orphan sweep stops. One run at a time (a PostgreSQL advisory
+ * lock): a run that overlaps another skips, because the other's tasks would otherwise
+ * look like orphans to it between the other's database updates and its stops.
  */
 import type pg from 'pg';
 import { ownedSandboxRefs, reapIdleSessions, type TaggedSandbox } from '../db/reaper';
@@ -27,6 +29,8 @@ export interface ReaperDeps {
 }
 
 export interface ReaperResult {
+  /** Another run held the reaper lock: this one did nothing. */
+  skipped: boolean;
   idleSessions: number;
   creatingTimeouts: number;
   staleWarmSandboxes: number;
@@ -36,7 +40,38 @@ export interface ReaperResult {
   databaseMs: number;
 }
 
+/** The advisory lock one reaper run holds: the environment's runs share one database. */
+const REAPER_LOCK = `SELECT pg_try_advisory_lock(hashtext('lap:idle-reaper')) AS locked`;
+const REAPER_UNLOCK = `SELECT pg_advisory_unlock(hashtext('lap:idle-reaper'))`;
+
 export async function runIdleReaper(deps: ReaperDeps): Promise<ReaperResult> {
+  // A session-level lock on its own connection: released if this process dies mid-run.
+  const lock = await deps.db.connect();
+  try {
+    const { rows } = await lock.query<{ locked: boolean }>(REAPER_LOCK);
+    if (!rows[0]!.locked) {
+      deps.log.info({}, 'another idle-reaper run is in progress: this one skips');
+      return {
+        skipped: true,
+        idleSessions: 0,
+        creatingTimeouts: 0,
+        staleWarmSandboxes: 0,
+        orphanTasks: 0,
+        stopFailures: 0,
+        databaseMs: 0,
+      };
+    }
+    try {
+      return await reap(deps);
+    } finally {
+      await lock.query(REAPER_UNLOCK);
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+async function reap(deps: ReaperDeps): Promise<ReaperResult> {
   const { db, launcher } = deps;
   let databaseMs = 0;
   const timed = async <T>(query: () => Promise<T>): Promise<T> => {
@@ -126,6 +161,7 @@ export async function runIdleReaper(deps: ReaperDeps): Promise<ReaperResult> {
   await Promise.all(workers);
 
   return {
+    skipped: false,
     idleSessions: idle.length,
     creatingTimeouts: timedOut.length,
     staleWarmSandboxes: staleWarm.length,

@@ -167,14 +167,22 @@ test('expired warm sandboxes end and stop (the reaper does not know the pool bud
   ]);
 });
 
-test('two overlapping runs split the work: every idle session is reaped and stopped exactly once', async () => {
+test('two overlapping runs never both act: every idle session is reaped and stopped exactly once', async () => {
   const launcher = new MemoryLauncher();
   const agent = await seed.agent();
   const idle: string[] = [];
   for (let i = 0; i < 60; i++)
     idle.push((await sessionWithTask(launcher, agent, { idleMinutes: 25 * 60 })).ref);
+  // Slow stops (as ECS's are): the second run starts while the first is still stopping the
+  // tasks whose sessions it has already marked dead, which look like orphans meanwhile.
+  const realStop = launcher.stop.bind(launcher);
+  launcher.stop = async (ref, reason) => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return realStop(ref, reason);
+  };
   const [a, b] = await Promise.all([runIdleReaper(deps(launcher)), runIdleReaper(deps(launcher))]);
   expect(a.idleSessions + b.idleSessions).toBe(60);
+  expect([a, b].filter((run) => run.skipped)).toHaveLength(1);
   const stopsPerRef = new Map<string, number>();
   for (const s of launcher.stops) stopsPerRef.set(s.ref, (stopsPerRef.get(s.ref) ?? 0) + 1);
   for (const ref of idle) expect(stopsPerRef.get(ref)).toBe(1);
