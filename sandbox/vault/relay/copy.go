@@ -29,11 +29,8 @@ type readAhead struct {
 }
 
 func newReadAhead(src io.ReadCloser) *readAhead {
-	r := &readAhead{
-		src:     src,
-		pending: make([]byte, 0, readAheadBytes),
-		spare:   make([]byte, 0, readAheadBytes),
-	}
+	// pending and spare grow as needed: a short body never takes the full bound.
+	r := &readAhead{src: src}
 	r.changed = sync.NewCond(&r.mu)
 	go r.fill()
 	return r

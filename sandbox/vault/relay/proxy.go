@@ -266,9 +266,9 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, schem
 		// A swap changes the length: send the body chunked.
 		out.Header.Del("Content-Length")
 		out.ContentLength = -1
-		out.Body = newSwapReader(r.Body, swap, copyBufferBytes)
+		out.Body = newSwapReader(r.Body, swap)
 	}
-	if r.ContentLength != 0 {
+	if worthReadingAhead(r.ContentLength) {
 		// Decrypt from the agent while encrypting to the upstream; a chunked body goes in large chunks.
 		out.Body = newReadAhead(out.Body)
 	}
@@ -301,8 +301,7 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, schem
 // copyResponse streams the body; a body of unknown length (server-sent events, a
 // streamed completion) is flushed write by write so no token waits in a buffer.
 func copyResponse(w http.ResponseWriter, response *http.Response) error {
-	if response.ContentLength >= 0 && response.ContentLength <= copyBufferBytes {
-		// Small and of known length (most API answers): no second goroutine.
+	if !worthReadingAhead(response.ContentLength) {
 		buffer := copyBuffers.Get().(*[]byte)
 		defer copyBuffers.Put(buffer)
 		_, err := io.CopyBuffer(w, response.Body, *buffer)
@@ -316,6 +315,12 @@ func copyResponse(w http.ResponseWriter, response *http.Response) error {
 	defer body.Close()
 	_, err := body.copyTo(w, flush)
 	return err
+}
+
+// worthReadingAhead: a body of unknown length, or larger than one copy buffer. A small body
+// of known length (most API requests and answers) is copied without a second goroutine.
+func worthReadingAhead(contentLength int64) bool {
+	return contentLength < 0 || contentLength > copyBufferBytes
 }
 
 // reject answers with a JSON error, naming the policy that refused the destination.

@@ -139,54 +139,42 @@ func (s *swapper) swapHeader(name, value string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(swapped))
 }
 
-// swapReader streams a body through the swapper.
+// swapReader streams a body through the swapper, reading into the caller's buffer: a
+// read without stubs (and no bytes held back from the one before) is returned in place.
 type swapReader struct {
 	src     io.ReadCloser
 	swapper *swapper
-	buf     []byte
 	carry   []byte
 	pending []byte
 	done    bool
 }
 
-func newSwapReader(src io.ReadCloser, s *swapper, bufferSize int) *swapReader {
-	return &swapReader{src: src, swapper: s, buf: make([]byte, bufferSize)}
+func newSwapReader(src io.ReadCloser, s *swapper) *swapReader {
+	return &swapReader{src: src, swapper: s}
 }
 
 func (r *swapReader) Read(p []byte) (int, error) {
-	if len(r.pending) == 0 && len(r.carry) == 0 && !r.done {
-		// Fast path: read straight into p; a chunk without stubs is returned in place.
+	for len(r.pending) == 0 {
+		if r.done {
+			return 0, io.EOF
+		}
 		n, err := r.src.Read(p)
 		if err != nil && err != io.EOF {
 			return 0, err
 		}
 		r.done = err == io.EOF
-		out, held := r.swapper.swap(p[:n], r.done)
-		if len(out) > 0 && &out[0] == &p[0] {
-			r.carry = append([]byte(nil), held...)
-			return len(out), nil
-		}
-		// A stub was swapped: out is a new slice, possibly longer than p.
-		r.pending = out
-		r.carry = append([]byte(nil), held...)
-	}
-	for len(r.pending) == 0 {
-		if r.done {
-			return 0, io.EOF
-		}
-		n, err := r.src.Read(r.buf)
-		if err != nil && err != io.EOF {
-			return 0, err
-		}
-		input := r.buf[:n]
+		input := p[:n]
 		if len(r.carry) > 0 {
 			input = append(r.carry, input...)
 		}
-		r.done = err == io.EOF
 		out, held := r.swapper.swap(input, r.done)
-		// pending may alias r.buf: it is drained before the next read into r.buf.
-		r.pending = out
+		// Copied before p is written: held may be a view of p.
 		r.carry = append([]byte(nil), held...)
+		if len(out) > 0 && &out[0] == &p[0] {
+			return len(out), nil
+		}
+		// Swapped, or joined to the carry: out is not p, and may be longer than p.
+		r.pending = out
 	}
 	n := copy(p, r.pending)
 	r.pending = r.pending[n:]

@@ -38,7 +38,7 @@ func (r *chunkedReader) Read(p []byte) (int, error) {
 func swapInReads(t *testing.T, text string, size int) (string, []string) {
 	t.Helper()
 	s := newSwapper(testSubs)
-	out, err := io.ReadAll(newSwapReader(io.NopCloser(&chunkedReader{[]byte(text), size}), s, size))
+	out, err := io.ReadAll(newSwapReader(io.NopCloser(&chunkedReader{[]byte(text), size}), s))
 	if err != nil {
 		t.Fatal(err)
 	}
