@@ -2,7 +2,7 @@
  * Vault benchmark: the latency the vault adds per request and its throughput on 10 MB
  * bodies, side by side with a direct connection to the same server in the same run.
  *
- *   npm run bench:vault            (BENCH_REQUESTS=2000 BENCH_BODIES=20 to change the counts;
+ *   npm run bench:vault            (BENCH_REQUESTS=2000 BENCH_BODIES=30 to change the counts;
  *                                   BENCH_VAULT_NODE_OPTIONS="--cpu-prof" to profile the vault)
  *
  * The vault runs as its own process (sandbox/vault/src/main.ts, which starts its native
@@ -14,7 +14,9 @@
  * Throughput has a third route for scale: a plain TCP relay process (bytes forwarded, no
  * TLS interception, large socket buffers), i.e. what any extra process in the path costs
  * on this machine before the vault does any work of its own. CPU seconds per 100 MB are
- * printed for this process and for the relay or vault process (with its relay child).
+ * printed for this process and for the relay or vault process (with its relay child), and
+ * how many of the machine's cores the route kept busy: a route that needs every core is
+ * limited by the machine, not by its own design.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,7 +28,7 @@ import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { createCertificateAuthority, LeafCertificateIssuer } from '../src/ca';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
-const BODIES = Number(process.env.BENCH_BODIES ?? 20);
+const BODIES = Number(process.env.BENCH_BODIES ?? 30);
 const BODY_BYTES = 10 * 1024 * 1024;
 const REAL_KEY = 'sk-bench-real-key-0123456789';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -163,18 +165,25 @@ interface Throughput {
   /** CPU seconds per 100 MB: this process (client and upstream), and the process in between. */
   benchCpuPer100Mb: number;
   hopCpuPer100Mb: number | null;
+  /** CPU seconds (this process and the one in between) per second of transfer. */
+  coresBusy: number;
 }
 
 /**
  * Moves BODIES 10 MB bodies over each route, in rounds: one body per route, back to back.
- * routes[0] is the direct route the others are compared with.
+ * routes[0] is the direct route the others are compared with. Each round starts one route
+ * later than the last, so every route runs equally often right after each other route:
+ * with a fixed order, the work one route leaves behind (this process's garbage collection,
+ * a relay process still freeing buffers) would always land on the same next route.
  */
 async function throughput(routes: Route[], direction: 'download' | 'upload'): Promise<Throughput[]> {
   const upload = Buffer.alloc(BODY_BYTES, 'b');
   const totals = routes.map(() => ({ seconds: 0, benchCpu: 0, hopCpu: 0, ratios: [] as number[] }));
   for (let index = 0; index < BODIES; index += 1) {
     const seconds: number[] = [];
-    for (const [which, route] of routes.entries()) {
+    for (let position = 0; position < routes.length; position += 1) {
+      const which = (index + position) % routes.length;
+      const route = routes[which]!;
       const benchBefore = process.cpuUsage();
       const hopBefore = route.hopPid === undefined ? null : cpuSeconds(route.hopPid);
       const started = process.hrtime.bigint();
@@ -194,12 +203,12 @@ async function throughput(routes: Route[], direction: 'download' | 'upload'): Pr
       const total = totals[which]!;
       seconds[which] = Number(process.hrtime.bigint() - started) / 1e9;
       total.seconds += seconds[which]!;
-      total.ratios.push(seconds[0]! / seconds[which]!);
       const bench = process.cpuUsage(benchBefore);
       total.benchCpu += (bench.user + bench.system) / 1e6;
       const hopAfter = route.hopPid === undefined ? null : cpuSeconds(route.hopPid);
       if (hopBefore !== null && hopAfter !== null) total.hopCpu += hopAfter - hopBefore;
     }
+    for (const [which, total] of totals.entries()) total.ratios.push(seconds[0]! / seconds[which]!);
   }
   const megabytes = (BODIES * BODY_BYTES) / (1024 * 1024);
   return routes.map((route, which) => ({
@@ -210,6 +219,7 @@ async function throughput(routes: Route[], direction: 'download' | 'upload'): Pr
     ),
     benchCpuPer100Mb: (totals[which]!.benchCpu * 100) / megabytes,
     hopCpuPer100Mb: route.hopPid === undefined ? null : (totals[which]!.hopCpu * 100) / megabytes,
+    coresBusy: (totals[which]!.benchCpu + totals[which]!.hopCpu) / totals[which]!.seconds,
   }));
 }
 
@@ -301,6 +311,7 @@ async function main(): Promise<void> {
             'bench CPU s/100 MB': Number(result.benchCpuPer100Mb.toFixed(2)),
             'relay or vault CPU s/100 MB':
               result.hopCpuPer100Mb === null ? '-' : Number(result.hopCpuPer100Mb.toFixed(2)),
+            [`cores busy (of ${os.cpus().length})`]: Number(result.coresBusy.toFixed(2)),
           };
         }),
       ),
