@@ -41,8 +41,9 @@ export interface ReaperResult {
 }
 
 /** The advisory lock one reaper run holds: the environment's runs share one database. */
-const REAPER_LOCK = `SELECT pg_try_advisory_lock(hashtext('lap:idle-reaper')) AS locked`;
-const REAPER_UNLOCK = `SELECT pg_advisory_unlock(hashtext('lap:idle-reaper'))`;
+const REAPER_LOCK_KEY = `hashtext('lap:idle-reaper')`;
+const REAPER_LOCK = `SELECT pg_try_advisory_lock(${REAPER_LOCK_KEY}) AS locked`;
+const REAPER_UNLOCK = `SELECT pg_advisory_unlock(${REAPER_LOCK_KEY})`;
 
 export async function runIdleReaper(deps: ReaperDeps): Promise<ReaperResult> {
   // A session-level lock on its own connection: released if this process dies mid-run.

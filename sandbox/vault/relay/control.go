@@ -92,13 +92,17 @@ func (c *control) call(request controlRequest) (controlAnswer, error) {
 	if err != nil {
 		return controlAnswer{}, err
 	}
+	// A stopped timer, not time.After: every request asks, and an unfired After timer would
+	// live on for the whole timeout.
+	timeout := time.NewTimer(controlTimeout)
+	defer timeout.Stop()
 	select {
 	case result, ok := <-answer:
 		if !ok {
 			return controlAnswer{}, errControlClosed
 		}
 		return result, nil
-	case <-time.After(controlTimeout):
+	case <-timeout.C:
 		c.mu.Lock()
 		delete(c.pending, request.ID)
 		c.mu.Unlock()
