@@ -26,6 +26,8 @@ import {
 const BOOT_TIMEOUT_MS = 180_000;
 /** The README example: boot, the initial prompt, one more turn, the events stream; then it must exit. */
 const EXAMPLE_EXIT_BOUND_MS = 240_000;
+/** A flow that hangs (a stream that never ends) fails instead of holding the run. */
+const FLOW = { timeout: 300_000 };
 
 let llm: FakeLlmGateway;
 let lap: LocalPlatform;
@@ -55,7 +57,7 @@ const withDiagnostics = async <T>(run: () => Promise<T>): Promise<T> =>
     );
   });
 
-test('the seed 000 example, as written, runs to completion and exits against local mode', async () => {
+test('the seed 000 example, as written, runs to completion and exits against local mode', FLOW, async () => {
   const run = new ReadmeExampleRun({ url: lap.url, key: lap.masterKey });
   try {
     expect(await withDiagnostics(() => run.exitWithin(EXAMPLE_EXIT_BOUND_MS))).toBe(0);
@@ -66,50 +68,60 @@ test('the seed 000 example, as written, runs to completion and exits against loc
   }
 });
 
-test('events(): ready, the harness events of the running turn, done at idle, then the iterator ends', async () => {
-  await withDiagnostics(async () => {
-    const agent = await Agent.create({ apiKey: lap.masterKey, baseUrl: lap.url, model: 'openai/fake-model' });
-    const session = await agent.createSession({ timeoutMs: BOOT_TIMEOUT_MS });
-    // Opened while the turn runs (a real turn takes far longer than opening the stream).
-    const sending = session.send('a turn to watch');
-    const events: SessionEvent[] = [];
-    for await (const event of session.events()) events.push(event);
-    expect((await sending).text).toContain('fake-llm: a turn to watch');
-    expect(events[0]).toMatchObject({ type: 'ready' });
-    expect(events.at(-1)).toMatchObject({ type: 'done' });
-    const harness = events.filter((e) => e.type === 'harness_event').map((e) => e.event);
-    expect(harness.map((e) => e.type)).toContain('turn_done');
-    const tokens = harness.map((e) => (e.type === 'token' ? e.text : '')).join('');
-    expect(tokens).toContain('fake-llm: a turn to watch'); // each piece of text once
+test(
+  'events(): ready, the harness events of the running turn, done at idle, then the iterator ends',
+  FLOW,
+  async () => {
+    await withDiagnostics(async () => {
+      const agent = await Agent.create({
+        apiKey: lap.masterKey,
+        baseUrl: lap.url,
+        model: 'openai/fake-model',
+      });
+      const session = await agent.createSession({ timeoutMs: BOOT_TIMEOUT_MS });
+      // Opened while the turn runs (a real turn takes far longer than opening the stream).
+      const sending = session.send('a turn to watch');
+      const events: SessionEvent[] = [];
+      for await (const event of session.events()) events.push(event);
+      expect((await sending).text).toContain('fake-llm: a turn to watch');
+      expect(events[0]).toMatchObject({ type: 'ready' });
+      expect(events.at(-1)).toMatchObject({ type: 'done' });
+      const harness = events.filter((e) => e.type === 'harness_event').map((e) => e.event);
+      expect(harness.map((e) => e.type)).toContain('turn_done');
+      const tokens = harness.map((e) => (e.type === 'token' ? e.text : '')).join('');
+      expect(tokens).toContain('fake-llm: a turn to watch'); // each piece of text once
 
-    // createClaudeStream follows GET /stream: opened, the next turn, idle (upstream's /stream lifecycle).
-    const stream = createClaudeStream({ apiKey: lap.masterKey, baseUrl: lap.url, sessionId: session.id });
-    await waitUntil(() => stream.state().status !== 'connecting', 30_000);
-    expect(stream.state().status).toBe('streaming');
-    const reply = await session.send('a streamed turn');
-    await stream.done();
-    expect(stream.state().status).toBe('idle');
-    const text = foldSdkMessages(stream.state().messages)
-      .flatMap((m) => (m.type === 'assistant' ? m.message.content : []))
-      .map((block) => (block.type === 'text' ? String(block.text) : ''))
-      .join('');
-    expect(text).toContain(reply.text.trim());
-    await session.delete();
-  });
-});
+      // createClaudeStream follows GET /stream: opened, the next turn, idle (upstream's /stream lifecycle).
+      const stream = createClaudeStream({ apiKey: lap.masterKey, baseUrl: lap.url, sessionId: session.id });
+      await waitUntil(() => stream.state().status !== 'connecting', 30_000);
+      expect(stream.state().status).toBe('streaming');
+      const reply = await session.send('a streamed turn');
+      await stream.done();
+      expect(stream.state().status).toBe('idle');
+      const text = foldSdkMessages(stream.state().messages)
+        .flatMap((m) => (m.type === 'assistant' ? m.message.content : []))
+        .map((block) => (block.type === 'text' ? String(block.text) : ''))
+        .join('');
+      expect(text).toContain(reply.text.trim());
+      await session.delete();
+    });
+  },
+);
 
-test('the upstream SDK roundtrip against local mode', () =>
-  withDiagnostics(() => upstreamSdkRoundtrip(platform)));
+test('the upstream SDK roundtrip against local mode', FLOW, () =>
+  withDiagnostics(() => upstreamSdkRoundtrip(platform)),
+);
 
-test("the upstream SDK's examples/lap-smoke.ts flow against local mode", async () => {
+test("the upstream SDK's examples/lap-smoke.ts flow against local mode", FLOW, async () => {
   const lines = await withDiagnostics(() => upstreamLapSmoke(platform));
   expect(lines[1]).toMatch(/status=ready/);
 });
 
-test("the SDK repository's CLI flows against local mode", () =>
-  withDiagnostics(() => sdkRepoCliFlows(platform)));
+test("the SDK repository's CLI flows against local mode", FLOW, () =>
+  withDiagnostics(() => sdkRepoCliFlows(platform)),
+);
 
-test("the upstream platform's CLI chat against local mode (opencode passthrough)", async () => {
+test("the upstream platform's CLI chat against local mode (opencode passthrough)", FLOW, async () => {
   await Agent.create({
     apiKey: lap.masterKey,
     baseUrl: lap.url,
@@ -119,7 +131,7 @@ test("the upstream platform's CLI chat against local mode (opencode passthrough)
   await withDiagnostics(() => platformCliChat(platform, 'e2e-platform-cli'));
 });
 
-test('@opencode-ai/sdk against /sessions/:id/opencode in local mode', async () => {
+test('@opencode-ai/sdk against /sessions/:id/opencode in local mode', FLOW, async () => {
   const agent = await Agent.create({ apiKey: lap.masterKey, baseUrl: lap.url, model: 'openai/fake-model' });
   await withDiagnostics(() => opencodeSdkFlow(platform, agent.id));
 });
