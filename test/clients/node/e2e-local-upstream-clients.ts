@@ -9,7 +9,7 @@
  */
 import { expect } from 'expect';
 import { after, before, test } from 'node:test';
-import { Agent, createClaudeStream, foldSdkMessages, type SessionEvent } from '@litellm/agent-sdk';
+import { Agent, Session, createClaudeStream, foldSdkMessages, type SessionEvent } from '@litellm/agent-sdk';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway.js';
 import { startLocalPlatform, type LocalPlatform } from '../support/local-platform.js';
 import { waitUntil } from '../support/loopback.js';
@@ -45,6 +45,12 @@ before(async () => {
 });
 
 after(async () => {
+  // Flows that failed midway left sessions running: stop their sandboxes before local mode.
+  if (lap) {
+    const connection = { apiKey: lap.masterKey, baseUrl: lap.url };
+    const sessions = await Session.list(connection, { limit: 200 }).catch(() => undefined);
+    await Promise.all((sessions?.data ?? []).map((session) => session.delete().catch(() => undefined)));
+  }
   await lap?.stop();
   await llm?.close();
 });
