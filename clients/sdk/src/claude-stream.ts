@@ -1,7 +1,7 @@
 import { LapApiError } from './errors.js';
 import { HarnessMessageRenderer } from './harness-messages.js';
 import type { SDKMessage } from './sdk-messages.js';
-import { serverSentEvents } from './sse.js';
+import { serverSentEvents, streamController } from './sse.js';
 import { MANAGED_AGENTS_PATH, Transport, type ConnectionOptions } from './transport.js';
 
 export interface CreateClaudeStreamOptions extends ConnectionOptions {
@@ -48,10 +48,7 @@ const OPENED = new Set(['stream.opened', 'server.connected', 'session.connected'
 export function createClaudeStream(opts: CreateClaudeStreamOptions): ClaudeStreamHandle {
   let state: ClaudeStreamState = { status: 'connecting', messages: [] };
   const subscribers = new Set<ClaudeStreamSubscriber>();
-  const controller = new AbortController();
-  const onCallerAbort = () => controller.abort();
-  if (opts.signal?.aborted) controller.abort();
-  else opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  const { controller, release } = streamController(opts.signal);
 
   const publish = (next: ClaudeStreamState) => {
     state = next;
@@ -129,10 +126,7 @@ export function createClaudeStream(opts: CreateClaudeStreamOptions): ClaudeStrea
 
   const finished = run()
     .catch((error: unknown) => fail(asError(error)))
-    .finally(() => {
-      opts.signal?.removeEventListener('abort', onCallerAbort);
-      controller.abort();
-    });
+    .finally(release);
 
   return {
     state: () => state,

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LapApiError, LapConnectionError } from './errors.js';
-import { eventPayload, serverSentEvents } from './sse.js';
+import { eventPayload, serverSentEvents, streamController } from './sse.js';
 import type { Transport } from './transport.js';
 import type { SessionEvent, WatchedEvent } from './types.js';
 
@@ -33,9 +33,7 @@ export async function* sessionEvents(
   path: string,
   options: EventsOptions = {},
 ): AsyncGenerator<SessionEvent, void, undefined> {
-  const controller = new AbortController();
-  const abort = () => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', abort, { once: true });
+  const { controller, release } = streamController(options.signal);
   try {
     const response = await transport.open(path, {
       signal: controller.signal,
@@ -51,8 +49,7 @@ export async function* sessionEvents(
     if (controller.signal.aborted) return;
     throw error;
   } finally {
-    options.signal?.removeEventListener('abort', abort);
-    controller.abort();
+    release();
   }
 }
 
@@ -72,9 +69,7 @@ export async function* watchSessionEvents(
   source: WatchSource,
   options: WatchOptions = {},
 ): AsyncGenerator<WatchedEvent, void, undefined> {
-  const controller = new AbortController();
-  const abort = () => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', abort, { once: true });
+  const { controller, release } = streamController(options.signal);
   const signal = controller.signal;
   let lastEventId = options.lastEventId;
   let retryMs = DEFAULT_RETRY_MS;
@@ -116,7 +111,6 @@ export async function* watchSessionEvents(
       await sleep(retryMs, undefined, { signal }).catch(() => undefined);
     }
   } finally {
-    options.signal?.removeEventListener('abort', abort);
-    controller.abort();
+    release();
   }
 }

@@ -28,3 +28,24 @@ export function eventPayload(message: EventSourceMessage): Record<string, unknow
   if (typeof payload.type !== 'string' && message.event) payload.type = message.event;
   return payload;
 }
+
+/**
+ * An abort controller for one stream that also aborts when the caller's signal does
+ * (already aborted included); `release()` ends the stream and detaches from the caller.
+ */
+export function streamController(caller: AbortSignal | undefined): {
+  controller: AbortController;
+  release: () => void;
+} {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(caller?.reason);
+  if (caller?.aborted) onAbort();
+  else caller?.addEventListener('abort', onAbort, { once: true });
+  return {
+    controller,
+    release: () => {
+      caller?.removeEventListener('abort', onAbort);
+      controller.abort();
+    },
+  };
+}
