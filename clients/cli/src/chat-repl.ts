@@ -1,18 +1,28 @@
-import type { Session } from '@litellm/agent-sdk';
+import {
+  createClaudeStream,
+  foldSdkMessages,
+  type ClaudeStreamHandle,
+  type ConnectionOptions,
+  type FoldedMessage,
+  type Session,
+} from '@litellm/agent-sdk';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from './cli-error.js';
 
 const HELP = 'Chat mode — Ctrl-D to end the session, /quit to leave it running, /id, /stream on|off';
-/** Events that arrive this soon after the stream opens are history being replayed, not this turn. */
-const REPLAY_SETTLE_MS = 150;
-/** How long to wait for the stream's `turn_done` after the synchronous reply arrived. */
+/** How long a streamed turn waits for the stream to open before sending anyway. */
+const STREAM_OPEN_MS = 5_000;
+/** How long to wait for the stream to end after the synchronous reply arrived. */
 const STREAM_DRAIN_MS = 3_000;
 
 /** The line-based REPL for API harnesses (opencode, claude-agent-sdk). */
-export async function runChatRepl(session: Session, options: { firstPrompt?: string } = {}): Promise<void> {
+export async function runChatRepl(
+  connection: ConnectionOptions,
+  session: Session,
+  options: { firstPrompt?: string } = {},
+): Promise<void> {
   let streaming = false;
-  let lastEventId: string | undefined;
   let inFlight: AbortController | undefined;
   let leaveRunning = false;
   let sessionGone = false;
@@ -20,7 +30,7 @@ export async function runChatRepl(session: Session, options: { firstPrompt?: str
   const turn = async (text: string) => {
     inFlight = new AbortController();
     try {
-      if (streaming) lastEventId = await streamedTurn(session, text, inFlight.signal, lastEventId);
+      if (streaming) await streamedTurn(connection, session, text, inFlight.signal);
       else printReply((await session.send(text, { signal: inFlight.signal })).text);
     } catch (error) {
       if (inFlight.signal.aborted) {
@@ -65,7 +75,7 @@ export async function runChatRepl(session: Session, options: { firstPrompt?: str
       console.log(session.id);
     } else if (input === '/stream on' || input === '/stream off') {
       streaming = input === '/stream on';
-      console.log(streaming ? 'streaming on (tokens as they arrive)' : 'streaming off (blocking send)');
+      console.log(streaming ? 'streaming on (text as it arrives)' : 'streaming off (blocking send)');
     } else if (input.startsWith('/')) {
       console.log(`unknown command ${input}. ${HELP}`);
     } else if (input) {
@@ -86,49 +96,68 @@ export async function runChatRepl(session: Session, options: { firstPrompt?: str
   console.log(`✓ session ${session.id} stopped`);
 }
 
-/** Prints tokens as the session's event stream delivers them; returns the last event id seen. */
+/**
+ * One turn with its output streamed (`/stream on`): follows the session's live stream
+ * (`createClaudeStream`, GET /sessions/:id/stream) from before the message is sent and
+ * prints the assistant's text as it grows. The synchronous reply still arrives; it is
+ * printed instead when the stream carried no text (a stream that opened after the turn).
+ */
 async function streamedTurn(
+  connection: ConnectionOptions,
   session: Session,
   text: string,
   signal: AbortSignal,
-  lastEventId: string | undefined,
-): Promise<string | undefined> {
-  const stream = new AbortController();
-  const stopStream = () => stream.abort();
-  signal.addEventListener('abort', stopStream, { once: true });
-  let opened!: () => void;
-  const open = new Promise<void>((resolve) => (opened = resolve));
-  let sent = false;
-  let printed = false;
-  const reader = (async () => {
-    for await (const event of session.events({ signal: stream.signal, lastEventId, onOpen: opened })) {
-      if (event.id !== undefined) lastEventId = event.id;
-      if (!sent) continue;
-      if (event.type === 'token') {
-        process.stdout.write(event.text);
-        printed = true;
-      } else if (event.type === 'tool_call') {
-        process.stdout.write(`${printed ? '\n' : ''}[tool ${event.name}]\n`);
-      } else if (event.type === 'turn_done') {
-        return;
-      } else if (event.type === 'error') {
-        process.stdout.write(`\n[error ${event.message}]\n`);
-      }
-    }
-  })().catch(() => undefined);
+): Promise<void> {
+  const stream = createClaudeStream({ ...connection, sessionId: session.id, signal });
+  const printer = new StreamPrinter();
+  const unsubscribe = stream.subscribe((state) => printer.show(foldSdkMessages(state.messages)));
   try {
-    await Promise.race([open, sleep(5_000)]);
-    await sleep(REPLAY_SETTLE_MS);
-    sent = true;
+    await Promise.race([stream.done(), sleep(STREAM_OPEN_MS), untilOpened(stream)]);
     const reply = await session.send(text, { signal });
-    await Promise.race([reader, sleep(STREAM_DRAIN_MS)]);
-    if (printed) process.stdout.write('\n');
+    await Promise.race([stream.done(), sleep(STREAM_DRAIN_MS)]);
+    if (printer.printed) process.stdout.write('\n');
     else printReply(reply.text);
   } finally {
-    signal.removeEventListener('abort', stopStream);
+    unsubscribe();
     stream.abort();
   }
-  return lastEventId;
+}
+
+/** Resolves once the stream is open (or over). */
+function untilOpened(stream: ClaudeStreamHandle): Promise<void> {
+  return new Promise((resolve) => {
+    const unsubscribe = stream.subscribe((state) => {
+      if (state.status === 'connecting') return;
+      queueMicrotask(() => unsubscribe());
+      resolve();
+    });
+  });
+}
+
+/** Prints what is new in the folded assistant messages: text as it grows, one line per tool call. */
+class StreamPrinter {
+  printed = false;
+  private readonly shown = new Map<string, number>();
+
+  show(messages: FoldedMessage[]): void {
+    messages.forEach((message, index) => {
+      if (message.type !== 'assistant') return;
+      message.message.content.forEach((block, position) => {
+        const key = `${index}:${position}`;
+        if (block.type === 'text' && typeof block.text === 'string') {
+          const already = this.shown.get(key) ?? 0;
+          if (block.text.length > already) {
+            process.stdout.write(block.text.slice(already));
+            this.shown.set(key, block.text.length);
+            this.printed = true;
+          }
+        } else if (block.type === 'tool_use' && !this.shown.has(key)) {
+          process.stdout.write(`${this.printed ? '\n' : ''}[tool ${String(block.name)}]\n`);
+          this.shown.set(key, 1);
+        }
+      });
+    });
+  }
 }
 
 function printReply(text: string): void {

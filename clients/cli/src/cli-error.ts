@@ -9,10 +9,10 @@ export class CliError extends Error {
 export function describeError(error: unknown, baseUrl?: string): string {
   if (error instanceof LapApiError) {
     if (error.status === 401) {
-      return `the platform${baseUrl ? ` at ${baseUrl}` : ''} rejected the API key (401 ${error.message}): run \`lap login\` or pass --api-key`;
+      return `the platform${baseUrl ? ` at ${baseUrl}` : ''} rejected the API key (401 ${error.detail}): run \`lap login\` or pass --api-key`;
     }
-    if (error.status === 404) return error.message;
-    return `${error.message} (HTTP ${error.status})`;
+    if (error.status === 404) return error.detail;
+    return `${error.detail} (HTTP ${error.status})`;
   }
   if (error instanceof LapConnectionError)
     return `${error.message}: is the platform running? (check --base-url)`;

@@ -5,6 +5,7 @@ import type {
   AttachSkillInput,
   CreateAgentInput,
   CreateMemoryInput,
+  EnvVarHosts,
   HarnessId,
   ListAgentsQuery,
   MemoryData,
@@ -16,23 +17,19 @@ import type {
   UpdateMemoryInput,
 } from './types.js';
 
-export interface CreateAgentOptions extends ConnectionOptions, CreateAgentInput {
-  /**
-   * Accepted for compatibility with LAP's SDK examples. This platform has no template
-   * objects: the id becomes the agent's `name` when `name` is not given, so the agent
-   * can be found by it (`lap run tpl_...`).
-   */
-  templateId?: string;
-}
+/** `Agent.create`'s options: where the platform is, and the agent (the upstream SDK's `AgentCreateOptions`). */
+export interface CreateAgentOptions extends ConnectionOptions, CreateAgentInput {}
 
 export interface CreateSessionOptions extends WaitOptions {
   /**
    * Sent by the platform once the sandbox is ready. createSession then also waits for
-   * its reply (`session.reply`), so the next `send()` never collides with that first turn.
+   * its reply (`session.reply`).
    */
   initialPrompt?: string;
   /** Per-session secrets: never persisted by the platform; they override agent values. */
   envVars?: Record<string, string>;
+  /** Per-session host bindings of `envVars` (env var name -> hosts it may be sent to). */
+  envVarHosts?: EnvVarHosts;
   title?: string;
   /** false: return as soon as the platform accepted the session (status `creating`). */
   waitUntilReady?: boolean;
@@ -43,6 +40,7 @@ export class Agent implements AgentData {
   id!: string;
   name!: string | null;
   model!: string;
+  templateId!: string;
   prompt!: string | null;
   harnessId!: HarnessId;
   supportsTui!: boolean;
@@ -50,6 +48,8 @@ export class Agent implements AgentData {
   branch!: string;
   mcpServers!: string[];
   envVars!: Record<string, string>;
+  envVarHosts?: EnvVarHosts;
+  unboundEnvVars?: string[];
   attachedSkillIds!: string[];
   allowOut!: string[];
   denyOut!: string[];
@@ -66,9 +66,10 @@ export class Agent implements AgentData {
   }
 
   static async create(options: CreateAgentOptions): Promise<Agent> {
-    const { apiKey, baseUrl, fetch, templateId, ...input } = options;
+    const { apiKey, baseUrl, fetch, ...input } = options;
     const transport = new Transport({ apiKey, baseUrl, fetch });
-    const body: CreateAgentInput = { ...input, name: input.name ?? templateId };
+    // The template id also names the agent when no name is given, so `lap run tpl_...` finds it.
+    const body: CreateAgentInput = { ...input, name: input.name ?? input.templateId };
     return new Agent(
       transport,
       await transport.request<AgentData>('POST', `${MANAGED_AGENTS_PATH}/agents`, { body }),
@@ -97,9 +98,9 @@ export class Agent implements AgentData {
    * Throws `SessionFailedError` (with the platform's `failureReason`) if bring-up fails.
    */
   async createSession(options: CreateSessionOptions = {}): Promise<Session> {
-    const { initialPrompt, envVars, title, waitUntilReady = true, ...wait } = options;
+    const { initialPrompt, envVars, envVarHosts, title, waitUntilReady = true, ...wait } = options;
     const data = await this.transport.request<SessionData>('POST', `${agentPath(this.id)}/session`, {
-      body: { title, initialPrompt, envVars },
+      body: { title, initialPrompt, envVars, envVarHosts },
       signal: wait.signal,
     });
     const session = new Session(this.transport, data);
@@ -187,6 +188,8 @@ export class Agent implements AgentData {
 
   private assign(data: AgentData): void {
     Object.assign(this, data);
+    // A string, as in the upstream SDK: '' for agents made without a template (or platforms without the field).
+    this.templateId ??= '';
   }
 }
 

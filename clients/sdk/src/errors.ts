@@ -3,18 +3,22 @@ export class LapError extends Error {
   override name = 'LapError';
 }
 
-/** The platform answered with a non-2xx status. `message` is the server's `error` text. */
+/**
+ * The platform answered with a non-2xx status. `detail` is the server's `error` text;
+ * `message` reads `<METHOD> <path> → <status> <detail>`, as the upstream SDK's errors do
+ * (code that matches `/404/` on it keeps working).
+ */
 export class LapApiError extends LapError {
   override name = 'LapApiError';
   constructor(
     readonly status: number,
-    message: string,
+    readonly detail: string,
     readonly method: string,
     readonly path: string,
     /** The decoded response body (usually `{ error }`), for anything beyond the message. */
     readonly body: unknown,
   ) {
-    super(message);
+    super(`${method} ${path} → ${status} ${detail}`);
   }
 }
 

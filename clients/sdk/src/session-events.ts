@@ -1,11 +1,14 @@
-import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LapApiError, LapConnectionError } from './errors.js';
+import { eventPayload, serverSentEvents, streamController } from './sse.js';
 import type { Transport } from './transport.js';
-import type { SessionEvent } from './types.js';
-import { fromWire } from './wire-format.js';
+import type { SessionEvent, WatchedEvent } from './types.js';
 
 export interface EventsOptions {
+  signal?: AbortSignal;
+}
+
+export interface WatchOptions {
   signal?: AbortSignal;
   /** Resume after this event id (sent as `Last-Event-ID`). */
   lastEventId?: string;
@@ -15,27 +18,58 @@ export interface EventsOptions {
   maxReconnectAttempts?: number;
 }
 
-interface StreamSource {
+/** The query that asks GET /events for the continuous stream instead of one that ends at idle. */
+export const FOLLOW_QUERY = { follow: '1' } as const;
+
+const DEFAULT_RETRY_MS = 1000;
+
+/**
+ * GET /sessions/{id}/events in the upstream vocabulary: `ready`, `harness_event`..., then
+ * `done` once the session is idle, after which the iterator ends (as it does when the
+ * platform closes the stream, the caller breaks out, or `signal` aborts).
+ */
+export async function* sessionEvents(
+  transport: Transport,
+  path: string,
+  options: EventsOptions = {},
+): AsyncGenerator<SessionEvent, void, undefined> {
+  const { controller, release } = streamController(options.signal);
+  try {
+    const response = await transport.open(path, {
+      signal: controller.signal,
+      headers: { accept: 'text/event-stream' },
+    });
+    for await (const message of serverSentEvents(response)) {
+      const event = eventPayload(message);
+      if (!event) continue;
+      yield event as SessionEvent;
+      if (event.type === 'done') return;
+    }
+  } catch (error) {
+    if (controller.signal.aborted) return;
+    throw error;
+  } finally {
+    release();
+  }
+}
+
+interface WatchSource {
   transport: Transport;
   path: string;
   /** Whether to reconnect after the stream ended; false once the session is dead. */
   isAlive: (signal: AbortSignal) => Promise<boolean>;
 }
 
-const DEFAULT_RETRY_MS = 1000;
-
 /**
- * Iterates a session's Server-Sent Events. A dropped connection is re-opened with
- * `Last-Event-ID` so no event is lost or repeated; the iterator ends when the session
- * is no longer alive, when the caller breaks out, or when `signal` aborts.
+ * The continuous stream (GET /events?follow=1): every harness event with its id, across
+ * turns, until the session ends. A dropped connection is re-opened with `Last-Event-ID`
+ * so no event is lost or repeated.
  */
-export async function* streamSessionEvents(
-  source: StreamSource,
-  options: EventsOptions = {},
-): AsyncGenerator<SessionEvent, void, undefined> {
-  const controller = new AbortController();
-  const abort = () => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', abort, { once: true });
+export async function* watchSessionEvents(
+  source: WatchSource,
+  options: WatchOptions = {},
+): AsyncGenerator<WatchedEvent, void, undefined> {
+  const { controller, release } = streamController(options.signal);
   const signal = controller.signal;
   let lastEventId = options.lastEventId;
   let retryMs = DEFAULT_RETRY_MS;
@@ -47,6 +81,7 @@ export async function* streamSessionEvents(
       try {
         response = await source.transport.open(source.path, {
           signal,
+          query: FOLLOW_QUERY,
           headers: {
             accept: 'text/event-stream',
             ...(lastEventId !== undefined ? { 'last-event-id': lastEventId } : {}),
@@ -62,13 +97,12 @@ export async function* streamSessionEvents(
       }
       failedAttempts = 0;
       options.onOpen?.();
-      const messages = response
-        .body!.pipeThrough(new TextDecoderStream())
-        .pipeThrough(new EventSourceParserStream({ onRetry: (ms) => (retryMs = ms) }));
       try {
-        for await (const message of messages) {
+        for await (const message of serverSentEvents(response, (ms) => (retryMs = ms))) {
           if (message.id !== undefined) lastEventId = message.id;
-          yield toSessionEvent(message.event, message.data, message.id);
+          const event = eventPayload(message);
+          if (!event) continue;
+          yield { ...event, ...(message.id !== undefined ? { id: message.id } : {}) } as WatchedEvent;
         }
       } catch {
         // The connection dropped mid-stream: fall through and reconnect.
@@ -77,24 +111,6 @@ export async function* streamSessionEvents(
       await sleep(retryMs, undefined, { signal }).catch(() => undefined);
     }
   } finally {
-    options.signal?.removeEventListener('abort', abort);
-    controller.abort();
+    release();
   }
-}
-
-function toSessionEvent(eventName: string | undefined, data: string, id: string | undefined): SessionEvent {
-  let payload: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(data);
-    payload =
-      parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : { data: parsed };
-  } catch {
-    payload = { data };
-  }
-  const event = fromWire<Record<string, unknown>>(payload);
-  return {
-    ...event,
-    type: eventName ?? event.type ?? 'message',
-    ...(id !== undefined ? { id } : {}),
-  } as SessionEvent;
 }

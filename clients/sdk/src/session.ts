@@ -1,6 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionFailedError, SessionTimeoutError } from './errors.js';
-import { streamSessionEvents, type EventsOptions } from './session-events.js';
+import {
+  sessionEvents,
+  watchSessionEvents,
+  type EventsOptions,
+  type WatchOptions,
+} from './session-events.js';
 import { MANAGED_AGENTS_PATH, Transport, type ConnectionOptions } from './transport.js';
 import type {
   HarnessId,
@@ -10,7 +15,9 @@ import type {
   Reply,
   SessionData,
   SessionEvent,
+  SessionResponse,
   SessionStatus,
+  WatchedEvent,
 } from './types.js';
 
 export interface WaitOptions {
@@ -38,15 +45,17 @@ export class Session implements SessionData {
   status!: SessionStatus;
   phase!: string | null;
   phaseDetail!: string | null;
-  sandboxUrl!: string | null;
+  sandboxUrl?: string;
   ttyUrl!: string | null;
   ttyToken!: string | null;
-  response!: { parts: MessagePart[] } | null;
+  response?: SessionResponse;
   lastSeenAt!: string | null;
   idleTimeoutMs!: number;
   failureReason!: string | null;
   createdAt!: string;
   taskArn!: string | null;
+  harnessSessionId?: string | null;
+  supportsTui?: boolean;
   agentName?: string | null;
   harnessId?: HarnessId;
 
@@ -77,7 +86,7 @@ export class Session implements SessionData {
 
   /** The latest reply (for example to `initialPrompt`), or null. */
   get reply(): Reply | null {
-    return this.response ? toReply(this.response.parts) : null;
+    return this.response ? { ...this.response, ...toReply(this.response.parts) } : null;
   }
 
   /** Re-reads the session from the platform and updates this object. */
@@ -88,21 +97,35 @@ export class Session implements SessionData {
 
   /**
    * One synchronous agent turn: resolves with the agent's reply when the turn is done.
-   * Takes plain text or message parts.
+   * Takes plain text or message parts. On a session still starting, the platform waits
+   * for it to be ready; behind a running turn, it waits its turn.
    */
   async send(input: string | MessagePart[], options: { signal?: AbortSignal } = {}): Promise<Reply> {
     const body = typeof input === 'string' ? { text: input } : { parts: input };
-    const result = await this.transport.request<{ parts: MessagePart[] }>(
+    const result = await this.transport.request<Record<string, unknown> & { parts?: MessagePart[] }>(
       'POST',
       `${sessionPath(this.id)}/message`,
       { body, signal: options.signal },
     );
-    return toReply(result.parts);
+    return { ...result, ...toReply(result?.parts) };
   }
 
-  /** The session's live events (token deltas, tool calls, turn done), reconnecting with Last-Event-ID. */
+  /**
+   * The session's events until it is idle: `ready`, then `harness_event` for each event of
+   * the harness (`event`: turn_started, token, tool_call, tool_result, turn_done, error),
+   * then `done`, where the iterator ends. Also ends when the platform closes the stream.
+   */
   events(options: EventsOptions = {}): AsyncGenerator<SessionEvent, void, undefined> {
-    return streamSessionEvents(
+    return sessionEvents(this.transport, `${sessionPath(this.id)}/events`, options);
+  }
+
+  /**
+   * Every harness event of the session, across turns, with its id, until the session ends
+   * (the continuous stream, GET /events?follow=1). A dropped connection is resumed with
+   * `Last-Event-ID`, so no event is lost or repeated.
+   */
+  watch(options: WatchOptions = {}): AsyncGenerator<WatchedEvent, void, undefined> {
+    return watchSessionEvents(
       {
         transport: this.transport,
         path: `${sessionPath(this.id)}/events`,
@@ -163,6 +186,9 @@ export class Session implements SessionData {
 
   private assign(data: SessionData): void {
     Object.assign(this, data);
+    // Absent rather than null, as in the upstream SDK's session (`sandboxUrl?`, `response?`).
+    if (this.sandboxUrl === null) delete this.sandboxUrl;
+    if (this.response === null) delete this.response;
   }
 }
 
@@ -170,7 +196,7 @@ function sessionPath(sessionId: string): string {
   return `${MANAGED_AGENTS_PATH}/sessions/${encodeURIComponent(sessionId)}`;
 }
 
-export function toReply(parts: MessagePart[] | undefined): Reply {
+export function toReply(parts: MessagePart[] | undefined): { parts: MessagePart[]; text: string } {
   const list = parts ?? [];
   const text = list
     .filter(

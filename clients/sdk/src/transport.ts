@@ -11,8 +11,12 @@ export interface ConnectionOptions {
   fetch?: typeof fetch;
 }
 
-export const MANAGED_AGENTS_PATH = '/api/v1/managed_agents';
-export const SKILLS_PATH = '/api/v1/skills';
+/**
+ * Paths are appended to `baseUrl` as the upstream SDK does (`/v1/...`), so any `baseUrl`
+ * that works with it works here (the platform serves `/v1` and `/api/v1` alike).
+ */
+export const MANAGED_AGENTS_PATH = '/v1/managed_agents';
+export const SKILLS_PATH = '/v1/skills';
 
 interface RequestOptions {
   body?: unknown;

@@ -2,6 +2,9 @@
 
 export type HarnessId = 'opencode' | 'claude-agent-sdk' | 'claude-code' | 'codex';
 
+/** A harness id this SDK knows, or any other the platform accepts (validated server-side). */
+export type HarnessIdInput = HarnessId | (string & {});
+
 export type SessionStatus = 'creating' | 'ready' | 'dead' | 'failed';
 
 export type MessagePart = { type: 'text'; text: string } | { type: string; [key: string]: unknown };
@@ -15,10 +18,15 @@ export interface SandboxFileSpec {
   size?: number;
 }
 
+/** Env var name -> host patterns the credential may be sent to (the vault swaps it only there). */
+export type EnvVarHosts = Record<string, string[]>;
+
 export interface AgentData {
   id: string;
   name: string | null;
   model: string;
+  /** Free text naming the template the agent was made from; '' when it has none. */
+  templateId: string;
   prompt: string | null;
   harnessId: HarnessId;
   supportsTui: boolean;
@@ -27,6 +35,10 @@ export interface AgentData {
   mcpServers: string[];
   /** Keys only: the platform returns every value as "<redacted>". */
   envVars: Record<string, string>;
+  /** Set by platforms with credential bindings. */
+  envVarHosts?: EnvVarHosts;
+  /** Env vars bound to no host (the vault never sends them anywhere); set by platforms with bindings. */
+  unboundEnvVars?: string[];
   attachedSkillIds: string[];
   allowOut: string[];
   denyOut: string[];
@@ -38,18 +50,23 @@ export interface AgentData {
 export interface CreateAgentInput {
   model: string;
   name?: string;
+  /** Free text kept on the agent (`template_id`); also its name when `name` is not given. */
+  templateId?: string;
   prompt?: string;
-  harnessId?: HarnessId;
+  harnessId?: HarnessIdInput;
   repoUrl?: string;
   branch?: string;
   requirements?: string;
   mcpServers?: string[];
   envVars?: Record<string, string>;
+  envVarHosts?: EnvVarHosts;
   skillIds?: string[];
   allowOut?: string[];
   denyOut?: string[];
   sandboxFiles?: SandboxFileSpec[];
   pfpUrl?: string;
+  /** Accepted for compatibility with the upstream SDK; sent as `tools` (platforms may ignore it). */
+  tools?: unknown[];
   /** Gateway override the harness uses for completions (sent as `litellm_api_key`). */
   litellmApiKey?: string;
   /** Gateway override the harness uses for completions (sent as `litellm_api_base`). */
@@ -65,6 +82,8 @@ export interface UpdateAgentInput {
   mcpServers?: string[];
   /** Replaces the whole map. */
   envVars?: Record<string, string>;
+  /** Replaces the host bindings. */
+  envVarHosts?: EnvVarHosts;
   harnessImage?: string;
   allowOut?: string[];
   denyOut?: string[];
@@ -90,10 +109,27 @@ export interface Page<T> {
   offset: number;
 }
 
-/** One agent turn's answer. `text` joins the text parts. */
-export interface Reply {
-  parts: MessagePart[];
-  text: string;
+/**
+ * One agent turn's answer: the platform's body (`parts`, and whatever else it sends)
+ * plus `text`, the text parts joined.
+ */
+export type Reply = { parts: MessagePart[]; text: string; [key: string]: unknown };
+
+/** A session's latest reply as the platform stores it. */
+export type SessionResponse = { parts: MessagePart[]; [key: string]: unknown };
+
+/**
+ * The session fields every LAP platform returns (the upstream SDK's `SessionSnapshot`).
+ * `SessionData` is what this platform returns.
+ */
+export interface SessionSnapshot {
+  id: string;
+  agentId: string;
+  status: string;
+  sandboxUrl?: string;
+  taskArn?: string;
+  response?: Record<string, unknown>;
+  createdAt?: string;
 }
 
 export interface SessionData {
@@ -103,31 +139,51 @@ export interface SessionData {
   status: SessionStatus;
   phase: string | null;
   phaseDetail: string | null;
-  sandboxUrl: string | null;
+  /** The sandbox's internal address; absent until it runs. */
+  sandboxUrl?: string;
   ttyUrl: string | null;
   ttyToken: string | null;
-  /** The latest reply, e.g. to `initialPrompt`. */
-  response: { parts: MessagePart[] } | null;
+  /** The latest reply, e.g. to `initialPrompt`; absent before the first one. */
+  response?: SessionResponse;
   lastSeenAt: string | null;
   idleTimeoutMs: number;
   failureReason: string | null;
   createdAt: string;
   taskArn: string | null;
+  /** The harness's own conversation id (opencode: its session id), once the harness reported it. */
+  harnessSessionId?: string | null;
+  /** Whether the session is a terminal (TUI harness) rather than a JSON message API. */
+  supportsTui?: boolean;
   /** Set on items of `Session.list()`. */
   agentName?: string | null;
   /** Set on items of `Session.list()`. */
   harnessId?: HarnessId;
 }
 
-/** One event of a session's stream (GET /sessions/{id}/events), camelCased. */
-export type SessionEvent = { id?: string } & (
+/** One event of the harness inside the sandbox (camelCased `HarnessEvent` of the sandbox protocol). */
+export type HarnessEvent =
   | { type: 'turn_started'; turnId: string }
   | { type: 'token'; turnId: string; text: string }
   | { type: 'tool_call'; turnId: string; name: string; input?: unknown }
   | { type: 'tool_result'; turnId: string; name: string; output?: unknown }
   | { type: 'turn_done'; turnId: string; parts: MessagePart[] }
-  | { type: 'error'; turnId?: string; message: string }
-);
+  | { type: 'error'; turnId?: string; message: string };
+
+/**
+ * One event of `session.events()` (GET /sessions/{id}/events), in the upstream vocabulary:
+ * `ready` once connected, `harness_event` for each event of the session's harness, `done`
+ * when the session is idle (the stream then ends), `error` when the platform gave up.
+ * Any other field the platform adds is kept.
+ */
+export type SessionEvent = (
+  | { type: 'ready' }
+  | { type: 'harness_event'; event: HarnessEvent }
+  | { type: 'done' }
+  | { type: 'error'; message: string }
+) & { [key: string]: unknown };
+
+/** One event of `session.watch()`: a harness event with its stream position. */
+export type WatchedEvent = HarnessEvent & { id?: string };
 
 export interface SkillData {
   id: string;

@@ -3,7 +3,15 @@
  * Keys are renamed recursively, except inside values the user or the harness owns
  * (env var maps, message parts, tool payloads): `GITHUB_TOKEN` must stay `GITHUB_TOKEN`.
  */
-const OPAQUE_VALUES = new Set(['env_vars', 'envVars', 'parts', 'input', 'output']);
+const OPAQUE_VALUES = new Set([
+  'env_vars',
+  'envVars',
+  'env_var_hosts',
+  'envVarHosts',
+  'parts',
+  'input',
+  'output',
+]);
 
 export function camelCase(key: string): string {
   return key.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());

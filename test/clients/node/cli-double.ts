@@ -124,7 +124,7 @@ test('agents create, list (table) and rm', async () => {
   });
 
   const listed = await runLap(['agents', 'list'], env);
-  expect(listed.text).toMatch(/^ID\s+NAME\s+MODEL\s+HARNESS\s*$/m);
+  expect(listed.text).toMatch(/^ID\s+NAME\s+MODEL\s+HARNESS\s+TEMPLATE\s*$/m);
   expect(listed.text).toMatch(new RegExp(`^${id}\\s+table-agent\\s+openai/fake\\s+claude-agent-sdk`, 'm'));
 
   const removed = await runLap(['agents', 'rm', 'table-agent'], env);
@@ -153,6 +153,12 @@ test('run: spinner while booting, REPL with --prompt, /id, /stream on, /quit lea
   await terminal.waitFor('streaming on', 5_000, mark);
   terminal.write('stream me\r');
   await terminal.waitFor('echo: stream me\n', 5_000, mark);
+  // Streamed through GET /stream (createClaudeStream), opened before the message was sent.
+  const streamAt = lap.requests.lastIndexOf(`GET /v1/managed_agents/sessions/${sessionId}/stream`);
+  expect(streamAt).toBeGreaterThan(-1);
+  expect(lap.requests.lastIndexOf(`POST /v1/managed_agents/sessions/${sessionId}/message`)).toBeGreaterThan(
+    streamAt,
+  );
 
   terminal.write('/quit\r');
   expect(await terminal.exitCode()).toBe(0);

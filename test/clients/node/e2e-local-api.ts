@@ -72,7 +72,7 @@ test('SDK: agents, skills and memory against local mode', async () => {
   await agent.delete();
   const gone = await Agent.get(connection, agent.id).catch((e: unknown) => e);
   expect(gone).toBeInstanceOf(LapApiError);
-  expect(gone).toMatchObject({ status: 404, message: `agent '${agent.id}' not found` });
+  expect(gone).toMatchObject({ status: 404, detail: `agent '${agent.id}' not found` });
 });
 
 test('lap CLI against local mode in a pseudo-terminal: login, agents, error lines', async () => {
@@ -91,7 +91,7 @@ test('lap CLI against local mode in a pseudo-terminal: login, agents, error line
   );
   expect(created.code).toBe(0);
   const listed = await runLap(['agents', 'list'], env);
-  expect(listed.text).toMatch(/^ID\s+NAME\s+MODEL\s+HARNESS\s*$/m);
+  expect(listed.text).toMatch(/^ID\s+NAME\s+MODEL\s+HARNESS\s+TEMPLATE\s*$/m);
   expect(listed.text).toMatch(/^[0-9a-f-]{36}\s+e2e-cli\s+openai\/fake-model\s+opencode/m);
   const removed = await runLap(['agents', 'rm', 'e2e-cli'], env);
   expect(removed.text).toMatch(/✓ agent e2e-cli deleted/);

@@ -1,14 +1,20 @@
 /**
  * node:test file, run by ../packaging.test.ts after the clients are built:
- * both packages pack with their types, and the SDK README's example runs as written
- * against the control-plane TEST DOUBLE (the run against local mode is in e2e-local.ts).
+ * both packages pack with their types, and the SDK README's example (seed 000's code, as
+ * written) runs to completion against the control-plane TEST DOUBLE (the run against
+ * local mode is in e2e-local-upstream-clients.ts).
  */
 import { expect } from 'expect';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startFakeLapServer, type FakeLapServer } from '../support/fake-lap-server.js';
-import { QuickstartRun } from '../support/quickstart-example.js';
+import {
+  ReadmeExampleRun,
+  readmeExampleCode,
+  sameCodeIgnoringFormat,
+  seedExampleCode,
+} from '../support/readme-example.js';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 
@@ -53,17 +59,24 @@ before(async () => {
 });
 after(() => lap.close());
 
-test('the SDK README example runs as written and ends when its session is stopped', async () => {
-  const run = new QuickstartRun({ url: lap.url, key: lap.masterKey });
+test('the example is the code of seed 000 as written (formatting aside)', (t) => {
+  const seed = seedExampleCode();
+  if (seed === undefined) return t.skip('the shared seeds are not next to this checkout');
+  expect(sameCodeIgnoringFormat(readmeExampleCode(), seed)).toBe(true);
+});
+
+test('the SDK README example runs as written and exits on its own: events() ends when the session is idle', async () => {
+  const run = new ReadmeExampleRun({ url: lap.url, key: lap.masterKey });
   try {
-    const [, sessionId] = await run.waitFor(/^session (\S+) ready$/m, 20_000);
-    await run.waitFor(/^reply echo: Now show me the routes file\.$/m, 10_000);
-    await run.waitFor(/^turn_done /m, 10_000);
-    expect([...lap.agents.values()].map((a) => a.name)).toContain('tpl_opencode_my_repo');
-    lap.sessions.get(sessionId)!.status = 'dead';
-    lap.dropEventStreams();
-    expect(await run.exited).toBe(0);
-    expect(run.output).toMatch(/session ended\n$/);
+    expect(await run.exitWithin(30_000)).toBe(0);
+    expect(run.output).toMatch(/^ready \{ type: 'ready' \}$/m);
+    expect(run.output).toMatch(/^done \{ type: 'done' \}\n$/m);
+    const agent = [...lap.agents.values()].find((a) => a.template_id === 'tpl_opencode_my_repo');
+    expect(agent).toMatchObject({ name: 'tpl_opencode_my_repo', prompt: 'You are a senior reviewer.' });
+    const session = [...lap.sessions.values()].find((s) => s.agent_id === agent?.id);
+    expect(session?.response).toEqual({
+      parts: [{ type: 'text', text: 'echo: Now show me the routes file.' }],
+    });
   } finally {
     run.kill();
   }

@@ -2,7 +2,7 @@
  * node:test file, run by ../sdk.test.ts (the SDK is ESM; Jest here is CommonJS).
  * The SDK against the control-plane TEST DOUBLE (support/fake-lap-server.ts), for the
  * paths the real platform cannot produce on demand: dropped event streams, failed
- * bring-up, timeouts. The end-to-end run against real local mode is in e2e-local.test.ts.
+ * bring-up, timeouts. The end-to-end runs against real local mode are in e2e-local-*.ts.
  */
 import { expect } from 'expect';
 import { after, before, test } from 'node:test';
@@ -14,7 +14,10 @@ import {
   SessionFailedError,
   SessionTimeoutError,
   Skill,
+  createClaudeStream,
+  foldSdkMessages,
   type SessionEvent,
+  type WatchedEvent,
 } from '../../../clients/sdk/src/index.js';
 import { startFakeLapServer, type FakeLapServer } from '../support/fake-lap-server.js';
 import { unusedPort, waitUntil } from '../support/loopback.js';
@@ -31,16 +34,18 @@ after(() => lap.close());
 const createAgent = (extra: Record<string, unknown> = {}) =>
   Agent.create({ ...connection, model: 'openai/fake-model', prompt: 'You are terse.', ...extra });
 
-test('Agent.create sends snake_case, keeps env var keys, forwards the gateway pair and maps templateId', async () => {
+test('Agent.create sends snake_case, keeps env var keys, forwards the gateway pair and the template id', async () => {
   const agent = await createAgent({
     templateId: 'tpl_opencode_my_repo',
     harnessId: 'opencode',
     repoUrl: 'https://example.com/repo.git',
     envVars: { GITHUB_TOKEN: 'ghp_secret', myKey: 'x' },
+    envVarHosts: { GITHUB_TOKEN: ['api.github.com'], myKey: [] },
     litellmApiKey: 'sk-gateway',
     litellmApiBase: 'https://gateway.example.com',
   });
   expect(agent.name).toBe('tpl_opencode_my_repo');
+  expect(agent.templateId).toBe('tpl_opencode_my_repo');
   expect(agent.harnessId).toBe('opencode');
   expect(agent.repoUrl).toBe('https://example.com/repo.git');
   expect(agent.envVars).toEqual({ GITHUB_TOKEN: '<redacted>', myKey: '<redacted>' });
@@ -48,13 +53,17 @@ test('Agent.create sends snake_case, keeps env var keys, forwards the gateway pa
     model: 'openai/fake-model',
     prompt: 'You are terse.',
     name: 'tpl_opencode_my_repo',
+    template_id: 'tpl_opencode_my_repo',
     harness_id: 'opencode',
     repo_url: 'https://example.com/repo.git',
     env_vars: { GITHUB_TOKEN: 'ghp_secret', myKey: 'x' },
+    env_var_hosts: { GITHUB_TOKEN: ['api.github.com'], myKey: [] },
     litellm_api_key: 'sk-gateway',
     litellm_api_base: 'https://gateway.example.com',
   });
   expect(JSON.parse(JSON.stringify(agent))).not.toHaveProperty('transport');
+  // Without a template the id is '' (a string, as the upstream SDK types it).
+  expect((await createAgent()).templateId).toBe('');
 });
 
 test('Agent.get, list, update and delete', async () => {
@@ -69,7 +78,7 @@ test('Agent.get, list, update and delete', async () => {
   await expect(Agent.get(connection, agent.id)).rejects.toMatchObject({
     name: 'LapApiError',
     status: 404,
-    message: `agent '${agent.id}' not found`,
+    detail: `agent '${agent.id}' not found`,
   });
 });
 
@@ -96,16 +105,48 @@ test('createSession resolves once ready, reports phases, and send returns text a
   expect((await Session.list(connection)).data.some((s) => s.id === session.id)).toBe(true);
 });
 
-test('events() yields camelCased events, resumes with Last-Event-ID after a drop, and ends when the session stops', async () => {
+test('events() speaks the upstream vocabulary: ready, harness_event for each event, done at idle, then ends', async () => {
+  const slowTokens = await startFakeLapServer({ bootMs: 100, tokenMs: 80 });
+  try {
+    const agent = await Agent.create({ apiKey: slowTokens.masterKey, baseUrl: slowTokens.url, model: 'm' });
+    const session = await agent.createSession();
+    const sending = session.send('one two three four');
+    await waitUntil(() => slowTokens.requests.some((r) => r.endsWith('/message')));
+    const seen: SessionEvent[] = [];
+    for await (const event of session.events()) seen.push(event);
+    await sending;
+
+    expect(seen[0]).toEqual({ type: 'ready' });
+    expect(seen.at(-1)).toEqual({ type: 'done' });
+    const harness = seen.filter((e) => e.type === 'harness_event').map((e) => e.event);
+    expect(harness.at(-1)).toMatchObject({
+      type: 'turn_done',
+      parts: [{ type: 'text', text: 'echo: one two three four' }],
+    });
+    expect(harness.at(-1)).toHaveProperty('turnId');
+    const text = harness.map((e) => (e.type === 'token' ? e.text : '')).join('');
+    expect('echo: one two three four').toContain(text);
+    expect(text.length).toBeGreaterThan(0);
+
+    // On an idle session it is over at once: ready, done (what lets the seed example exit).
+    const idle: SessionEvent[] = [];
+    for await (const event of session.events()) idle.push(event);
+    expect(idle).toEqual([{ type: 'ready' }, { type: 'done' }]);
+  } finally {
+    await slowTokens.close();
+  }
+});
+
+test('watch() follows every turn with ids, resumes with Last-Event-ID after a drop, and ends when the session stops', async () => {
   const agent = await createAgent();
   const session = await agent.createSession();
   await session.send('one');
-  const seen: SessionEvent[] = [];
+  const seen: WatchedEvent[] = [];
   const done = (async () => {
-    for await (const event of session.events()) {
+    for await (const event of session.watch()) {
       seen.push(event);
       if (seen.length === 4) {
-        // Drop the connection mid-turn-history; the SDK must resume after event 4.
+        // Drop the connection mid-history; the SDK must resume after event 4.
         lap.dropEventStreams();
       }
     }
@@ -121,6 +162,7 @@ test('events() yields camelCased events, resumes with Last-Event-ID after a drop
   expect(ids).toEqual(ids.map((_, i) => i + 1)); // no gap, no repeat across the reconnect
   expect(lap.eventRequests.at(-2)).toBe(undefined);
   expect(Number(lap.eventRequests.at(-1))).toBeGreaterThanOrEqual(4);
+  expect(lap.requests.filter((r) => r.includes('/events?follow=1')).length).toBeGreaterThanOrEqual(2);
   const token = seen.find((e) => e.type === 'token');
   expect(token).toMatchObject({ type: 'token', text: 'echo: ' });
   expect(token).toHaveProperty('turnId');
@@ -128,15 +170,93 @@ test('events() yields camelCased events, resumes with Last-Event-ID after a drop
   expect(turnDone).toMatchObject({ parts: [{ type: 'text', text: 'echo: two' }] });
 });
 
-test('breaking out of events() closes the stream', async () => {
+test('breaking out of watch() closes the stream', async () => {
   const agent = await createAgent();
   const session = await agent.createSession();
   await session.send('x');
-  for await (const event of session.events()) {
+  for await (const event of session.watch()) {
     if (event.type === 'turn_done') break;
   }
   await session.delete();
   expect(lap.sessions.get(session.id)?.status).toBe('dead');
+});
+
+test('send right after createSession works: it waits for the sandbox and queues behind the first turn', async () => {
+  const agent = await createAgent();
+  const session = await agent.createSession({ initialPrompt: 'first', waitUntilReady: false });
+  expect(session.status).toBe('creating');
+  const [second, third] = await Promise.all([session.send('second'), session.send('third')]);
+  expect(second.text).toBe('echo: second');
+  expect(third.text).toBe('echo: third');
+  await session.refresh();
+  expect(session.status).toBe('ready');
+  const turns: string[] = [];
+  for await (const event of session.watch()) {
+    if (event.type === 'turn_done') turns.push(String(event.parts[0]?.text));
+    if (turns.length === 3) break;
+  }
+  expect(turns).toEqual(['echo: first', 'echo: second', 'echo: third']);
+});
+
+test('send returns the platform body as it came, plus text', async () => {
+  const withInfo: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    if (!String(input).endsWith('/message')) return response;
+    const body = (await response.json()) as Record<string, unknown>;
+    return Response.json({ ...body, info: { tokens: { output_tokens: 3 } } });
+  };
+  const agent = await Agent.create({ ...connection, fetch: withInfo, model: 'm' });
+  const session = await agent.createSession();
+  expect(session).not.toHaveProperty('sandboxUrl', null);
+  const reply = await session.send('hi');
+  expect(reply).toEqual({
+    parts: [{ type: 'text', text: 'echo: hi' }],
+    text: 'echo: hi',
+    info: { tokens: { outputTokens: 3 } },
+  });
+});
+
+test('createClaudeStream renders the harness events of GET /stream as Claude SDK messages and ends idle', async () => {
+  const agent = await createAgent();
+  const session = await agent.createSession();
+  const stream = createClaudeStream({ ...connection, sessionId: session.id });
+  await waitUntil(() => stream.state().status === 'streaming');
+  const reply = await session.send('stream this');
+  await stream.done();
+  expect(stream.state().status).toBe('idle');
+  expect(lap.requests).toContain(`GET /v1/managed_agents/sessions/${session.id}/stream`);
+  const folded = foldSdkMessages(stream.state().messages);
+  expect(folded.map((m) => m.type)).toEqual(['assistant', 'result']);
+  expect(folded[0]).toMatchObject({
+    message: { id: expect.any(String), content: [{ type: 'text', text: reply.text }] },
+  });
+  expect(folded[1]).toMatchObject({ subtype: 'success', result: reply.text, is_error: false });
+  // The partial frames came first: text grew token by token.
+  expect(stream.state().messages.filter((m) => m.type === 'stream_event').length).toBeGreaterThan(2);
+});
+
+test('createClaudeStream reports 404 and 410 as an error status, and aborts on request', async () => {
+  const missing = createClaudeStream({ ...connection, sessionId: '00000000-0000-0000-0000-000000000000' });
+  await missing.done();
+  expect(missing.state()).toMatchObject({ status: 'error', error: expect.stringMatching(/^stream 404 /) });
+
+  const agent = await createAgent();
+  lap.failNextSession('image pull failed');
+  const failed = await agent.createSession({ waitUntilReady: false });
+  await waitUntil(() => lap.sessions.get(failed.id)?.status === 'failed', 5_000);
+  const errors: Error[] = [];
+  const gone = createClaudeStream({ ...connection, sessionId: failed.id, onError: (e) => errors.push(e) });
+  await gone.done();
+  expect(gone.state().status).toBe('error');
+  expect(errors[0]?.message).toMatch(/^stream 410 /);
+
+  const session = await agent.createSession();
+  const controller = new AbortController();
+  const aborted = createClaudeStream({ ...connection, sessionId: session.id, signal: controller.signal });
+  await waitUntil(() => aborted.state().status === 'streaming');
+  controller.abort();
+  await aborted.done();
+  expect(aborted.state().status).toBe('aborted');
 });
 
 test('a failed bring-up rejects with SessionFailedError carrying failure_reason', async () => {
@@ -169,11 +289,15 @@ test('createSession honours timeoutMs and an abort signal; waitUntilReady: false
 test('typed errors: bad key (401), validation (400), unreachable server', async () => {
   const badKey = await Agent.list({ ...connection, apiKey: 'wrong' }).catch((e: unknown) => e);
   expect(badKey).toBeInstanceOf(LapApiError);
-  expect(badKey).toMatchObject({ status: 401, message: 'unauthorized' });
+  expect(badKey).toMatchObject({
+    status: 401,
+    detail: 'unauthorized',
+    message: 'GET /v1/managed_agents/agents → 401 unauthorized',
+  });
 
   await expect(Agent.create({ ...connection, model: '' })).rejects.toMatchObject({
     status: 400,
-    message: 'model: required',
+    detail: 'model: required',
   });
 
   const port = await unusedPort();

@@ -1,4 +1,4 @@
-import { Agent, type ConnectionOptions, type HarnessId } from '@litellm/agent-sdk';
+import { Agent, type ConnectionOptions } from '@litellm/agent-sdk';
 import { findAgent } from '../agent-lookup.js';
 import { CliError } from '../cli-error.js';
 import { renderTable } from '../terminal-table.js';
@@ -11,8 +11,8 @@ export async function listAgents(connection: ConnectionOptions): Promise<void> {
   }
   console.log(
     renderTable(
-      ['ID', 'NAME', 'MODEL', 'HARNESS'],
-      page.data.map((agent) => [agent.id, agent.name ?? '', agent.model, agent.harnessId]),
+      ['ID', 'NAME', 'MODEL', 'HARNESS', 'TEMPLATE'],
+      page.data.map((agent) => [agent.id, agent.name ?? '', agent.model, agent.harnessId, agent.templateId]),
     ),
   );
   if (page.total > page.data.length) console.log(`(${page.data.length} of ${page.total} shown)`);
@@ -35,7 +35,7 @@ export async function createAgent(connection: ConnectionOptions, flags: CreateAg
     model: flags.model,
     name: flags.name,
     prompt: flags.prompt,
-    harnessId: flags.harness as HarnessId | undefined,
+    harnessId: flags.harness,
     repoUrl: flags.repo,
     branch: flags.branch,
     templateId: flags.template,
@@ -44,8 +44,8 @@ export async function createAgent(connection: ConnectionOptions, flags: CreateAg
   console.log(`✓ agent ${agent.name ?? agent.id} created`);
   console.log(
     renderTable(
-      ['ID', 'NAME', 'MODEL', 'HARNESS'],
-      [[agent.id, agent.name ?? '', agent.model, agent.harnessId]],
+      ['ID', 'NAME', 'MODEL', 'HARNESS', 'TEMPLATE'],
+      [[agent.id, agent.name ?? '', agent.model, agent.harnessId, agent.templateId]],
     ),
   );
 }

@@ -36,6 +36,7 @@ export async function attachSession(connection: ConnectionOptions, sessionId: st
 }
 
 async function enterSession(connection: ConnectionOptions, agent: Agent, session: Session, prompt?: string) {
-  if (agent.supportsTui || session.ttyUrl) await attachTerminal(connection, session, { firstInput: prompt });
-  else await runChatRepl(session, { firstPrompt: prompt });
+  if (session.supportsTui ?? (agent.supportsTui || session.ttyUrl !== null)) {
+    await attachTerminal(connection, session, { firstInput: prompt });
+  } else await runChatRepl(connection, session, { firstPrompt: prompt });
 }

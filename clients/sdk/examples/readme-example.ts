@@ -1,5 +1,5 @@
-// The SDK README's example (seed 000), as written, plus three lines that print what happened.
-// Run against any platform: LITELLM_AGENT_PLATFORM_URL=... LITELLM_AGENT_PLATFORM_KEY=... node --import tsx examples/quickstart.ts
+/* eslint-disable @typescript-eslint/no-unused-vars -- the README's example (seed 000), kept exactly as written */
+// Run: LITELLM_AGENT_PLATFORM_URL=http://127.0.0.1:3000 LITELLM_AGENT_PLATFORM_KEY=<MASTER_KEY> node --import tsx examples/readme-example.ts
 import { Agent } from '@litellm/agent-sdk';
 const agent = await Agent.create({
   // LAP — control plane
@@ -12,9 +12,5 @@ const agent = await Agent.create({
 const session = await agent.createSession({
   initialPrompt: 'In one sentence, what is this repo about?',
 });
-console.log('session', session.id, session.status);
 const reply = await session.send('Now show me the routes file.');
-console.log('reply', reply.text);
-// Runs until the session ends (`lap sessions rm <id>`, or the idle reaper).
 for await (const ev of session.events()) console.log(ev.type, ev);
-console.log('session ended');
