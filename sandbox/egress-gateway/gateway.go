@@ -2,7 +2,8 @@ package main
 
 // One connection: TLS handshake, one `CONNECT <ip>:<port>` request, token and destination
 // checks, dial, `200`, then bytes both ways until either side closes. Anything else gets an
-// HTTP error and the connection is closed. One JSON log line per connection, never a token.
+// HTTP error and the connection is closed. JSON log lines (the answer, and the bytes moved
+// when a tunnel closes), never a token.
 
 import (
 	"bufio"
@@ -112,6 +113,7 @@ func (g *gateway) handle(raw net.Conn) {
 	}
 	_ = raw.SetDeadline(time.Time{})
 	fields["status"] = http.StatusOK
+	g.log.write("info", fields)
 	g.open.Add(1)
 	defer g.open.Add(-1)
 
@@ -119,9 +121,10 @@ func (g *gateway) handle(raw net.Conn) {
 	buffered := make([]byte, reader.Buffered())
 	_, _ = io.ReadFull(reader, buffered)
 	up, down := g.splice(client, upstream, buffered)
-	fields["bytes_up"], fields["bytes_down"] = up, down
-	fields["ms"] = time.Since(started).Milliseconds()
-	g.log.write("info", fields)
+	closed := map[string]any{"event": "egress_closed", "source": fields["source"], "sandbox_id": sandboxID,
+		"destination": fields["destination"], "port": fields["port"], "bytes_up": up, "bytes_down": down,
+		"ms": time.Since(started).Milliseconds()}
+	g.log.write("info", closed)
 }
 
 // authorize checks the request: CONNECT to an IP literal, a token valid for this source, an

@@ -205,7 +205,7 @@ func TestForwardsAnAuthenticatedConnectAndLogsNoToken(t *testing.T) {
 	}
 	conn.Close()
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(g.logs.String(), `"bytes_down"`) && time.Now().Before(deadline) {
+	for !strings.Contains(g.logs.String(), `"egress_closed"`) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if !strings.Contains(g.logs.String(), `"sandbox_id":"sbx-ok"`) || strings.Contains(g.logs.String(), strings.Split(token, ".")[1]) {
