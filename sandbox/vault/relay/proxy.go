@@ -334,12 +334,10 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, schem
 			w.Header()[name] = values
 		}
 	}
-	contentLength := response.ContentLength
-	if lengthChanged {
-		contentLength = -1
-	}
 	w.WriteHeader(response.StatusCode)
-	err = copyResponse(w, body, contentLength)
+	// The upstream's length decides how to copy (a small answer needs no read-ahead), even
+	// when re-stubbing sends it on chunked.
+	err = copyResponse(w, body, response.ContentLength)
 	logFields["status"] = response.StatusCode
 	logFields["swapped"] = swap.names()
 	if names := restubbed.list(); len(names) > 0 {
