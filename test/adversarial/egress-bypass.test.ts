@@ -6,9 +6,8 @@
  * vault and relay; raw proxy requests, as a hostile program would write them. A server
  * listens on the forbidden address, so a bypass would be seen arriving.
  */
-import net from 'node:net';
 import { createTestPki, issueServerCertificate, type TestPki } from '../sandbox/support/tls';
-import { startTestVault, type TestVault } from '../sandbox/support/vault';
+import { rawProxyRequest as rawVaultRequest, startTestVault, type TestVault } from '../sandbox/support/vault';
 import { startEchoServer, type EchoServer } from './support/echo-server';
 
 let pki: TestPki;
@@ -27,21 +26,8 @@ afterAll(async () => {
   await forbidden?.close();
 });
 
-/** One raw proxy request; resolves with the status line and headers. */
-function rawProxyRequest(vault: TestVault, raw: string): Promise<string> {
-  const { port } = new URL(vault.proxyUrl);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(raw));
-    let reply = '';
-    socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.includes('\r\n\r\n')) socket.destroy();
-    });
-    socket.on('close', () => resolve(reply));
-    socket.on('error', reject);
-    socket.setTimeout(15_000, () => socket.destroy(new Error(`no reply to ${JSON.stringify(raw)}`)));
-  });
-}
+/** One raw proxy request, as a hostile program would write it. */
+const rawProxyRequest = (vault: TestVault, raw: string) => rawVaultRequest(vault.proxyUrl, raw, 15_000);
 
 const connect = (target: string) => `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`;
 

@@ -8,18 +8,15 @@
  * file of the data directory (PostgreSQL's heap and WAL after a CHECKPOINT, the sandbox's
  * logs, the harness's HOME) is searched for every real value.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { freeLoopbackPort } from '../../platform/src/sandbox/local/free-port';
+import { startLocalPlatform, type LocalPlatform } from '../clients/support/local-platform';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../support/fake-llm-gateway';
 
 jest.setTimeout(240_000);
 
-const ROOT = path.resolve(__dirname, '../..');
 const tag = crypto.randomBytes(6).toString('hex');
 const REAL = {
   GITHUB_TOKEN: `ghp_agentReal${tag}`,
@@ -27,19 +24,14 @@ const REAL = {
   LITELLM_API_KEY: `sk-gatewayReal-${tag}`,
 };
 
-let dataDir: string;
 let gateway: FakeLlmGateway;
-let child: ChildProcess;
-let output = '';
-let exited: Promise<number | null>;
-let port: number;
-let masterKey: string;
+let local: LocalPlatform;
 
 async function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`http://127.0.0.1:${port}${route}`, {
+  const res = await fetch(`${local.url}${route}`, {
     method,
     headers: {
-      authorization: `Bearer ${masterKey}`,
+      authorization: `Bearer ${local.masterKey}`,
       ...(body ? { 'content-type': 'application/json' } : {}),
     },
     body: body ? JSON.stringify(body) : undefined,
@@ -56,51 +48,16 @@ function filesUnder(dir: string): string[] {
 }
 
 beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-adversarial-'));
   gateway = await startFakeLlmGateway();
-  port = await freeLoopbackPort();
-  masterKey = `adversarial-master-key-${tag}`;
-  child = spawn(process.execPath, ['--import', 'tsx', 'platform/src/local/main.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH!,
-      LAP_DATA_DIR: dataDir,
-      PORT: String(port),
-      MASTER_KEY: masterKey,
-      LITELLM_API_BASE: `${gateway.url}/v1`,
-      LITELLM_API_KEY: REAL.LITELLM_API_KEY,
-      WARM_POOL_SIZE: '0',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  local = await startLocalPlatform({
+    litellmApiBase: `${gateway.url}/v1`,
+    litellmApiKey: REAL.LITELLM_API_KEY,
   });
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  exited = new Promise((resolve) => child.on('exit', resolve));
-  const until = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`local mode exited:\n${output}`);
-    if (
-      await fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    if (Date.now() > until) throw new Error(`local mode not healthy in time:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await local?.stop();
   await gateway?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 it('a prompt full of stubs comes back with stubs, and no real value is stored anywhere', async () => {
@@ -128,10 +85,10 @@ it('a prompt full of stubs comes back with stubs, and no real value is stored an
     status = (await api<{ status: string }>('GET', `/api/v1/managed_agents/sessions/${session.body.id}`)).body
       .status;
   }
-  if (status !== 'ready') throw new Error(`session ${status}:\n${output.split('\n').slice(-40).join('\n')}`);
+  if (status !== 'ready') throw new Error(`session ${status}:\n${local.diagnostics()}`);
 
   // What the agent holds: the stub env file the vault wrote for its harness.
-  const sandboxDir = path.join(dataDir, 'sandboxes', session.body.id);
+  const sandboxDir = path.join(local.dataDir, 'sandboxes', session.body.id);
   const stubs = Object.fromEntries(
     fs
       .readFileSync(path.join(sandboxDir, 'vault.env'), 'utf8')
@@ -165,12 +122,12 @@ it('a prompt full of stubs comes back with stubs, and no real value is stored an
 
   // Everything on disk: force PostgreSQL to write its buffers first (heap and WAL).
   const { databasePassword } = JSON.parse(
-    fs.readFileSync(path.join(dataDir, 'local-secrets.json'), 'utf8'),
+    fs.readFileSync(path.join(local.dataDir, 'local-secrets.json'), 'utf8'),
   ) as {
     databasePassword: string;
   };
   const postgresPort = fs
-    .readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')
+    .readFileSync(path.join(local.dataDir, 'postgres', 'postmaster.pid'), 'utf8')
     .split('\n')[3]!;
   const client = new Client({
     connectionString: `postgres://postgres:${encodeURIComponent(databasePassword)}@127.0.0.1:${postgresPort.trim()}/lap`,
@@ -183,7 +140,7 @@ it('a prompt full of stubs comes back with stubs, and no real value is stored an
   await client.query('CHECKPOINT');
   await client.end();
 
-  const files = filesUnder(dataDir);
+  const files = filesUnder(local.dataDir);
   const home = path.join(sandboxDir, 'home');
   expect(files.some((file) => file.startsWith(`${home}/`))).toBe(true); // the harness HOME is searched
   expect(files.some((file) => file.includes(`${path.sep}pg_wal${path.sep}`))).toBe(true); // and the WAL
@@ -193,5 +150,5 @@ it('a prompt full of stubs comes back with stubs, and no real value is stored an
     const hits = files.filter((file) => fs.readFileSync(file).includes(Buffer.from(value)));
     expect({ name, hits }).toEqual({ name, hits: [] });
   }
-  for (const value of Object.values(REAL)) expect(output).not.toContain(value);
+  for (const value of Object.values(REAL)) expect(local.logs()).not.toContain(value);
 });

@@ -4,11 +4,10 @@
  * the vault verifies against a test upstream CA.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { createTestPki, issueServerCertificate, startRecordingServer, type TestPki } from './support/tls';
-import { startTestVault, type TestVault } from './support/vault';
+import { rawProxyRequest as rawVaultRequest, startTestVault, type TestVault } from './support/vault';
 
 const GATEWAY_KEY = 'sk-real-gateway-key-9d8c7b6a5f4e';
 const GITHUB_TOKEN = 'ghp_realGithubToken0123456789';
@@ -295,16 +294,5 @@ describe('robustness', () => {
 });
 
 function rawProxyRequest(raw: string, proxyUrl = vault.proxyUrl): Promise<string> {
-  const { port } = new URL(proxyUrl);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(raw));
-    let reply = '';
-    socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.includes('\r\n\r\n')) socket.destroy();
-    });
-    socket.on('close', () => resolve(reply));
-    socket.on('error', reject);
-    socket.setTimeout(5000, () => socket.destroy(new Error(`no reply to ${JSON.stringify(raw)}`)));
-  });
+  return rawVaultRequest(proxyUrl, raw);
 }

@@ -4,10 +4,9 @@
  * and answering with everything it received, optionally gzip- or brotli-encoded whatever the
  * client asked for, and optionally in two writes that split each echoed value in the middle.
  */
-import https from 'node:https';
 import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
+import { listenOnHosts } from '../../sandbox/support/tls';
 
 export interface ReceivedRequest {
   host: string;
@@ -76,21 +75,11 @@ export async function startEchoServer(
       res.end(text);
     });
   };
-  const servers = hosts.map(() => https.createServer(tls, listener));
-  let port = 0;
-  for (const [index, server] of servers.entries()) {
-    await new Promise<void>((resolve) => server.listen(port, hosts[index], resolve));
-    port = (server.address() as AddressInfo).port;
-  }
+  const { port, close } = await listenOnHosts(tls, listener, hosts);
   return {
     port,
     received,
     everything: () => received.map((r) => `${r.url}\n${JSON.stringify(r.headers)}\n${r.body}`).join('\n'),
-    close: async () => {
-      for (const server of servers) {
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
-      }
-    },
+    close,
   };
 }

@@ -4,67 +4,22 @@
  * the key, and what the worker then pushes to the vault (explicit > built-in > unbound; the
  * session's own values never stored).
  */
-import crypto from 'node:crypto';
 import { DEFAULT_ENV_VAR_BINDINGS } from '@lap/sandbox-protocol';
-import pino from 'pino';
-import type pg from 'pg';
-import { buildApp } from '../../../platform/src/api/app';
 import { getAgent } from '../../../platform/src/db/agents';
-import { createPool } from '../../../platform/src/db/pool';
-import { LocalSecretStore } from '../../../platform/src/secrets/local';
 import { egressToken } from '../../../platform/src/sandbox/tokens';
-import { createSessionRuntime, type SessionRuntime } from '../../../platform/src/worker/runtime';
 import { buildVaultPush } from '../../../platform/src/worker/vault-push';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { MemoryLauncher } from '../ecs/support/memory-launcher';
-import { AUTH, request } from './test-api';
+import { startRuntimeApi, type RuntimeApi } from './test-api';
 
-let database: TestDatabase;
-let pool: pg.Pool;
-let runtime: SessionRuntime;
-let secretStore: LocalSecretStore;
-let baseUrl: string;
-let close: () => Promise<void>;
-
+let api: RuntimeApi;
 beforeAll(async () => {
-  database = await createTestDatabase();
-  pool = createPool({ url: database.url, max: 4 });
-  const log = pino({ level: 'silent' });
-  secretStore = new LocalSecretStore(crypto.randomBytes(32));
-  runtime = createSessionRuntime({
-    db: pool,
-    launcher: new MemoryLauncher(),
-    secretStore,
-    log,
-    signingKey: 'test-signing-key-0123456789',
-    callbackUrl: 'http://127.0.0.1:9',
-    vaultCaCertPem: undefined,
-    creatingTimeoutMs: 60_000,
-    bootSpec: { litellmApiBase: 'http://127.0.0.1:9', preinstalledGithubRepo: undefined },
-  });
-  // The worker is not started: a session's bring-up job stays queued, its env vars in memory.
-  const app = await buildApp({
-    db: pool,
-    masterKey: AUTH.authorization.slice(7),
-    secretStore,
-    log,
-    ...runtime.api,
-  });
-  baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-  close = async () => {
-    await app.close();
-    await runtime.stop(1000);
-    await pool.end();
-    await database.drop();
-  };
+  api = await startRuntimeApi();
 });
 afterAll(async () => {
-  await close();
+  await api.close();
 });
 
 const AGENTS = '/api/v1/managed_agents/agents';
-const call = (method: string, url: string, payload?: unknown) =>
-  request(baseUrl, { method, url, payload, headers: AUTH });
+const call = (method: string, url: string, payload?: unknown) => api.call(method, url, payload);
 
 const ENV = { GITHUB_TOKEN: 'ghp_real0001', INTERNAL_KEY: 'internal-real-0002', PLAIN: 'plain-real-0003' };
 
@@ -172,10 +127,10 @@ describe('session env_var_hosts', () => {
     expect(created.statusCode).toBe(201);
     // INTERNAL_KEY takes the agent's binding of the same key.
     expect(created.json().unbound_env_vars).toEqual(['DEPLOY_KEY']);
-    const stored = await pool.query('SELECT row_to_json(s)::text AS row FROM sessions s WHERE id = $1', [
+    const stored = await api.pool.query('SELECT row_to_json(s)::text AS row FROM sessions s WHERE id = $1', [
       created.json().id,
     ]);
-    const jobs = await pool.query('SELECT payload::text FROM jobs WHERE session_id = $1', [
+    const jobs = await api.pool.query('SELECT payload::text FROM jobs WHERE session_id = $1', [
       created.json().id,
     ]);
     for (const text of [stored.rows[0].row, ...jobs.rows.map((r: { payload: string }) => r.payload)]) {
@@ -196,9 +151,9 @@ describe('the vault push', () => {
         litellm_api_key: 'sk-own-gateway-key',
       })
     ).json();
-    const agent = (await getAgent(pool, created.id))!;
+    const agent = (await getAgent(api.pool, created.id))!;
     const push = await buildVaultPush(
-      secretStore,
+      api.secretStore,
       agent,
       { values: { CI_TOKEN: 'ci-real', PLAIN: 'session-plain' }, bindings: { CI_TOKEN: ['ci.example.com'] } },
       {
@@ -217,7 +172,7 @@ describe('the vault push', () => {
     });
     expect(push.egress_token).toBe(egressToken('egress-key-0123456789abcdef', 'sbx-1', '10.0.7.9'));
     expect(push.egress_token).toMatch(/^sbx-1\.[0-9a-f]{64}$/);
-    const withoutKey = await buildVaultPush(secretStore, agent, undefined, {
+    const withoutKey = await buildVaultPush(api.secretStore, agent, undefined, {
       tokenKey: undefined,
       sandboxId: 'sbx-1',
       vaultAdminUrl: 'https://10.0.7.9:14323',
