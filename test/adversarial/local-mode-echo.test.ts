@@ -40,7 +40,14 @@ async function api<T>(method: string, route: string, body?: unknown): Promise<{ 
 }
 
 function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []; // a temporary directory went
+    throw error;
+  }
+  return entries.flatMap((entry) => {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) return filesUnder(full);
     return entry.isFile() ? [full] : [];
@@ -140,14 +147,27 @@ it('a prompt full of stubs comes back with stubs, and no real value is stored an
   await client.query('CHECKPOINT');
   await client.end();
 
+  // Read once; the harness still runs, so a temporary file may go between listing and reading.
   const files = filesUnder(local.dataDir);
+  const contents = new Map(
+    files.flatMap((file) => {
+      try {
+        return [[file, fs.readFileSync(file)] as const];
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw error;
+      }
+    }),
+  );
   const home = path.join(sandboxDir, 'home');
   expect(files.some((file) => file.startsWith(`${home}/`))).toBe(true); // the harness HOME is searched
   expect(files.some((file) => file.includes(`${path.sep}pg_wal${path.sep}`))).toBe(true); // and the WAL
   // The search does see what the platform stored: the stubs of the echoed reply.
-  expect(files.filter((file) => fs.readFileSync(file).includes(stubs.CI_TOKEN!)).length).toBeGreaterThan(0);
+  expect([...contents.values()].filter((bytes) => bytes.includes(stubs.CI_TOKEN!)).length).toBeGreaterThan(0);
   for (const [name, value] of Object.entries(REAL)) {
-    const hits = files.filter((file) => fs.readFileSync(file).includes(Buffer.from(value)));
+    const hits = [...contents]
+      .filter(([, bytes]) => bytes.includes(Buffer.from(value)))
+      .map(([file]) => file);
     expect({ name, hits }).toEqual({ name, hits: [] });
   }
   for (const value of Object.values(REAL)) expect(local.logs()).not.toContain(value);
