@@ -127,6 +127,11 @@ const envSchema = z.object({
     (v) => v === undefined || v.includes('-----BEGIN CERTIFICATE-----'),
     'must be a PEM certificate (-----BEGIN CERTIFICATE-----)',
   ),
+  // Enforced egress (AWS): the key egress tokens are derived with, shared with the egress gateway.
+  EGRESS_TOKEN_KEY: optionalText.refine(
+    (v) => v === undefined || v.length >= 16,
+    'must be at least 16 characters (the egress gateway shares it), e.g. `openssl rand -hex 32`',
+  ),
   PREINSTALLED_GITHUB_REPO: httpUrl('a git repository URL cloned when an agent has no repo_url'),
   WARM_POOL_SIZE: integer(2, 0, '0 turns the warm pool off'),
   WARM_POOL_RECENT_AGENT_HOURS: integer(24, 1, 'hours'),
@@ -158,6 +163,8 @@ export interface PlatformConfig {
   callbackUrl: string;
   baseUrl: string | undefined;
   vaultCaCertPem: string;
+  /** Set with an egress gateway: the worker pushes each sandbox's egress token to its vault. */
+  egressTokenKey: string | undefined;
   preinstalledGithubRepo: string | undefined;
   warmPool: { size: number; recentAgentHours: number; maxProvisioning: number; ttlMinutes: number };
   sessionCreatingTimeoutMs: number;
@@ -293,6 +300,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
     callbackUrl: env.CALLBACK_URL!.replace(/\/+$/, ''),
     baseUrl: env.BASE_URL,
     vaultCaCertPem: env.VAULT_CA_CERT!,
+    egressTokenKey: env.EGRESS_TOKEN_KEY,
     preinstalledGithubRepo: env.PREINSTALLED_GITHUB_REPO,
     warmPool: {
       size: env.WARM_POOL_SIZE,

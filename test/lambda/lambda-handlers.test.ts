@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { DescribeTasksCommand, ECSClient } from '@aws-sdk/client-ecs';
 import {
@@ -106,12 +107,18 @@ function metricsLine(name: string): Record<string, unknown> {
 
 test('migrate applies the bundled migrations once; Delete keeps the schema', async () => {
   const handler = migrateHandler;
+  // Every migration the platform ships, in order (the engineers' series 0xx add to it).
+  const bundled = fs
+    .readdirSync(path.join(__dirname, '../../platform/src/db/migrations'))
+    .filter((file) => /^\d{3}_[a-z0-9_]+\.sql$/.test(file))
+    .sort();
+  expect(bundled.slice(0, 3)).toEqual(['001_init.sql', '010_warm_pool.sql', '020_agent_list_version.sql']);
   const first = await handler({ RequestType: 'Create' });
-  expect(first.Data.applied).toBe('001_init.sql,010_warm_pool.sql,020_agent_list_version.sql');
+  expect(first.Data.applied).toBe(bundled.join(','));
   const again = await handler({ RequestType: 'Update', PhysicalResourceId: first.PhysicalResourceId });
   expect(again).toEqual({
     PhysicalResourceId: 'lap-database-schema',
-    Data: { applied: '', alreadyApplied: 3 },
+    Data: { applied: '', alreadyApplied: bundled.length },
   });
   expect((await handler({ RequestType: 'Delete', PhysicalResourceId: 'x' })).PhysicalResourceId).toBe('x');
   seed = await Seed.connect(database.url);

@@ -87,7 +87,7 @@ beforeAll(async () => {
   const pushed = await pushVaultSecrets(pki, vault.adminPort, {
     secrets: {
       GIT_TOKEN: { value: REAL_GIT_TOKEN, hosts: ['127.0.0.2'] },
-      MY_API_TOKEN: { value: REAL_AGENT_SECRET },
+      MY_API_TOKEN: { value: REAL_AGENT_SECRET, hosts: [] },
     },
   });
   expect(pushed.status).toBe(200);

@@ -81,6 +81,23 @@ describe('egress policy rules', () => {
     expect(policy(allow, deny).decide({ host, addresses }).allowed).toBe(allowed);
   });
 
+  it('dials the address that was approved: an allowed address of a name, never its other ones', () => {
+    const dualStack = { host: 'dual.example.com', addresses: ['127.0.0.1', '::1'] };
+    expect(policy(['::1'], []).decide(dualStack)).toMatchObject({ allowed: true, address: '::1' });
+    expect(policy(['dual.example.com'], []).decide(dualStack)).toMatchObject({
+      allowed: true,
+      address: '127.0.0.1',
+    });
+    // One denied address blocks the name, whichever would have been dialled.
+    expect(policy([], ['::1']).decide(dualStack)).toMatchObject({ allowed: false, policy: 'deny_out' });
+    expect(
+      policy([], []).decide({ host: 'meta.example.com', addresses: ['203.0.113.5', '169.254.169.254'] }),
+    ).toMatchObject({
+      allowed: false,
+      policy: 'internal',
+    });
+  });
+
   it('names the policy that blocked, and always lets the gateway through', () => {
     expect(policy(['a.com'], []).decide({ host: 'b.com', addresses: [] })).toMatchObject({
       allowed: false,

@@ -4,15 +4,16 @@
  * the vault verifies against a test upstream CA.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { createTestPki, issueServerCertificate, startRecordingServer, type TestPki } from './support/tls';
-import { startTestVault, type TestVault } from './support/vault';
+import { rawProxyRequest as rawVaultRequest, startTestVault, type TestVault } from './support/vault';
 
 const GATEWAY_KEY = 'sk-real-gateway-key-9d8c7b6a5f4e';
 const GITHUB_TOKEN = 'ghp_realGithubToken0123456789';
 const UNBOUND_VALUE = 'real-unbound-value-42';
+const FORM_VALUE = 'real-form-value-for-a-legacy-api-7';
+const PRIVATE_TOKEN = 'glpat-realPrivateToken-0123';
 
 let pki: TestPki;
 let upstream: Awaited<ReturnType<typeof startRecordingServer>>;
@@ -30,7 +31,10 @@ beforeAll(async () => {
   const pushed = await vault.pushSecrets({
     secrets: {
       GITHUB_TOKEN: { value: GITHUB_TOKEN, hosts: ['127.0.0.2'] },
-      UNBOUND_SECRET: { value: UNBOUND_VALUE },
+      UNBOUND_SECRET: { value: UNBOUND_VALUE, hosts: [] },
+      // A legacy API that takes its key in the URL and the form body: it asks for body: true.
+      FORM_SECRET: { value: FORM_VALUE, hosts: ['localhost'], body: true },
+      GITLAB_TOKEN: { value: PRIVATE_TOKEN, hosts: ['127.0.0.2'], headers: ['PRIVATE-TOKEN'] },
     },
     deny_out: ['127.0.0.3', '*.blocked.test'],
   });
@@ -87,22 +91,35 @@ describe('host-bound swapping over intercepted TLS', () => {
     expect(lastSeen().headers.authorization).toBe(`Bearer ${stubs.LITELLM_API_KEY}`);
   });
 
-  it('swaps an agent secret bound to 127.0.0.2 only there, including in the URL and Basic auth', async () => {
+  it('swaps an agent secret bound to 127.0.0.2 only there, in Basic auth, and never in the URL', async () => {
     const basic = Buffer.from(`x-access-token:${stubs.GITHUB_TOKEN}`).toString('base64');
     await get(`https://127.0.0.2:${upstream.port}/repo?token=${stubs.GITHUB_TOKEN}`, {
       authorization: `Basic ${basic}`,
     });
-    expect(lastSeen().url).toBe(`/repo?token=${GITHUB_TOKEN}`);
+    expect(lastSeen().url).toBe(`/repo?token=${stubs.GITHUB_TOKEN}`);
     expect(Buffer.from(lastSeen().headers.authorization!.slice(6), 'base64').toString()).toBe(
       `x-access-token:${GITHUB_TOKEN}`,
     );
-    await get(`https://localhost:${upstream.port}/repo?token=${stubs.GITHUB_TOKEN}`);
-    expect(lastSeen().url).toBe(`/repo?token=${stubs.GITHUB_TOKEN}`);
+    await get(`https://localhost:${upstream.port}/repo`, { authorization: `Basic ${basic}` });
+    expect(lastSeen().headers.authorization).toBe(`Basic ${basic}`);
   });
 
-  it('swaps stubs in a streamed JSON body, with the stub split across chunks', async () => {
+  it('swaps into a header the binding names, and into no other header', async () => {
+    await get(`https://127.0.0.2:${upstream.port}/api`, {
+      'private-token': stubs.GITLAB_TOKEN!,
+      'x-forwarded-note': stubs.GITLAB_TOKEN!,
+    });
+    expect(lastSeen().headers['private-token']).toBe(PRIVATE_TOKEN);
+    expect(lastSeen().headers['x-forwarded-note']).toBe(stubs.GITLAB_TOKEN);
+    // GITHUB_TOKEN's binding names no extra header: only the credential headers carry it.
+    await get(`https://127.0.0.2:${upstream.port}/api`, { 'private-token': stubs.GITHUB_TOKEN! });
+    expect(lastSeen().headers['private-token']).toBe(stubs.GITHUB_TOKEN);
+  });
+
+  it('swaps a body: true binding in the URL and a streamed JSON body split across chunks, nothing else', async () => {
     const payload = JSON.stringify({
       key: stubs.LITELLM_API_KEY,
+      form: stubs.FORM_SECRET,
       other: stubs.GITHUB_TOKEN,
       pad: 'x'.repeat(100_000),
     });
@@ -111,7 +128,7 @@ describe('host-bound swapping over intercepted TLS', () => {
       for (let index = 0; index < payload.length; index += 7)
         yield Buffer.from(payload.slice(index, index + 7));
     }
-    const response = await request(`https://localhost:${upstream.port}/v1/chat/completions`, {
+    const response = await request(`https://localhost:${upstream.port}/v1/legacy?key=${stubs.FORM_SECRET}`, {
       method: 'POST',
       dispatcher: vault.dispatcher,
       headers: { 'content-type': 'application/json' },
@@ -119,14 +136,17 @@ describe('host-bound swapping over intercepted TLS', () => {
     });
     await response.body.text();
     const body = JSON.parse(lastSeen().body);
-    expect(body.key).toBe(GATEWAY_KEY);
+    expect(lastSeen().url).toBe(`/v1/legacy?key=${FORM_VALUE}`);
+    expect(body.form).toBe(FORM_VALUE);
+    // The gateway key is bound to localhost for headers only.
+    expect(body.key).toBe(stubs.LITELLM_API_KEY);
     // GITHUB_TOKEN is bound to 127.0.0.2, not localhost.
     expect(body.other).toBe(stubs.GITHUB_TOKEN);
     expect(body.pad).toHaveLength(100_000);
   });
 
   it('leaves binary bodies untouched', async () => {
-    const payload = Buffer.from(`binary ${stubs.LITELLM_API_KEY}`);
+    const payload = Buffer.from(`binary ${stubs.FORM_SECRET}`);
     const response = await request(`https://localhost:${upstream.port}/upload`, {
       method: 'POST',
       dispatcher: vault.dispatcher,
@@ -137,9 +157,11 @@ describe('host-bound swapping over intercepted TLS', () => {
     expect(lastSeen().body).toBe(payload.toString());
   });
 
-  it('swaps an unbound agent secret for any allowed host', async () => {
-    await get(`https://localhost:${upstream.port}/x`, { 'x-api-key': stubs.UNBOUND_SECRET! });
-    expect(lastSeen().headers['x-api-key']).toBe(UNBOUND_VALUE);
+  it('never swaps an unbound secret, whatever the host', async () => {
+    for (const host of ['localhost', '127.0.0.1', '127.0.0.2']) {
+      await get(`https://${host}:${upstream.port}/x`, { 'x-api-key': stubs.UNBOUND_SECRET! });
+      expect(lastSeen().headers['x-api-key']).toBe(stubs.UNBOUND_SECRET);
+    }
   });
 
   it("lets a pushed value (an agent's own gateway key) replace the deployment-wide one", async () => {
@@ -266,21 +288,11 @@ describe('robustness', () => {
     const text = vault.logs.join('');
     expect(text).toContain('"event":"egress"');
     expect(text).toContain('"swapped":["LITELLM_API_KEY"]');
-    for (const real of [GATEWAY_KEY, GITHUB_TOKEN, UNBOUND_VALUE]) expect(text).not.toContain(real);
+    for (const real of [GATEWAY_KEY, GITHUB_TOKEN, UNBOUND_VALUE, FORM_VALUE, PRIVATE_TOKEN])
+      expect(text).not.toContain(real);
   });
 });
 
 function rawProxyRequest(raw: string, proxyUrl = vault.proxyUrl): Promise<string> {
-  const { port } = new URL(proxyUrl);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(raw));
-    let reply = '';
-    socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.includes('\r\n\r\n')) socket.destroy();
-    });
-    socket.on('close', () => resolve(reply));
-    socket.on('error', reject);
-    socket.setTimeout(5000, () => socket.destroy(new Error(`no reply to ${JSON.stringify(raw)}`)));
-  });
+  return rawVaultRequest(proxyUrl, raw);
 }

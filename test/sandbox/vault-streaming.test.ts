@@ -1,7 +1,8 @@
 /**
  * Streaming through the vault process (sandbox/vault/src/main.ts and its relay): a 50 MB
- * download and a 20 MB text upload with stubs in it pass through without the vault's
- * memory growing with the body, and stubs straddling chunk boundaries are still swapped.
+ * download (re-stubbed on the way) and a 20 MB text upload with stubs of a body-bound value
+ * in it pass through without the vault's memory growing with the body, and stubs straddling
+ * chunk boundaries are still swapped.
  * The swap itself, read by read, is unit-tested in sandbox/vault/relay/swap_test.go.
  */
 import { createHash } from 'node:crypto';
@@ -18,6 +19,8 @@ jest.setTimeout(120_000);
 
 const MB = 1024 * 1024;
 const REAL_KEY = 'sk-real-streaming-key-31337';
+/** A value whose binding allows body swapping (the upload test's stub). */
+const BODY_VALUE = 'real-body-bound-value-31337';
 
 let pki: TestPki;
 let vault: VaultProcess;
@@ -84,8 +87,10 @@ beforeAll(async () => {
     REAL_LITELLM_API_KEY: REAL_KEY,
     HOST_LITELLM_API_KEY: 'localhost',
   });
-  const pushed = await pushVaultSecrets(pki, vault.adminPort, { secrets: {} });
-  stub = (pushed.body as { stubs: Record<string, string> }).stubs.LITELLM_API_KEY!;
+  const pushed = await pushVaultSecrets(pki, vault.adminPort, {
+    secrets: { BODY_KEY: { value: BODY_VALUE, hosts: ['localhost'], body: true } },
+  });
+  stub = (pushed.body as { stubs: Record<string, string> }).stubs.BODY_KEY!;
   dispatcher = new ProxyAgent({
     uri: vault.proxyUrl,
     requestTls: { ca: pki.deploymentCa.certPem },
@@ -123,7 +128,7 @@ it('swaps stubs across chunk boundaries in a 20 MB streamed text upload', async 
   let expectedBytes = 0;
   const lines: string[] = [];
   for (let index = 0; expectedBytes < 20 * MB; index += 1) {
-    const real = line(index).replace(stub, REAL_KEY);
+    const real = line(index).replace(stub, BODY_VALUE);
     expectedHash.update(real);
     expectedBytes += Buffer.byteLength(real);
     lines.push(line(index));

@@ -1,4 +1,5 @@
 import { TUI_HARNESS_IDS } from '@lap/sandbox-protocol';
+import { unboundEnvVars } from '../agents/bindings';
 import type { AgentRecord } from '../db/agents';
 import type { MemoryRecord } from '../db/memories';
 import type { SkillRecord } from '../db/skills';
@@ -23,6 +24,8 @@ export function agentView(agent: AgentRecord): Agent {
     requirements: agent.requirements,
     mcp_servers: agent.mcp_servers,
     env_vars: Object.fromEntries(agent.env_var_keys.map((key) => [key, REDACTED] as const)),
+    env_var_hosts: agent.env_var_hosts,
+    unbound_env_vars: unboundEnvVars(agent.env_var_keys, agent.env_var_hosts),
     attached_skill_ids: agent.attached_skill_ids,
     allow_out: agent.allow_out,
     deny_out: agent.deny_out,

@@ -1,4 +1,5 @@
 import type { HarnessId } from '@lap/sandbox-protocol';
+import type { EnvVarHosts } from '../validation/env-var-hosts';
 import type { SandboxFile } from '../validation/sandbox-files';
 import { isUuid, type Queryable } from './pool';
 
@@ -16,6 +17,8 @@ export interface AgentRecord {
   mcp_servers: string[];
   env_var_keys: string[];
   env_vars_ciphertext: string | null;
+  /** Credential bindings by env var key (migration 030); not secret. */
+  env_var_hosts: EnvVarHosts;
   litellm_api_base: string | null;
   litellm_api_key_ciphertext: string | null;
   allow_out: string[];
@@ -44,6 +47,7 @@ export type AgentChanges = Partial<
     | 'mcp_servers'
     | 'env_var_keys'
     | 'env_vars_ciphertext'
+    | 'env_var_hosts'
     | 'harness_image'
     | 'allow_out'
     | 'deny_out'
@@ -60,15 +64,16 @@ const UPDATABLE_COLUMNS = new Set<string>([
   'mcp_servers',
   'env_var_keys',
   'env_vars_ciphertext',
+  'env_var_hosts',
   'harness_image',
   'allow_out',
   'deny_out',
   'sandbox_files',
 ] satisfies (keyof AgentChanges)[]);
-const JSON_COLUMNS = new Set(['mcp_servers', 'sandbox_files']);
+const JSON_COLUMNS = new Set(['mcp_servers', 'sandbox_files', 'env_var_hosts']);
 
 const AGENT_COLUMNS = `a.id, a.name, a.model, a.prompt, a.harness_id, a.harness_image, a.repo_url, a.branch,
-  a.requirements, a.mcp_servers, a.env_var_keys, a.env_vars_ciphertext, a.litellm_api_base,
+  a.requirements, a.mcp_servers, a.env_var_keys, a.env_vars_ciphertext, a.env_var_hosts, a.litellm_api_base,
   a.litellm_api_key_ciphertext, a.allow_out, a.deny_out, a.sandbox_files, a.pfp_url, a.created_at, a.updated_at,
   ARRAY(SELECT s.skill_id::text FROM agent_skills s WHERE s.agent_id = a.id ORDER BY s.position) AS attached_skill_ids`;
 
@@ -76,8 +81,8 @@ export async function insertAgent(db: Queryable, agent: NewAgent): Promise<void>
   await db.query(
     `INSERT INTO agents (id, name, model, prompt, harness_id, repo_url, branch, requirements, mcp_servers,
        env_var_keys, env_vars_ciphertext, litellm_api_base, litellm_api_key_ciphertext, allow_out, deny_out,
-       sandbox_files, pfp_url)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+       sandbox_files, pfp_url, env_var_hosts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
     [
       agent.id,
       agent.name,
@@ -96,6 +101,7 @@ export async function insertAgent(db: Queryable, agent: NewAgent): Promise<void>
       agent.deny_out,
       JSON.stringify(agent.sandbox_files),
       agent.pfp_url,
+      JSON.stringify(agent.env_var_hosts),
     ],
   );
 }

@@ -4,6 +4,8 @@
  * token for one sandbox says nothing about another.
  *   HARNESS_TOKEN  = HMAC-SHA256(key, "harness:" + sandboxId)   platform -> harness
  *   CALLBACK_TOKEN = HMAC-SHA256(key, "callback:" + sandboxId)  harness -> platform
+ * The egress token (enforced egress on AWS) has its own key, EGRESS_TOKEN_KEY, shared with the
+ * egress gateway (sandbox/egress-gateway/token.go), and is bound to the task's address too.
  */
 import crypto from 'node:crypto';
 
@@ -24,6 +26,16 @@ export function isValidCallbackToken(signingKey: string, sandboxId: string, pres
   const expected = Buffer.from(callbackToken(signingKey, sandboxId), 'utf8');
   const given = Buffer.from(presented, 'utf8');
   return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+}
+
+/**
+ * What a sandbox's vault presents to the egress gateway: `<sandboxId>.<hex>`, hex =
+ * HMAC-SHA256(EGRESS_TOKEN_KEY, "egress:" + sandboxId + ":" + taskIp). Pushed to the vault
+ * only; the gateway accepts it only from taskIp, so it is useless anywhere else.
+ */
+export function egressToken(key: string, sandboxId: string, taskIp: string): string {
+  const mac = crypto.createHmac('sha256', key).update(`egress:${sandboxId}:${taskIp}`).digest('hex');
+  return `${sandboxId}.${mac}`;
 }
 
 /** The one-time vault admin token: random, given only to the vault container and the pushing worker. */

@@ -1,6 +1,7 @@
 import { HARNESS_IDS } from '@lap/sandbox-protocol';
 import { z } from 'zod';
 import { egressRulesSchema } from './egress';
+import { envVarBindingSchema, envVarHostsSchema } from './env-var-hosts';
 import { envVarsSchema } from './env-vars';
 import { repoUrlSchema } from './repo-url';
 import { paginationQuery } from './common';
@@ -36,6 +37,8 @@ export const createAgentSchema = z.object({
   requirements: storableText(65_536).optional(),
   mcp_servers: mcpServersSchema.default([]),
   env_vars: envVarsSchema.default({}),
+  // Where each env var's real value may go (validation/env-var-hosts.ts); keys of env_vars only.
+  env_var_hosts: envVarHostsSchema.default({}),
   skill_ids: z.array(z.string()).max(MAX_SKILL_IDS, `at most ${MAX_SKILL_IDS} entries`).default([]),
   allow_out: egressRulesSchema.default([]),
   deny_out: egressRulesSchema.default([]),
@@ -60,6 +63,7 @@ export const patchAgentSchema = z
     pfp_url: httpUrl().nullable(),
     mcp_servers: mcpServersSchema,
     env_vars: envVarsSchema,
+    env_var_hosts: envVarHostsSchema,
     harness_image: harnessImageSchema.nullable(),
     allow_out: egressRulesSchema,
     deny_out: egressRulesSchema,
@@ -103,6 +107,9 @@ export const agentSchema = z.object({
   requirements: z.string().nullable(),
   mcp_servers: z.array(z.string()),
   env_vars: z.record(z.string(), z.literal('<redacted>')),
+  env_var_hosts: z.record(z.string(), envVarBindingSchema),
+  /** Env var keys the vault never swaps (no explicit binding, no built-in one): the agent sees a useless stub. */
+  unbound_env_vars: z.array(z.string()),
   attached_skill_ids: z.array(z.string()),
   allow_out: z.array(z.string()),
   deny_out: z.array(z.string()),

@@ -44,6 +44,7 @@ export interface WarmBringUpDeps {
     signingKey: string;
     callbackUrl: string;
     vaultCaCertPem: string;
+    egressTokenKey?: string;
     /** A warm bring-up gets as long as a cold one (SESSION_CREATING_TIMEOUT_MS), and never past its TTL. */
     creatingTimeoutMs: number;
     pollMs?: number;
@@ -123,7 +124,11 @@ export async function bringUpWarmSandbox(
       adminToken: launched.vaultAdminToken,
       caCertPem: settings.vaultCaCertPem,
       // Agent-level values only: a warm sandbox never serves a session with its own env vars.
-      push: await buildVaultPush(deps.secretStore, agent, undefined),
+      push: await buildVaultPush(deps.secretStore, agent, undefined, {
+        tokenKey: settings.egressTokenKey,
+        sandboxId: id,
+        vaultAdminUrl: running.vaultAdminUrl,
+      }),
       wait,
     });
     await awaitHarnessReady({

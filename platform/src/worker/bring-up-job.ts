@@ -39,6 +39,8 @@ export interface BringUpSettings {
   signingKey: string;
   callbackUrl: string;
   vaultCaCertPem: string;
+  /** EGRESS_TOKEN_KEY: with it, the push carries the sandbox's egress token (enforced egress). */
+  egressTokenKey?: string;
   creatingTimeoutMs: number;
   pollMs?: number;
 }
@@ -144,7 +146,11 @@ export function sessionBringUpHandler(deps: BringUpDeps): JobHandler {
           vaultAdminUrl: running.vaultAdminUrl,
           adminToken: launched.vaultAdminToken,
           caCertPem: settings.vaultCaCertPem,
-          push: await buildVaultPush(deps.secretStore, agent, sessionEnv),
+          push: await buildVaultPush(deps.secretStore, agent, sessionEnv, {
+            tokenKey: settings.egressTokenKey,
+            sandboxId: session.id,
+            vaultAdminUrl: running.vaultAdminUrl,
+          }),
           wait,
         });
         deps.sessionEnv.discard(session.id);

@@ -33,6 +33,8 @@ export interface SessionRuntimeOptions {
   callbackUrl: string;
   /** PEM of the deployment CA; required to push secrets (worker role). */
   vaultCaCertPem: string | undefined;
+  /** EGRESS_TOKEN_KEY, when sandboxes reach the internet only through the egress gateway. */
+  egressTokenKey?: string;
   creatingTimeoutMs: number;
   bootSpec: BootSpecSettings;
   leaseMs?: number;
@@ -70,6 +72,7 @@ export function createSessionRuntime(options: SessionRuntimeOptions): SessionRun
       signingKey: options.signingKey,
       callbackUrl: options.callbackUrl,
       vaultCaCertPem: options.vaultCaCertPem ?? '',
+      egressTokenKey: options.egressTokenKey,
       creatingTimeoutMs: options.creatingTimeoutMs,
       pollMs: options.pollMs,
     },
@@ -153,6 +156,7 @@ export function createPlatformRuntime(
     signingKey: config.harnessTokenSigningKey,
     callbackUrl: config.callbackUrl,
     vaultCaCertPem: config.vaultCaCertPem,
+    egressTokenKey: config.egressTokenKey,
     creatingTimeoutMs: config.sessionCreatingTimeoutMs,
   };
   const runtime = createSessionRuntime({

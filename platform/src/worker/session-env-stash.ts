@@ -3,14 +3,22 @@
  * create request, from the request until the worker pushed them to the vault.
  * They never reach the database, a job payload or a log.
  */
-export class SessionEnvStash {
-  private readonly held = new Map<string, Record<string, string>>();
+import type { EnvVarHosts } from '../validation/env-var-hosts';
 
-  hold(sessionId: string, envVars: Record<string, string>): void {
-    this.held.set(sessionId, { ...envVars });
+/** A session's own env vars and their bindings (`env_var_hosts` of the create request). */
+export interface SessionEnv {
+  values: Record<string, string>;
+  bindings: EnvVarHosts;
+}
+
+export class SessionEnvStash {
+  private readonly held = new Map<string, SessionEnv>();
+
+  hold(sessionId: string, env: SessionEnv): void {
+    this.held.set(sessionId, { values: { ...env.values }, bindings: { ...env.bindings } });
   }
 
-  get(sessionId: string): Record<string, string> | undefined {
+  get(sessionId: string): SessionEnv | undefined {
     return this.held.get(sessionId);
   }
 

@@ -28,12 +28,14 @@ import { HarnessUnreachableError, openEventStream, sendTurn } from './harness-cl
 import { sandboxIdOf } from './initial-prompt-job';
 import type { JobRunner } from './job-runner';
 import type { Logger } from './logger';
+import type { EnvVarHosts } from '../validation/env-var-hosts';
 import type { SessionEnvStash } from './session-env-stash';
 
 export interface CreateSessionInput {
   title?: string | null;
   initial_prompt?: string | null;
   env_vars?: Record<string, string>;
+  env_var_hosts?: EnvVarHosts;
 }
 
 /** A session can't take this request in its current state (404 to the caller, per the reference). */
@@ -99,7 +101,10 @@ export class SessionManager {
       'session created',
     );
     if (result.ownedJob) {
-      this.deps.sessionEnv.hold(result.session.id, sessionEnv!);
+      this.deps.sessionEnv.hold(result.session.id, {
+        values: sessionEnv!,
+        bindings: input.env_var_hosts ?? {},
+      });
       void runner.runOwned(result.ownedJob);
     } else runner.poke();
     return result.session;

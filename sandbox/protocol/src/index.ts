@@ -116,11 +116,31 @@ export interface PhaseReport {
 // releases the harness.
 // ---------------------------------------------------------------------------
 
+/**
+ * Where one real value may go. The vault swaps a stub for its real value only in request
+ * headers (VAULT_SWAP_HEADERS, Basic credentials inside Authorization, plus `headers`) of
+ * requests to a destination `hosts` matches; never in URLs or bodies unless `body` is true.
+ * `hosts: []` is unbound: the harness gets a stub that is never swapped.
+ */
+export interface VaultSecretBinding {
+  /** Destination rules: `api.example.com`, `*.example.com`, an IP address or a CIDR block. */
+  hosts: string[];
+  /** Extra request header names (case-insensitive) the value may be swapped into. */
+  headers?: string[];
+  /** Also swap it in the URL and text bodies of requests to `hosts` (an echoing host then sees it). */
+  body?: boolean;
+}
+
 export interface VaultSecretsPush {
   /** Real values by env var name: the agent's and the session's (session wins on a clash). */
-  secrets: Record<string, { value: string; hosts?: string[] }>;
+  secrets: Record<string, { value: string } & VaultSecretBinding>;
   allow_out?: string[];
   deny_out?: string[];
+  /**
+   * With an egress gateway (AWS `sandbox.egress: "enforced"`): the token the vault presents
+   * on every CONNECT to it, `<sandbox_id>.<hex>` (see EGRESS_GATEWAY_SERVER_NAME).
+   */
+  egress_token?: string;
 }
 export interface VaultSecretsPushResult {
   /** Stub by env var name, as written to VAULT_ENV_FILE (e.g. stub_github_token_a8f1c2). */
@@ -128,6 +148,42 @@ export interface VaultSecretsPushResult {
 }
 /** Response header on a request blocked by the egress policy. */
 export const VAULT_EGRESS_POLICY_HEADER = 'x-lap-egress-policy';
+/** Request headers every bound value may be swapped into (besides its binding's own `headers`). */
+export const VAULT_SWAP_HEADERS = ['authorization', 'proxy-authorization', 'x-api-key'] as const;
+
+/**
+ * Built-in bindings for well-known env var names, used when the agent (or the session) gives
+ * no `env_var_hosts` entry for the key. Each names the API hosts the key is for and the header
+ * the key travels in (that provider's documented authentication). A key neither bound
+ * explicitly nor listed here is unbound: its stub is never swapped.
+ */
+export const DEFAULT_ENV_VAR_BINDINGS: Readonly<
+  Record<string, Readonly<Required<Omit<VaultSecretBinding, 'body'>>>>
+> = {
+  GITHUB_TOKEN: { hosts: ['github.com', 'api.github.com'], headers: ['authorization'] },
+  GH_TOKEN: { hosts: ['github.com', 'api.github.com'], headers: ['authorization'] },
+  GITLAB_TOKEN: { hosts: ['gitlab.com'], headers: ['private-token', 'authorization'] },
+  ANTHROPIC_API_KEY: { hosts: ['api.anthropic.com'], headers: ['x-api-key'] },
+  OPENAI_API_KEY: { hosts: ['api.openai.com'], headers: ['authorization'] },
+  GEMINI_API_KEY: { hosts: ['generativelanguage.googleapis.com'], headers: ['x-goog-api-key'] },
+  MISTRAL_API_KEY: { hosts: ['api.mistral.ai'], headers: ['authorization'] },
+  GROQ_API_KEY: { hosts: ['api.groq.com'], headers: ['authorization'] },
+  OPENROUTER_API_KEY: { hosts: ['openrouter.ai'], headers: ['authorization'] },
+  HF_TOKEN: { hosts: ['huggingface.co'], headers: ['authorization'] },
+  NPM_TOKEN: { hosts: ['registry.npmjs.org'], headers: ['authorization'] },
+};
+
+// ---------------------------------------------------------------------------
+// Egress gateway (AWS `sandbox.egress: "enforced"`): sandboxes have no route out; the vault
+// reaches upstreams only through this service: TLS to EGRESS_GATEWAY_PORT (certificate for
+// EGRESS_GATEWAY_SERVER_NAME, signed by the deployment CA), then `CONNECT <ip>:<port>` with
+// `Proxy-Authorization: Bearer <sandbox_id>.<hex>`, hex = HMAC-SHA256(EGRESS_TOKEN_KEY,
+// "egress:" + sandbox_id + ":" + the connection's source IP).
+// ---------------------------------------------------------------------------
+
+export const EGRESS_GATEWAY_PORT = 8443;
+export const EGRESS_GATEWAY_HEALTH_PORT = 8080;
+export const EGRESS_GATEWAY_SERVER_NAME = 'lap-egress-gateway';
 
 // ---------------------------------------------------------------------------
 // Environment of each sandbox container (set by the launcher).
@@ -165,6 +221,10 @@ export interface VaultContainerEnv {
   VAULT_CA_KEY_PATH?: string;
   EGRESS_ALLOW_OUT?: string;
   EGRESS_DENY_OUT?: string;
+  /** Comma list of CIDRs the sandbox must not reach (the VPC's own ranges), besides link-local and metadata. */
+  EGRESS_INTERNAL_CIDRS?: string;
+  /** `<host>:8443`: dial every upstream through the egress gateway (enforced egress). */
+  VAULT_EGRESS_GATEWAY?: string;
 }
 
 // ---------------------------------------------------------------------------

@@ -8,8 +8,8 @@
  * The vault runs as its own process (sandbox/vault/src/main.ts, which starts its native
  * relay), exactly as in a sandbox; the client and the upstream HTTPS server share this
  * process. Requests go over keep-alive connections (as an agent's do): through the vault
- * that is one CONNECT tunnel with TLS interception, header swapping and a re-encrypted
- * upstream connection.
+ * that is one CONNECT tunnel with TLS interception, header swapping, re-stubbing of the
+ * answer and a re-encrypted upstream connection.
  *
  * Throughput has a third route for scale: a plain TCP relay process (bytes forwarded, no
  * TLS interception, large socket buffers), i.e. what any extra process in the path costs
@@ -193,7 +193,7 @@ async function throughput(routes: Route[], direction: 'download' | 'upload'): Pr
           : await request(`${route.origin}/upload`, {
               dispatcher: route.dispatcher,
               method: 'POST',
-              // text: the vault streams it through the stub swapper (its slowest path)
+              // text to a host with a body: true binding: streamed through the stub swapper
               headers: { 'content-type': 'text/plain' },
               body: upload,
             });
@@ -246,7 +246,14 @@ async function main(): Promise<void> {
       method: 'POST',
       dispatcher: admin,
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ secrets: {} }),
+      // A value bound with body: true: the text upload below goes through the body swapper, the
+      // vault's slowest path (by default a value is swapped into headers only). Every answer
+      // is re-stubbed (the download scans all 10 MB for the values held).
+      body: JSON.stringify({
+        secrets: {
+          BENCH_BODY_KEY: { value: 'bench-body-real-value-0123', hosts: ['localhost'], body: true },
+        },
+      }),
     });
     const { stubs } = (await pushed.body.json()) as { stubs: Record<string, string> };
     await admin.close();

@@ -22,6 +22,8 @@ type target struct {
 	Port      int      `json:"port"`
 	Address   string   `json:"address"`
 	Addresses []string `json:"addresses"`
+	// egressToken is presented to the egress gateway (from the connect or plain answer; never sent back).
+	egressToken string
 }
 
 type controlRequest struct {
@@ -35,6 +37,8 @@ type controlRequest struct {
 	Port      int            `json:"port,omitempty"`
 	Level     string         `json:"level,omitempty"`
 	Fields    map[string]any `json:"fields,omitempty"`
+	// Generation of the relay's re-stub list (bindings): the answer carries the list when it is older.
+	Generation int64 `json:"generation,omitempty"`
 }
 
 type controlAnswer struct {
@@ -47,6 +51,9 @@ type controlAnswer struct {
 	Target        *target        `json:"target"`
 	Path          string         `json:"path"`
 	Substitutions []substitution `json:"substitutions"`
+	Generation    int64          `json:"generation"`
+	Restub        []restubPair   `json:"restub"`
+	EgressToken   string         `json:"egress_token"`
 	CertPem       string         `json:"cert_pem"`
 	KeyPem        string         `json:"key_pem"`
 }

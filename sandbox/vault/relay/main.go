@@ -10,6 +10,9 @@
 //	VAULT_RELAY_LISTEN        host:port to listen on (port 0: any free port)
 //	VAULT_RELAY_POLICY_HEADER the response header naming the egress rule list that refused a destination
 //	VAULT_RELAY_EXTRA_CA_PEM  certificates to trust upstream besides the system roots (tests, private CAs)
+//	VAULT_RELAY_EGRESS_GATEWAY         host:port of the egress gateway; every upstream is dialled through it
+//	VAULT_RELAY_EGRESS_GATEWAY_CA_PEM  the CA its certificate is verified against (the deployment CA)
+//	VAULT_RELAY_EGRESS_GATEWAY_NAME    the server name of its certificate
 package main
 
 import (
@@ -53,13 +56,18 @@ func run() error {
 	if policyHeader == "" {
 		return fmt.Errorf("VAULT_RELAY_POLICY_HEADER is required (the vault control plane sets it)")
 	}
+	gateway, err := newEgressGateway(os.Getenv("VAULT_RELAY_EGRESS_GATEWAY"),
+		os.Getenv("VAULT_RELAY_EGRESS_GATEWAY_CA_PEM"), os.Getenv("VAULT_RELAY_EGRESS_GATEWAY_NAME"))
+	if err != nil {
+		return err
+	}
 	listener, err := net.Listen("tcp", os.Getenv("VAULT_RELAY_LISTEN"))
 	if err != nil {
 		return err
 	}
 	ctl := newControl(os.Stdout)
 	server := &http.Server{
-		Handler:           newProxy(ctl, upstream, policyHeader),
+		Handler:           newProxy(ctl, upstream, policyHeader, gateway),
 		IdleTimeout:       60 * time.Second,
 		ReadHeaderTimeout: 60 * time.Second,
 		ErrorLog:          quietLog,

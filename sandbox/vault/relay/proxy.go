@@ -8,8 +8,11 @@ package main
 //                         anything else is tunnelled as raw bytes (no swapping possible).
 //   GET http://host/.. -> control plane admits it -> forwarded over plain HTTP.
 //
-// Stubs are swapped for real values (headers, URL, text bodies) only for the credentials
-// the control plane bound to the destination. Bodies stream both ways with backpressure.
+// Stubs are swapped for real values only for the credentials the control plane bound to the
+// destination, and only where their binding allows (swap.go); every real value held is
+// replaced by its stub in answers (restub.go). Bodies stream both ways with backpressure.
+// Upstreams are dialled at the address the policy approved, directly or through the egress
+// gateway (gateway.go).
 
 import (
 	"bufio"
@@ -54,14 +57,17 @@ type proxy struct {
 	interceptor  *http.Server
 	intercepted  *connQueue
 	certs        sync.Map // server name -> *tls.Certificate
+	dialer       *net.Dialer
+	// gateway, when set, carries every upstream connection (enforced egress).
+	gateway *egressGateway
+	restub  restubSet
 }
 
-func newProxy(ctl *control, upstreamTLS *tls.Config, policyHeader string) *proxy {
-	p := &proxy{control: ctl, policyHeader: policyHeader, intercepted: newConnQueue()}
-	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	dial := func(ctx context.Context, network string) (net.Conn, error) {
-		t := ctx.Value(targetKey{}).(*target)
-		conn, err := dialer.DialContext(ctx, network, net.JoinHostPort(t.Address, strconv.Itoa(t.Port)))
+func newProxy(ctl *control, upstreamTLS *tls.Config, policyHeader string, gateway *egressGateway) *proxy {
+	p := &proxy{control: ctl, policyHeader: policyHeader, intercepted: newConnQueue(), gateway: gateway,
+		dialer: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
+	dial := func(ctx context.Context) (net.Conn, error) {
+		conn, err := p.dialUpstream(ctx, ctx.Value(targetKey{}).(*target))
 		if err != nil {
 			return nil, err
 		}
@@ -69,11 +75,11 @@ func newProxy(ctl *control, upstreamTLS *tls.Config, policyHeader string) *proxy
 	}
 	p.transport = &http.Transport{
 		// Dial the address the policy checked; TLS verifies the name the agent asked for.
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return dial(ctx, network)
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dial(ctx)
 		},
-		DialTLSContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			conn, err := dial(ctx, network)
+		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			conn, err := dial(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -124,6 +130,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.reject(w, answer)
 		return
 	}
+	answer.Target.egressToken = answer.EgressToken
 	p.forward(w, r, answer.Target, "http", answer.Path)
 }
 
@@ -137,6 +144,7 @@ func (p *proxy) connect(w http.ResponseWriter, r *http.Request) {
 		p.reject(w, answer)
 		return
 	}
+	answer.Target.egressToken = answer.EgressToken
 	conn, buffered, err := w.(http.Hijacker).Hijack()
 	if err != nil {
 		return
@@ -198,26 +206,55 @@ func (p *proxy) certificate(name string) (*tls.Certificate, error) {
 	return &issued, nil
 }
 
+// tunnel relays a connection that is not TLS as raw bytes: nothing can be swapped into it,
+// and what comes back is still re-stubbed.
 func (p *proxy) tunnel(client net.Conn, t *target) {
-	p.control.log("info", map[string]any{"event": "egress_tunnel", "host": t.Host, "port": t.Port})
-	upstream, err := net.DialTimeout("tcp", net.JoinHostPort(t.Address, strconv.Itoa(t.Port)), 30*time.Second)
+	logFields := map[string]any{"event": "egress_tunnel", "host": t.Host, "port": t.Port}
+	_, restub, err := p.bindings(t)
 	if err != nil {
 		client.Close()
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	upstream, err := p.dialUpstream(ctx, t)
+	cancel()
+	if err != nil {
+		logFields["error"] = err.Error()
+		p.control.log("info", logFields)
+		client.Close()
+		return
+	}
+	p.control.log("info", logFields)
 	done := make(chan struct{}, 2)
-	relay := func(to, from net.Conn) {
+	relay := func(to io.Writer, from io.Reader) {
 		buffer := copyBuffers.Get().(*[]byte)
 		_, _ = io.CopyBuffer(to, from, *buffer)
 		copyBuffers.Put(buffer)
 		done <- struct{}{}
 	}
 	go relay(upstream, client)
-	go relay(client, upstream)
+	go relay(client, newReplaceReader(io.NopCloser(upstream), restub, nil))
 	<-done
 	client.Close()
 	upstream.Close()
 	<-done
+}
+
+// bindings asks the control plane for the credentials bound to t, and refreshes the
+// re-stub list when the control plane's values changed since the relay's copy.
+func (p *proxy) bindings(t *target) ([]substitution, *replacer, error) {
+	generation, restub := p.restub.current()
+	answer, err := p.control.call(controlRequest{Op: "bindings", Target: t, Generation: generation})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !answer.OK {
+		return nil, nil, errors.New(answer.Error)
+	}
+	if answer.Restub != nil || answer.Generation != generation {
+		restub = p.restub.update(answer.Generation, answer.Restub)
+	}
+	return answer.Substitutions, restub, nil
 }
 
 func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, scheme, path string) {
@@ -226,14 +263,14 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, schem
 		"event": "egress", "method": r.Method, "scheme": scheme, "host": t.Host, "port": t.Port,
 		"path": strings.SplitN(path, "?", 2)[0],
 	}
-	answer, err := p.control.call(controlRequest{Op: "bindings", Target: t})
+	subs, restub, err := p.bindings(t)
 	if err != nil {
 		p.reject(w, controlAnswer{Status: http.StatusBadGateway, Error: err.Error()})
 		return
 	}
-	swap := newSwapper(answer.Substitutions)
+	swap := newSwapper(subs)
 
-	requestURL, err := url.ParseRequestURI(swap.swapString(path))
+	requestURL, err := url.ParseRequestURI(swap.swapURL(path))
 	if err != nil {
 		p.reject(w, controlAnswer{Status: http.StatusBadRequest, Error: "the request target is not a valid path"})
 		return
@@ -246,27 +283,26 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, schem
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        make(http.Header, len(r.Header)),
-		Host:          swap.swapString(r.Host),
+		Header:        swap.swapHeaders(r.Header),
+		Host:          r.Host,
 		Body:          r.Body,
 		ContentLength: r.ContentLength,
 	}).WithContext(context.WithValue(r.Context(), targetKey{}, t))
-	for name, values := range r.Header {
-		if hopByHop[name] {
-			continue
-		}
-		swapped := make([]string, len(values))
-		for i, value := range values {
-			swapped[i] = swap.swapHeader(name, value)
-		}
-		out.Header[name] = swapped
-	}
-	if len(swap.subs) > 0 && r.ContentLength != 0 && textContentType.MatchString(r.Header.Get("Content-Type")) &&
+	if !swap.body.empty() && r.ContentLength != 0 && textContentType.MatchString(r.Header.Get("Content-Type")) &&
 		r.Header.Get("Content-Encoding") == "" {
 		// A swap changes the length: send the body chunked.
 		out.Header.Del("Content-Length")
 		out.ContentLength = -1
-		out.Body = newSwapReader(r.Body, swap)
+		out.Body = newReplaceReader(r.Body, swap.body, swap.hit)
+	}
+	if !restub.empty() {
+		// The answer must come back in an encoding the vault can re-stub.
+		carriesValue := len(swap.names()) > 0 || !swap.body.empty()
+		if accept := acceptEncoding(r.Header.Get("Accept-Encoding"), carriesValue); accept != "" {
+			out.Header.Set("Accept-Encoding", accept)
+		} else {
+			out.Header.Del("Accept-Encoding")
+		}
 	}
 	if worthReadingAhead(r.ContentLength) {
 		// Decrypt from the agent while encrypting to the upstream; a chunked body goes in large chunks.
@@ -282,15 +318,31 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, schem
 		return
 	}
 	defer response.Body.Close()
+	restubbed := &nameSet{}
+	body, lengthChanged, err := restubBody(response, r.Method, restub, restubbed.add)
+	if err != nil {
+		logFields["status"] = response.StatusCode
+		logFields["error"] = err.Error()
+		p.control.log("info", logFields)
+		p.reject(w, controlAnswer{Status: http.StatusBadGateway,
+			Error: "the answer of " + t.Host + " uses an encoding the vault cannot inspect (" + err.Error() + ")"})
+		return
+	}
+	restubHeaders(response.Header, restub, restubbed.add)
 	for name, values := range response.Header {
-		if !hopByHop[name] {
+		if !hopByHop[name] && !(lengthChanged && name == "Content-Length") {
 			w.Header()[name] = values
 		}
 	}
 	w.WriteHeader(response.StatusCode)
-	err = copyResponse(w, response)
+	// The upstream's length decides how to copy (a small answer needs no read-ahead), even
+	// when re-stubbing sends it on chunked.
+	err = copyResponse(w, body, response.ContentLength)
 	logFields["status"] = response.StatusCode
 	logFields["swapped"] = swap.names()
+	if names := restubbed.list(); len(names) > 0 {
+		logFields["restubbed"] = names
+	}
 	logFields["ms"] = float64(time.Since(started).Microseconds()) / 1000
 	if err != nil {
 		logFields["error"] = err.Error()
@@ -300,18 +352,18 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, t *target, schem
 
 // copyResponse streams the body; a body of unknown length (server-sent events, a
 // streamed completion) is flushed write by write so no token waits in a buffer.
-func copyResponse(w http.ResponseWriter, response *http.Response) error {
-	if !worthReadingAhead(response.ContentLength) {
+func copyResponse(w http.ResponseWriter, source io.ReadCloser, contentLength int64) error {
+	if !worthReadingAhead(contentLength) {
 		buffer := copyBuffers.Get().(*[]byte)
 		defer copyBuffers.Put(buffer)
-		_, err := io.CopyBuffer(w, response.Body, *buffer)
+		_, err := io.CopyBuffer(w, source, *buffer)
 		return err
 	}
 	var flush func()
-	if flusher, ok := w.(http.Flusher); ok && response.ContentLength < 0 {
+	if flusher, ok := w.(http.Flusher); ok && contentLength < 0 {
 		flush = flusher.Flush
 	}
-	body := newReadAhead(response.Body)
+	body := newReadAhead(source)
 	defer body.Close()
 	_, err := body.copyTo(w, flush)
 	return err

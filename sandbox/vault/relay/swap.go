@@ -1,184 +1,148 @@
 package main
 
-// Swapping stubs for real values in outgoing bytes: header values, URLs and streamed
-// text bodies. A body goes through swapReader, which never holds more than one read plus
-// the longest stub, so a stub split across reads is still found and a large upload is
-// never buffered.
+// Swapping stubs for real values in what the agent sends, under each credential's binding:
+// only in request headers (the standard credential headers, plus the ones the binding
+// names), Basic credentials decoded and re-encoded; in the URL and text bodies only for a
+// binding with body: true. The control plane sends only the credentials bound to the
+// request's destination, so nothing is ever swapped for another host.
 
 import (
-	"bytes"
 	"encoding/base64"
-	"io"
+	"net/http"
+	"sort"
 	"strings"
+	"sync"
 )
 
 // substitution is one credential the control plane bound to the destination.
 type substitution struct {
-	// Name is the env var name, for logs ("swapped LITELLM_API_KEY"); never the value.
+	// Name is the env var name, for logs; never the value.
 	Name string `json:"name"`
 	Stub string `json:"stub"`
 	Real string `json:"real"`
+	// Headers are extra request headers (lowercase) the value may go in.
+	Headers []string `json:"headers"`
+	// Body: also the URL and text bodies.
+	Body bool `json:"body"`
 }
 
-// stubPrefix starts every stub; searching for it first keeps the no-stub case at memchr speed.
-var stubPrefix = []byte("stub_")
+// credentialHeaders are the headers every bound value may be swapped into
+// (VAULT_SWAP_HEADERS in @lap/sandbox-protocol).
+var credentialHeaders = map[string]bool{"authorization": true, "proxy-authorization": true, "x-api-key": true}
 
 type swapper struct {
-	subs    []substitution
-	longest int
+	subs []substitution
+	// byHeader caches the replacer for each header name (only names holding a stub get one).
+	byHeader map[string]*replacer
+	body     *replacer
 	// swapped names the credentials swapped in so far (for the egress log line).
-	swapped map[string]bool
+	swapped *nameSet
 }
 
-func newSwapper(subs []substitution) *swapper {
-	s := &swapper{subs: subs, swapped: map[string]bool{}}
-	for _, sub := range subs {
-		if len(sub.Stub) > s.longest {
-			s.longest = len(sub.Stub)
-		}
+// nameSet is a set of credential names, filled by body readers on other goroutines.
+type nameSet struct {
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+func (n *nameSet) add(name string) {
+	n.mu.Lock()
+	if n.names == nil {
+		n.names = map[string]bool{}
 	}
-	return s
+	n.names[name] = true
+	n.mu.Unlock()
 }
 
-func (s *swapper) names() []string {
-	names := make([]string, 0, len(s.swapped))
-	for name := range s.swapped {
+func (n *nameSet) list() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	names := make([]string, 0, len(n.names))
+	for name := range n.names {
 		names = append(names, name)
 	}
+	sort.Strings(names)
 	return names
 }
 
-func (s *swapper) matchAt(buf []byte, index int) *substitution {
-	for i := range s.subs {
-		stub := s.subs[i].Stub
-		if index+len(stub) <= len(buf) && string(buf[index:index+len(stub)]) == stub {
-			return &s.subs[i]
+func newSwapper(subs []substitution) *swapper {
+	s := &swapper{subs: subs, byHeader: map[string]*replacer{}, swapped: &nameSet{}}
+	var body []pattern
+	for _, sub := range subs {
+		if sub.Body {
+			body = append(body, pattern{name: sub.Name, from: []byte(sub.Stub), to: []byte(sub.Real)})
 		}
 	}
-	return nil
+	s.body = newReplacer(body)
+	return s
 }
 
-// isPartialStub: could tail grow into some stub once more bytes arrive?
-func (s *swapper) isPartialStub(tail []byte) bool {
+func (s *swapper) hit(name string) { s.swapped.add(name) }
+
+func (s *swapper) names() []string { return s.swapped.list() }
+
+// forHeader is the replacer of the credentials allowed in this header.
+func (s *swapper) forHeader(name string) *replacer {
+	name = strings.ToLower(name)
+	if cached, ok := s.byHeader[name]; ok {
+		return cached
+	}
+	var patterns []pattern
 	for _, sub := range s.subs {
-		if len(tail) < len(sub.Stub) && sub.Stub[:len(tail)] == string(tail) {
-			return true
+		allowed := credentialHeaders[name]
+		for _, header := range sub.Headers {
+			allowed = allowed || header == name
+		}
+		if allowed {
+			patterns = append(patterns, pattern{name: sub.Name, from: []byte(sub.Stub), to: []byte(sub.Real)})
 		}
 	}
-	return false
+	r := newReplacer(patterns)
+	s.byHeader[name] = r
+	return r
 }
 
-// swap replaces every complete stub in buf. Unless final, it holds back the shortest
-// suffix that may begin a stub continued in the next read. out may alias buf.
-func (s *swapper) swap(buf []byte, final bool) (out, heldBack []byte) {
-	var result []byte
-	start, cursor := 0, 0
-	for {
-		index := bytes.Index(buf[cursor:], stubPrefix)
-		if index < 0 {
-			break
-		}
-		index += cursor
-		if match := s.matchAt(buf, index); match != nil {
-			result = append(append(result, buf[start:index]...), match.Real...)
-			s.swapped[match.Name] = true
-			start = index + len(match.Stub)
-			cursor = start
-		} else {
-			cursor = index + 1
-		}
-	}
-	end := len(buf)
-	if !final {
-		from := len(buf) - s.longest + 1
-		if from < start {
-			from = start
-		}
-		// Only a position holding the stub prefix's first byte can start a stub.
-		for index := from; index < len(buf); index++ {
-			next := bytes.IndexByte(buf[index:], stubPrefix[0])
-			if next < 0 {
-				break
-			}
-			index += next
-			if s.isPartialStub(buf[index:]) {
-				end = index
-				break
-			}
-		}
-	}
-	if result == nil {
-		return buf[start:end], buf[end:]
-	}
-	return append(result, buf[start:end]...), buf[end:]
-}
-
-// swapString swaps stubs in a header value or a URL.
-func (s *swapper) swapString(text string) string {
-	if len(s.subs) == 0 || !strings.Contains(text, "stub_") {
-		return text
-	}
-	out, _ := s.swap([]byte(text), true)
-	return string(out)
-}
-
-// swapHeader also looks inside Basic credentials, which carry the stub base64-encoded
-// (git does this): decode, swap, re-encode.
+// swapHeader swaps the stubs allowed in this header. Basic credentials carry the stub
+// base64-encoded (git sends them so): decoded, swapped, re-encoded.
 func (s *swapper) swapHeader(name, value string) string {
-	if name != "Authorization" || len(value) < 6 || !strings.EqualFold(value[:6], "basic ") {
-		return s.swapString(value)
+	if len(s.subs) == 0 || !strings.Contains(value, "stub_") && !isBasic(value) {
+		return value
 	}
-	decoded, err := base64.StdEncoding.DecodeString(strings.TrimSpace(value[6:]))
-	if err != nil {
-		return s.swapString(value)
+	r := s.forHeader(name)
+	if r.empty() {
+		return value
 	}
-	swapped := s.swapString(string(decoded))
-	if swapped == string(decoded) {
-		return s.swapString(value)
+	if isBasic(value) {
+		if decoded, err := base64.StdEncoding.DecodeString(strings.TrimSpace(value[6:])); err == nil {
+			swapped := r.replaceString(string(decoded), s.hit)
+			if swapped != string(decoded) {
+				return value[:6] + base64.StdEncoding.EncodeToString([]byte(swapped))
+			}
+		}
 	}
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(swapped))
+	return r.replaceString(value, s.hit)
 }
 
-// swapReader streams a body through the swapper, reading into the caller's buffer: a
-// read without stubs (and no bytes held back from the one before) is returned in place.
-type swapReader struct {
-	src     io.ReadCloser
-	swapper *swapper
-	carry   []byte
-	pending []byte
-	done    bool
-}
+func isBasic(value string) bool { return len(value) > 6 && strings.EqualFold(value[:6], "basic ") }
 
-func newSwapReader(src io.ReadCloser, s *swapper) *swapReader {
-	return &swapReader{src: src, swapper: s}
-}
-
-func (r *swapReader) Read(p []byte) (int, error) {
-	for len(r.pending) == 0 {
-		if r.done {
-			return 0, io.EOF
+// swapHeaders returns the request headers to send: hop-by-hop ones dropped, stubs swapped
+// where the bindings allow.
+func (s *swapper) swapHeaders(in http.Header) http.Header {
+	out := make(http.Header, len(in))
+	for name, values := range in {
+		if hopByHop[name] {
+			continue
 		}
-		n, err := r.src.Read(p)
-		if err != nil && err != io.EOF {
-			return 0, err
+		swapped := make([]string, len(values))
+		for i, value := range values {
+			swapped[i] = s.swapHeader(name, value)
 		}
-		r.done = err == io.EOF
-		input := p[:n]
-		if len(r.carry) > 0 {
-			input = append(r.carry, input...)
-		}
-		out, held := r.swapper.swap(input, r.done)
-		// Copied before p is written: held may be a view of p.
-		r.carry = append([]byte(nil), held...)
-		if len(out) > 0 && &out[0] == &p[0] {
-			return len(out), nil
-		}
-		// Swapped, or joined to the carry: out is not p, and may be longer than p.
-		r.pending = out
+		out[name] = swapped
 	}
-	n := copy(p, r.pending)
-	r.pending = r.pending[n:]
-	return n, nil
+	return out
 }
 
-func (r *swapReader) Close() error { return r.src.Close() }
+// swapURL swaps stubs of body: true bindings in the request target (never the others).
+func (s *swapper) swapURL(path string) string {
+	return s.body.replaceString(path, s.hit)
+}

@@ -1,16 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"encoding/base64"
 	"io"
-	"sort"
+	"net/http"
 	"testing"
 )
 
 var testSubs = []substitution{
 	{Name: "A", Stub: "stub_a_0123456789abcdef", Real: "REAL-A"},
-	{Name: "B", Stub: "stub_b_fedcba9876543210", Real: "REAL-B-LONGER-VALUE"},
+	{Name: "B", Stub: "stub_b_fedcba9876543210", Real: "REAL-B-LONGER-VALUE", Headers: []string{"private-token"}},
+	{Name: "C", Stub: "stub_c_00112233445566ff", Real: "REAL-C", Body: true},
 }
 
 // chunkedReader hands out its text at most size bytes at a time, as a socket might.
@@ -35,56 +35,42 @@ func (r *chunkedReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func swapInReads(t *testing.T, text string, size int) (string, []string) {
-	t.Helper()
+func TestSwapsEveryBoundStubInCredentialHeaders(t *testing.T) {
 	s := newSwapper(testSubs)
-	out, err := io.ReadAll(newSwapReader(io.NopCloser(&chunkedReader{[]byte(text), size}), s))
-	if err != nil {
-		t.Fatal(err)
+	got := s.swapHeaders(http.Header{
+		"Authorization": {"Bearer stub_a_0123456789abcdef"},
+		"X-Api-Key":     {"stub_b_fedcba9876543210"},
+		"Private-Token": {"stub_b_fedcba9876543210"},
+	})
+	if got.Get("Authorization") != "Bearer REAL-A" || got.Get("X-Api-Key") != "REAL-B-LONGER-VALUE" {
+		t.Errorf("credential headers: %v", got)
 	}
-	names := s.names()
-	sort.Strings(names)
-	return string(out), names
-}
-
-func TestSwapsEveryStubWhateverTheReadSize(t *testing.T) {
-	input := "stub_stub_a_0123456789abcdef|stub_b_fedcba9876543210 stub_a_01234 stub_b_fedcba9876543210stub_"
-	expected := "stub_REAL-A|REAL-B-LONGER-VALUE stub_a_01234 REAL-B-LONGER-VALUEstub_"
-	for _, size := range []int{1, 2, 3, 5, 7, 22, 23, 24, 1000} {
-		out, names := swapInReads(t, input, size)
-		if out != expected {
-			t.Errorf("%d-byte reads: got %q", size, out)
-		}
-		if len(names) != 2 || names[0] != "A" || names[1] != "B" {
-			t.Errorf("%d-byte reads: swapped %v", size, names)
-		}
+	if got.Get("Private-Token") != "REAL-B-LONGER-VALUE" {
+		t.Errorf("a header the binding names was not swapped: %v", got)
+	}
+	if names := s.names(); len(names) != 2 || names[0] != "A" || names[1] != "B" {
+		t.Errorf("swapped %v", names)
 	}
 }
 
-func TestLeavesTextWithoutStubsByteIdentical(t *testing.T) {
-	input := "nothing to see, not even stu"
-	for _, size := range []int{1, 4, 1000} {
-		out, names := swapInReads(t, input, size)
-		if out != input || len(names) != 0 {
-			t.Errorf("%d-byte reads: got %q, swapped %v", size, out, names)
-		}
-	}
-}
-
-func TestHoldsBackOnlyWhatCouldStartAStub(t *testing.T) {
+func TestNeverSwapsIntoOtherHeaders(t *testing.T) {
 	s := newSwapper(testSubs)
-	out, held := s.swap([]byte("abc stub_a_0123"), false)
-	if string(out) != "abc " || string(held) != "stub_a_0123" {
-		t.Errorf("got %q / %q", out, held)
+	got := s.swapHeaders(http.Header{
+		"X-Echo":        {"stub_a_0123456789abcdef"},
+		"Cookie":        {"session=stub_b_fedcba9876543210"},
+		"Private-Token": {"stub_a_0123456789abcdef"}, // B's header, not A's
+		"User-Agent":    {"stub_c_00112233445566ff"},
+	})
+	for name, want := range map[string]string{
+		"X-Echo": "stub_a_0123456789abcdef", "Cookie": "session=stub_b_fedcba9876543210",
+		"Private-Token": "stub_a_0123456789abcdef", "User-Agent": "stub_c_00112233445566ff",
+	} {
+		if got.Get(name) != want {
+			t.Errorf("%s: got %q", name, got.Get(name))
+		}
 	}
-	out, held = s.swap([]byte("abc stub_x"), false)
-	if string(out) != "abc stub_x" || len(held) != 0 {
-		t.Errorf("a suffix no stub starts with was held back: %q / %q", out, held)
-	}
-	buf := []byte("no stub here at all")
-	out, _ = s.swap(buf, false)
-	if &out[0] != &buf[0] {
-		t.Error("a chunk without stubs was copied")
+	if len(s.names()) != 0 {
+		t.Errorf("swapped %v", s.names())
 	}
 }
 
@@ -95,21 +81,37 @@ func TestSwapsInsideBasicCredentials(t *testing.T) {
 	if got := s.swapHeader("Authorization", encoded); got != want {
 		t.Errorf("got %q", got)
 	}
-	if got := s.swapHeader("Authorization", "Bearer stub_b_fedcba9876543210"); got != "Bearer REAL-B-LONGER-VALUE" {
-		t.Errorf("got %q", got)
-	}
-	// Only the Authorization header is decoded: elsewhere base64 is just text.
+	// Only credential headers are decoded: elsewhere base64 is just text.
 	if got := s.swapHeader("X-Other", encoded); got != encoded {
 		t.Errorf("got %q", got)
 	}
 }
 
-func TestSwapsNothingWithoutBindings(t *testing.T) {
-	s := newSwapper(nil)
-	if got := s.swapString("Bearer stub_a_0123456789abcdef"); got != "Bearer stub_a_0123456789abcdef" {
+func TestSwapsURLsOnlyForBodyBindings(t *testing.T) {
+	s := newSwapper(testSubs)
+	got := s.swapURL("/x?a=stub_a_0123456789abcdef&c=stub_c_00112233445566ff")
+	if got != "/x?a=stub_a_0123456789abcdef&c=REAL-C" {
 		t.Errorf("got %q", got)
 	}
-	if !bytes.Equal([]byte(s.swapHeader("Authorization", "Basic eA==")), []byte("Basic eA==")) {
-		t.Error("an unbound Basic header changed")
+}
+
+func TestSwapsBodiesOnlyForBodyBindings(t *testing.T) {
+	s := newSwapper(testSubs)
+	input := `{"a":"stub_a_0123456789abcdef","c":"stub_c_00112233445566ff"}`
+	for _, size := range []int{1, 3, 7, 1000} {
+		out, err := io.ReadAll(newReplaceReader(io.NopCloser(&chunkedReader{[]byte(input), size}), s.body, s.hit))
+		if err != nil || string(out) != `{"a":"stub_a_0123456789abcdef","c":"REAL-C"}` {
+			t.Errorf("%d-byte reads: got %q (%v)", size, out, err)
+		}
+	}
+}
+
+func TestSwapsNothingWithoutBindings(t *testing.T) {
+	s := newSwapper(nil)
+	if got := s.swapHeader("Authorization", "Bearer stub_a_0123456789abcdef"); got != "Bearer stub_a_0123456789abcdef" {
+		t.Errorf("got %q", got)
+	}
+	if got := s.swapHeader("Authorization", "Basic eA=="); got != "Basic eA==" {
+		t.Errorf("an unbound Basic header changed: %q", got)
 	}
 }

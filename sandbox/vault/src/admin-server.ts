@@ -19,19 +19,24 @@ const MAX_BODY_BYTES = 1024 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** One schema for the VaultSecretsPush shape; rule lists are parsed into DestinationRules. */
-const rules = (field: string) =>
+const ruleList = (field: string) =>
   z
     .array(z.string().max(253, `${field} entries must be at most 253 characters`))
-    .max(500, `${field} may hold at most 500 entries`)
-    .optional()
-    .transform((list, context) => {
-      try {
-        return parseDestinationRules(list ?? []);
-      } catch (error) {
-        context.addIssue({ code: 'custom', message: (error as Error).message });
-        return z.NEVER;
-      }
-    });
+    .max(500, `${field} may hold at most 500 entries`);
+
+const toRules = (list: string[] | undefined, context: z.RefinementCtx): DestinationRule[] => {
+  try {
+    return parseDestinationRules(list ?? []);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+};
+
+const rules = (field: string) => ruleList(field).optional().transform(toRules);
+
+/** An HTTP header name (RFC 9110 token), compared lowercase. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
 export const vaultSecretsPushSchema = z.strictObject({
   secrets: z.record(
@@ -40,16 +45,28 @@ export const vaultSecretsPushSchema = z.strictObject({
       .regex(ENV_NAME, 'secret names must be env var names (letters, digits, _; not starting with a digit)'),
     z.strictObject({
       value: z.string().min(1, 'value must not be empty').max(65536, 'value must be at most 64 KiB'),
-      hosts: rules('hosts'),
+      // Required: an omitted binding must not silently mean anything. [] = unbound (never swapped).
+      hosts: ruleList('hosts').transform(toRules),
+      headers: z
+        .array(z.string().regex(HEADER_NAME, 'headers entries must be HTTP header names'))
+        .max(20, 'headers may hold at most 20 entries')
+        .optional()
+        .transform((list) => (list ?? []).map((name) => name.toLowerCase())),
+      body: z.boolean().optional(),
     }),
   ),
   allow_out: rules('allow_out'),
   deny_out: rules('deny_out'),
+  egress_token: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,512}$/, 'egress_token must be printable ASCII')
+    .optional(),
 });
 
 export interface SecretsPushApplied {
   allowOut: DestinationRule[];
   denyOut: DestinationRule[];
+  egressToken: string | undefined;
 }
 
 export interface AdminServerDependencies {
@@ -122,10 +139,14 @@ export function createAdminServer(deps: AdminServerDependencies): https.Server {
         Object.entries(parsed.data.secrets).map(([name, entry]) => ({
           name,
           value: entry.value,
-          hosts: entry.hosts && entry.hosts.length > 0 ? entry.hosts : null,
+          binding: { hosts: entry.hosts, headers: entry.headers, body: entry.body === true },
         })),
       );
-      deps.onPush({ allowOut: parsed.data.allow_out, denyOut: parsed.data.deny_out });
+      deps.onPush({
+        allowOut: parsed.data.allow_out,
+        denyOut: parsed.data.deny_out,
+        egressToken: parsed.data.egress_token,
+      });
       const stubs = deps.credentials.stubs();
       try {
         writeStubEnvFile(deps.envFile, stubs);
@@ -136,6 +157,7 @@ export function createAdminServer(deps: AdminServerDependencies): https.Server {
       deps.logger.info({
         event: 'secrets_pushed',
         names: Object.keys(stubs),
+        unbound: deps.credentials.unboundNames(),
         allow_out: parsed.data.allow_out.map((rule) => rule.text),
         deny_out: parsed.data.deny_out.map((rule) => rule.text),
       });

@@ -35,6 +35,10 @@ export interface VaultConfig {
   denyOut: DestinationRule[];
   /** Destinations reachable whatever allow_out says (the gateway and the platform). */
   alwaysAllow: DestinationRule[];
+  /** EGRESS_INTERNAL_CIDRS: the deployment's own ranges, blocked besides link-local and metadata. */
+  internalRanges: DestinationRule[];
+  /** VAULT_EGRESS_GATEWAY (`host:port`): every upstream is dialled through the egress gateway. */
+  egressGateway: string | undefined;
   logLevel: string;
   /** The native proxy process (sandbox/vault/relay), built by `npm run build:relay`. */
   relayPath: string;
@@ -81,6 +85,14 @@ const envSchema = z.object({
   EGRESS_ALLOW_OUT: commaList,
   EGRESS_DENY_OUT: commaList,
   EGRESS_ALWAYS_ALLOW: commaList,
+  EGRESS_INTERNAL_CIDRS: commaList,
+  VAULT_EGRESS_GATEWAY: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9.-]+:\d{1,5}$/,
+      'must be host:port of the egress gateway, e.g. egress.lap.internal:8443',
+    )
+    .optional(),
   VAULT_RELAY_PATH: z.string().min(1).default(DEFAULT_RELAY_PATH),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -160,10 +172,14 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
     }
   }
 
-  const rules: Record<'EGRESS_ALLOW_OUT' | 'EGRESS_DENY_OUT' | 'EGRESS_ALWAYS_ALLOW', DestinationRule[]> = {
+  const rules: Record<
+    'EGRESS_ALLOW_OUT' | 'EGRESS_DENY_OUT' | 'EGRESS_ALWAYS_ALLOW' | 'EGRESS_INTERNAL_CIDRS',
+    DestinationRule[]
+  > = {
     EGRESS_ALLOW_OUT: [],
     EGRESS_DENY_OUT: [],
     EGRESS_ALWAYS_ALLOW: [],
+    EGRESS_INTERNAL_CIDRS: [],
   };
   // Checked whatever else is wrong, so one run reports every bad key.
   for (const key of Object.keys(rules) as Array<keyof typeof rules>) {
@@ -172,6 +188,12 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
     } catch (error) {
       problems.push(`${key}: ${(error as Error).message}`);
     }
+  }
+  const named = rules.EGRESS_INTERNAL_CIDRS.filter((rule) => rule.kind !== 'addresses');
+  if (named.length > 0) {
+    problems.push(
+      `EGRESS_INTERNAL_CIDRS: ${named.map((rule) => `"${rule.text}"`).join(', ')} is not an IP address or CIDR block (e.g. 10.0.0.0/16, the VPC's range)`,
+    );
   }
 
   if (parsed.success && !fs.existsSync(parsed.data.VAULT_RELAY_PATH)) {
@@ -202,6 +224,8 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
       ...rules.EGRESS_ALWAYS_ALLOW,
       ...deploymentCredentials.flatMap((credential) => credential.hosts),
     ],
+    internalRanges: rules.EGRESS_INTERNAL_CIDRS,
+    egressGateway: data.VAULT_EGRESS_GATEWAY,
     logLevel: data.LOG_LEVEL,
     relayPath: data.VAULT_RELAY_PATH,
   };

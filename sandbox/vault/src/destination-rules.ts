@@ -91,18 +91,25 @@ export function parseDestinationRules(inputs: readonly string[]): DestinationRul
   return rules;
 }
 
+/** Does an IP or CIDR rule cover this address? (BlockList matches IPv4-mapped IPv6 as IPv4.) */
+export function ruleMatchesAddress(rule: DestinationRule, address: string): boolean {
+  return rule.kind === 'addresses' && isIP(address) !== 0 && rule.list.check(address, ipFamily(address));
+}
+
+/** Does a domain or wildcard rule cover this host name? */
+export function ruleMatchesName(rule: DestinationRule, host: string): boolean {
+  const name = normalizeHost(host);
+  if (rule.kind === 'host') return name === rule.host;
+  if (rule.kind === 'subdomains') return name.endsWith(`.${rule.suffix}`);
+  return false;
+}
+
+/** The name matches, or any of its addresses (the host itself when it is an IP literal). */
 export function ruleMatches(rule: DestinationRule, destination: Destination): boolean {
+  if (ruleMatchesName(rule, destination.host)) return true;
   const host = normalizeHost(destination.host);
-  switch (rule.kind) {
-    case 'host':
-      return host === rule.host;
-    case 'subdomains':
-      return host.endsWith(`.${rule.suffix}`);
-    case 'addresses': {
-      const candidates = isIP(host) ? [host, ...destination.addresses] : destination.addresses;
-      return candidates.some((address) => isIP(address) && rule.list.check(address, ipFamily(address)));
-    }
-  }
+  const candidates = isIP(host) ? [host, ...destination.addresses] : destination.addresses;
+  return candidates.some((address) => ruleMatchesAddress(rule, address));
 }
 
 /** The first rule matching the destination, if any. */

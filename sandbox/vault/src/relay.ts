@@ -4,8 +4,12 @@
  * This module starts it and answers its questions, so each rule stays here, in one place:
  *
  *   connect {authority}  -> is this CONNECT target valid and allowed? which address to dial?
+ *                           (and, with an egress gateway, the token to present to it)
  *   plain {url}          -> the same for a plain-HTTP proxy request, plus the origin-form path
- *   bindings {target}    -> the credentials (stub and real value) bound to this destination
+ *   bindings {target, generation}
+ *                        -> the credentials bound to this destination (stub, real value, the
+ *                           headers they may go in, body or not), and, when the relay's copy
+ *                           is older than `generation`, every value held (to re-stub responses)
  *   certificate {host}   -> a leaf certificate for this name, signed by the deployment CA
  *
  * and logs what the relay reports (one `egress` line per request). JSON lines over the
@@ -19,6 +23,7 @@ import readline from 'node:readline';
 import type { Logger } from 'pino';
 import type { LeafCertificateIssuer } from './ca';
 import type { CredentialStore } from './credentials';
+import { EGRESS_GATEWAY_SERVER_NAME } from '@lap/sandbox-protocol';
 import { normalizeHost, type Destination } from './destination-rules';
 import { VAULT_EGRESS_POLICY_HEADER, type EgressPolicy } from './egress-policy';
 
@@ -27,6 +32,8 @@ export interface RelayDependencies {
   credentials: CredentialStore;
   /** Read per connection: the admin push may replace the policy. */
   policy: () => EgressPolicy;
+  /** The token for the egress gateway, from the admin push (undefined until then). */
+  egressToken: () => string | undefined;
   upstreamCaPem: string | undefined;
   logger: Logger;
 }
@@ -35,6 +42,8 @@ export interface RelayOptions {
   binary: string;
   bindHost: string;
   port: number;
+  /** Dial every upstream through this egress gateway (`host:port`), verified against `caPem`. */
+  egressGateway?: { address: string; caPem: string };
 }
 
 /** A destination the policy admitted; `address` is the resolved one the policy saw, and the one dialled. */
@@ -48,7 +57,7 @@ type RelayMessage =
   | { op: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown> }
   | { op: 'connect'; id: number; authority: string }
   | { op: 'plain'; id: number; url: string }
-  | { op: 'bindings'; id: number; target: Target }
+  | { op: 'bindings'; id: number; target: Target; generation: number }
   | { op: 'certificate'; id: number; host: string };
 
 class ProxyRequestError extends Error {
@@ -113,6 +122,13 @@ export class VaultRelay {
           ? `[${options.bindHost}]:${options.port}`
           : `${options.bindHost}:${options.port}`,
         VAULT_RELAY_POLICY_HEADER: VAULT_EGRESS_POLICY_HEADER,
+        ...(options.egressGateway
+          ? {
+              VAULT_RELAY_EGRESS_GATEWAY: options.egressGateway.address,
+              VAULT_RELAY_EGRESS_GATEWAY_CA_PEM: options.egressGateway.caPem,
+              VAULT_RELAY_EGRESS_GATEWAY_NAME: EGRESS_GATEWAY_SERVER_NAME,
+            }
+          : {}),
         ...(deps.upstreamCaPem ? { VAULT_RELAY_EXTRA_CA_PEM: deps.upstreamCaPem } : {}),
         ...(process.env.SSL_CERT_FILE ? { SSL_CERT_FILE: process.env.SSL_CERT_FILE } : {}),
       },
@@ -175,7 +191,7 @@ class RelayAnswers {
       case 'connect': {
         try {
           const { host, port } = parseConnectAuthority(message.authority);
-          return { target: await this.admit(host, port) };
+          return { target: await this.admit(host, port), egress_token: this.deps.egressToken() };
         } catch (error) {
           this.logRejection(error, 'connect_rejected', { target: message.authority });
           throw error;
@@ -186,18 +202,25 @@ class RelayAnswers {
         try {
           const parsed = parseProxyUrl(message.url);
           host = parsed.host;
-          return { target: await this.admit(parsed.host, parsed.port), path: parsed.path };
+          return {
+            target: await this.admit(parsed.host, parsed.port),
+            path: parsed.path,
+            egress_token: this.deps.egressToken(),
+          };
         } catch (error) {
           this.logRejection(error, 'request_rejected', { host });
           throw error;
         }
       }
-      case 'bindings':
+      case 'bindings': {
+        const { credentials } = this.deps;
         return {
-          substitutions: this.deps.credentials
-            .boundTo(message.target)
-            .map((credential) => ({ name: credential.name, stub: credential.stub, real: credential.value })),
+          substitutions: credentials.boundTo(message.target),
+          generation: credentials.generation,
+          // The full list only when the relay's copy is stale: it changes once per sandbox (the push).
+          ...(message.generation === credentials.generation ? {} : { restub: credentials.restubPairs() }),
         };
+      }
       case 'certificate': {
         const issued = this.deps.issuer.certificateFor(message.host);
         return { cert_pem: issued.certPem, key_pem: issued.keyPem };
@@ -209,7 +232,7 @@ class RelayAnswers {
     const addresses = await resolve(host);
     const decision = this.deps.policy().decide({ host, addresses });
     if (!decision.allowed) throw new ProxyRequestError(403, decision.message, decision.policy);
-    return { host, port, addresses, address: addresses[0]! };
+    return { host, port, addresses, address: decision.address };
   }
 
   private logRejection(error: unknown, event: string, fields: Record<string, unknown>): void {

@@ -42,7 +42,8 @@ function publishCaCertificate(file: string, certPem: string): void {
 export async function startVault(config: VaultConfig, logger: Logger): Promise<RunningVault> {
   const issuer = new LeafCertificateIssuer(config.ca);
   const credentials = new CredentialStore(config.deploymentCredentials);
-  let policy = new EgressPolicy(config.allowOut, config.denyOut, config.alwaysAllow);
+  let policy = new EgressPolicy(config.allowOut, config.denyOut, config.alwaysAllow, config.internalRanges);
+  let egressToken: string | undefined;
 
   const admin = createAdminServer({
     issuer,
@@ -55,15 +56,31 @@ export async function startVault(config: VaultConfig, logger: Logger): Promise<R
         [...config.allowOut, ...applied.allowOut],
         [...config.denyOut, ...applied.denyOut],
         config.alwaysAllow,
+        config.internalRanges,
       );
+      egressToken = applied.egressToken;
     },
     logger,
   });
 
   if (config.caCertOut) publishCaCertificate(config.caCertOut, config.ca.certPem);
   const relay = await VaultRelay.start(
-    { issuer, credentials, policy: () => policy, upstreamCaPem: config.upstreamCaPem, logger },
-    { binary: config.relayPath, bindHost: config.proxyBindHost, port: config.proxyPort },
+    {
+      issuer,
+      credentials,
+      policy: () => policy,
+      egressToken: () => egressToken,
+      upstreamCaPem: config.upstreamCaPem,
+      logger,
+    },
+    {
+      binary: config.relayPath,
+      bindHost: config.proxyBindHost,
+      port: config.proxyPort,
+      egressGateway: config.egressGateway
+        ? { address: config.egressGateway, caPem: config.ca.certPem }
+        : undefined,
+    },
   );
   const proxyPort = relay.port;
   const adminPort = await listen(admin, config.adminPort, config.adminBindHost);
@@ -74,6 +91,8 @@ export async function startVault(config: VaultConfig, logger: Logger): Promise<R
     deployment_credentials: config.deploymentCredentials.map((credential) => credential.name),
     allow_out: config.allowOut.map((rule) => rule.text),
     deny_out: config.denyOut.map((rule) => rule.text),
+    internal: config.internalRanges.map((rule) => rule.text),
+    egress_gateway: config.egressGateway ?? null,
   });
   return {
     proxyPort,

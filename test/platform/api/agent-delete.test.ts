@@ -1,65 +1,20 @@
 import crypto from 'node:crypto';
-import pino from 'pino';
-import type pg from 'pg';
-import { buildApp } from '../../../platform/src/api/app';
-import { createPool } from '../../../platform/src/db/pool';
-import { LocalSecretStore } from '../../../platform/src/secrets/local';
-import { createSessionRuntime, type SessionRuntime } from '../../../platform/src/worker/runtime';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { MemoryLauncher } from '../ecs/support/memory-launcher';
-import { AUTH, request } from './test-api';
+import { startRuntimeApi, type RuntimeApi } from './test-api';
 
 /**
  * Agent delete with the runtime's real session service (SessionManager), over an
  * in-memory launcher: the agent's live sessions end and every sandbox tagged with
  * the agent (sessions and warm ones) is stopped before the row goes.
  */
-let database: TestDatabase;
-let pool: pg.Pool;
-let runtime: SessionRuntime;
-let launcher: MemoryLauncher;
-let baseUrl: string;
-let close: () => Promise<void>;
-
+let api: RuntimeApi;
 beforeAll(async () => {
-  database = await createTestDatabase();
-  pool = createPool({ url: database.url, max: 4 });
-  launcher = new MemoryLauncher();
-  const log = pino({ level: 'silent' });
-  const secretStore = new LocalSecretStore(crypto.randomBytes(32));
-  runtime = createSessionRuntime({
-    db: pool,
-    launcher,
-    secretStore,
-    log,
-    signingKey: 'test-signing-key-0123456789',
-    callbackUrl: 'http://127.0.0.1:9',
-    vaultCaCertPem: undefined,
-    creatingTimeoutMs: 60_000,
-    bootSpec: { litellmApiBase: 'http://127.0.0.1:9', preinstalledGithubRepo: undefined },
-  });
-  // The worker is not started: bring-up jobs stay queued, the sandboxes below are placed by hand.
-  const app = await buildApp({
-    db: pool,
-    masterKey: AUTH.authorization.slice(7),
-    secretStore,
-    log,
-    ...runtime.api,
-  });
-  baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-  close = async () => {
-    await app.close();
-    await runtime.stop(1000);
-    await pool.end();
-    await database.drop();
-  };
+  api = await startRuntimeApi();
 });
 afterAll(async () => {
-  await close();
+  await api.close();
 });
 
-const call = (method: string, url: string, payload?: unknown) =>
-  request(baseUrl, { method, url, payload, headers: AUTH });
+const call = (method: string, url: string, payload?: unknown) => api.call(method, url, payload);
 
 test('DELETE /agents/{id} stops its sessions and its sandboxes through the real session service', async () => {
   const agent = (await call('POST', '/api/v1/managed_agents/agents', { model: 'm' })).json();
@@ -68,7 +23,7 @@ test('DELETE /agents/{id} stops its sessions and its sandboxes through the real 
   const created = await call('POST', `/v1/managed_agents/agents/${agent.id}/session`, { title: 't' });
   expect(created.statusCode).toBeLessThan(300);
   const sessionId: string = created.json().id;
-  const { ref: sessionRef } = await launcher.launch({
+  const { ref: sessionRef } = await api.launcher.launch({
     sandboxId: sessionId,
     kind: 'session',
     agentId: agent.id,
@@ -77,11 +32,11 @@ test('DELETE /agents/{id} stops its sessions and its sandboxes through the real 
     harnessEnv: {},
     vaultEnv: {},
   });
-  await pool.query("UPDATE sessions SET status = 'ready', sandbox_ref = $2 WHERE id = $1", [
+  await api.pool.query("UPDATE sessions SET status = 'ready', sandbox_ref = $2 WHERE id = $1", [
     sessionId,
     sessionRef,
   ]);
-  const { ref: warmRef } = await launcher.launch({
+  const { ref: warmRef } = await api.launcher.launch({
     sandboxId: crypto.randomUUID(),
     kind: 'warm',
     agentId: agent.id,
@@ -90,7 +45,7 @@ test('DELETE /agents/{id} stops its sessions and its sandboxes through the real 
     harnessEnv: {},
     vaultEnv: {},
   });
-  const { ref: otherRef } = await launcher.launch({
+  const { ref: otherRef } = await api.launcher.launch({
     sandboxId: crypto.randomUUID(),
     kind: 'warm',
     agentId: other.id,
@@ -103,11 +58,11 @@ test('DELETE /agents/{id} stops its sessions and its sandboxes through the real 
   const deleted = await call('DELETE', `/api/v1/managed_agents/agents/${agent.id}`);
   expect(deleted.statusCode).toBe(204);
 
-  const stopped = launcher.stops.map((s) => s.ref);
+  const stopped = api.launcher.stops.map((s) => s.ref);
   expect(stopped).toEqual(expect.arrayContaining([sessionRef, warmRef]));
   expect(stopped).not.toContain(otherRef);
-  expect((await launcher.describe(sessionRef))!.lifecycle).toBe('stopped');
-  const { rows } = await pool.query('SELECT count(*)::int AS n FROM sessions WHERE agent_id = $1', [
+  expect((await api.launcher.describe(sessionRef))!.lifecycle).toBe('stopped');
+  const { rows } = await api.pool.query('SELECT count(*)::int AS n FROM sessions WHERE agent_id = $1', [
     agent.id,
   ]);
   expect(rows[0].n).toBe(0);

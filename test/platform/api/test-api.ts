@@ -6,7 +6,9 @@ import { buildApp } from '../../../platform/src/api/app';
 import type { SessionService } from '../../../platform/src/api/deps';
 import { createPool } from '../../../platform/src/db/pool';
 import { LocalSecretStore } from '../../../platform/src/secrets/local';
+import { createSessionRuntime } from '../../../platform/src/worker/runtime';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { MemoryLauncher } from '../ecs/support/memory-launcher';
 
 export const MASTER_KEY = 'test-master-key-0123456789';
 export const AUTH = { authorization: `Bearer ${MASTER_KEY}` };
@@ -85,6 +87,55 @@ export async function startTestApi(sharing?: TestApi): Promise<TestApi> {
       await app.close();
       await pool.end();
       if (!sharing) await database.drop();
+    },
+  };
+}
+
+export interface RuntimeApi {
+  baseUrl: string;
+  pool: pg.Pool;
+  launcher: MemoryLauncher;
+  secretStore: LocalSecretStore;
+  /** One request with the master key. */
+  call(method: string, url: string, payload?: unknown): Promise<CallResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * The API with the runtime's real session service (SessionManager) over an in-memory
+ * launcher, on its own database. The worker is not started: bring-up jobs stay queued (and
+ * per-session env vars in memory); tests place sandboxes by hand.
+ */
+export async function startRuntimeApi(): Promise<RuntimeApi> {
+  const database = await createTestDatabase();
+  const pool = createPool({ url: database.url, max: 4 });
+  const launcher = new MemoryLauncher();
+  const log = pino({ level: 'silent' });
+  const secretStore = new LocalSecretStore(crypto.randomBytes(32));
+  const runtime = createSessionRuntime({
+    db: pool,
+    launcher,
+    secretStore,
+    log,
+    signingKey: 'test-signing-key-0123456789',
+    callbackUrl: 'http://127.0.0.1:9',
+    vaultCaCertPem: undefined,
+    creatingTimeoutMs: 60_000,
+    bootSpec: { litellmApiBase: 'http://127.0.0.1:9', preinstalledGithubRepo: undefined },
+  });
+  const app = await buildApp({ db: pool, masterKey: MASTER_KEY, secretStore, log, ...runtime.api });
+  const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    baseUrl,
+    pool,
+    launcher,
+    secretStore,
+    call: (method, url, payload) => request(baseUrl, { method, url, payload, headers: AUTH }),
+    async close() {
+      await app.close();
+      await runtime.stop(1000);
+      await pool.end();
+      await database.drop();
     },
   };
 }

@@ -116,7 +116,18 @@ export async function startRecordingServer(
       res.end(JSON.stringify({ ok: true, authorization: req.headers.authorization ?? null }));
     });
   };
-  // The same server on several loopback addresses (same port): distinct destinations for binding tests.
+  return { ...(await listenOnHosts(tls, listener, hosts)), seen };
+}
+
+/**
+ * One HTTPS listener on several loopback addresses, the same port on each: distinct
+ * destinations for the vault (bindings, egress rules) served by one handler.
+ */
+export async function listenOnHosts(
+  tls: { cert: string; key: string },
+  listener: http.RequestListener,
+  hosts: string[],
+): Promise<{ port: number; close: () => Promise<void> }> {
   const servers = hosts.map(() => https.createServer(tls, listener));
   let port = 0;
   for (const [index, server] of servers.entries()) {
@@ -125,7 +136,6 @@ export async function startRecordingServer(
   }
   return {
     port,
-    seen,
     close: async () => {
       for (const server of servers) {
         server.closeAllConnections();

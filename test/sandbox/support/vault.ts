@@ -1,5 +1,6 @@
 /** Starts a vault in-process (real listeners, real TLS) with its logs captured. */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -83,4 +84,20 @@ export async function pushVaultSecrets(
   } finally {
     await agent.close();
   }
+}
+
+/** One raw request to a vault's proxy port, as a program would write it; resolves with the status line and headers. */
+export function rawProxyRequest(proxyUrl: string, raw: string, timeoutMs = 5000): Promise<string> {
+  const { port } = new URL(proxyUrl);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(raw));
+    let reply = '';
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n\r\n')) socket.destroy();
+    });
+    socket.on('close', () => resolve(reply));
+    socket.on('error', reject);
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no reply to ${JSON.stringify(raw)}`)));
+  });
 }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { keepBindingsOf } from '../../agents/bindings';
 import { sealAgentEnvVars, sealLitellmApiKey } from '../../agents/secrets';
 import {
   deleteAgent,
@@ -22,9 +23,10 @@ import {
   patchAgentSchema,
 } from '../../validation/agent';
 import { errorResponses, idParams, pageSchema } from '../../validation/common';
+import { bindingKeyProblem } from '../../validation/env-var-hosts';
 import { BODY_LIMITS } from '../body-limits';
 import type { ApiDeps, RouteOptions } from '../deps';
-import { notFound } from '../errors';
+import { HttpError, notFound } from '../errors';
 import { RenderedAgentCache, RenderedPageCache } from '../rendered-agents';
 import { compileJsonWriter } from '../schema-compilers';
 import { agentView } from '../views';
@@ -76,6 +78,8 @@ export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { de
     },
     async (request, reply) => {
       const body = request.body;
+      const bindingProblem = bindingKeyProblem(body.env_var_hosts, Object.keys(body.env_vars));
+      if (bindingProblem) throw new HttpError(400, bindingProblem);
       const id = crypto.randomUUID();
       const skillIds = [...new Set(body.skill_ids.map((s) => s.toLowerCase()))];
       // Encrypt before the transaction: a KMS round trip should not hold a connection.
@@ -98,6 +102,7 @@ export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { de
           requirements: body.requirements ?? null,
           mcp_servers: body.mcp_servers,
           ...sealed,
+          env_var_hosts: body.env_var_hosts,
           litellm_api_base: body.litellm_api_base ?? null,
           litellm_api_key_ciphertext: litellmKey,
           allow_out: body.allow_out,
@@ -171,12 +176,21 @@ export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { de
     },
     async (request) => {
       const { id } = request.params;
-      const { env_vars: envVars, ...fields } = request.body;
+      const { env_vars: envVars, env_var_hosts: envVarHosts, ...fields } = request.body;
       const changes: AgentChanges = { ...fields };
-      if (envVars !== undefined) {
-        await requireAgent(id);
-        Object.assign(changes, await sealAgentEnvVars(secretStore, id, envVars));
+      if (envVars !== undefined || envVarHosts !== undefined) {
+        const current = await requireAgent(id);
+        const keys = envVars !== undefined ? Object.keys(envVars) : current.env_var_keys;
+        if (envVarHosts !== undefined) {
+          const bindingProblem = bindingKeyProblem(envVarHosts, keys);
+          if (bindingProblem) throw new HttpError(400, bindingProblem);
+          changes.env_var_hosts = envVarHosts;
+        } else {
+          // New env vars without new bindings: a removed key takes its binding with it.
+          changes.env_var_hosts = keepBindingsOf(current.env_var_hosts, keys);
+        }
       }
+      if (envVars !== undefined) Object.assign(changes, await sealAgentEnvVars(secretStore, id, envVars));
       const agent = await updateAgent(db, id, changes);
       if (!agent) throw notFound('agent', id);
       return agentView(agent);

@@ -5,6 +5,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { unboundEnvVars } from '../../agents/bindings';
 import { getAgent } from '../../db/agents';
 import type { SessionListRow, SessionRow } from '../../db/sessions';
 import type { Diagnosis } from '../../diagnose/diagnose';
@@ -13,6 +14,7 @@ import { HarnessBusyError, HarnessTurnError, HarnessUnreachableError } from '../
 import { sandboxIdOf } from '../../worker/initial-prompt-job';
 import { SessionNotReadyError, TuiHarnessError, type SessionManager } from '../../worker/session-service';
 import { errorResponses, errorSchema, idParams, paginationQuery, pageSchema } from '../../validation/common';
+import { bindingKeyProblem, envVarHostsSchema } from '../../validation/env-var-hosts';
 import { envVarsSchema } from '../../validation/env-vars';
 import type { RouteOptions } from '../deps';
 import { HttpError, notFound } from '../errors';
@@ -46,6 +48,8 @@ export const sessionSchema = z.object({
   failure_reason: z.string().nullable(),
   created_at: z.string(),
   task_arn: z.string().nullable(),
+  /** Session create only: the per-session env var keys the vault never swaps (no binding). */
+  unbound_env_vars: z.array(z.string()).optional(),
 });
 export type ApiSession = z.infer<typeof sessionSchema>;
 
@@ -58,6 +62,8 @@ const createSessionSchema = z.strictObject({
   title: z.string().max(500, 'at most 500 characters').nullish(),
   initial_prompt: z.string().max(100_000, 'at most 100000 characters').nullish(),
   env_vars: envVarsSchema.optional(),
+  // Bindings of the per-session env vars (never stored); keys must be keys of env_vars.
+  env_var_hosts: envVarHostsSchema.optional(),
 });
 
 const messageSchema = z
@@ -118,10 +124,18 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
       },
     },
     async (request, reply) => {
+      const body = request.body ?? {};
+      const sessionKeys = Object.keys(body.env_vars ?? {});
+      const bindingProblem = bindingKeyProblem(body.env_var_hosts ?? {}, sessionKeys);
+      if (bindingProblem) throw new HttpError(400, bindingProblem);
       const agent = await getAgent(deps.db, request.params.id);
       if (!agent) throw notFound('agent', request.params.id);
-      const session = await sessions.create(agent, request.body ?? {});
-      return reply.code(201).send(view(session));
+      const session = await sessions.create(agent, body);
+      return reply.code(201).send({
+        ...view(session),
+        // A session key without its own binding takes the agent's binding of the same key.
+        unbound_env_vars: unboundEnvVars(sessionKeys, { ...agent.env_var_hosts, ...body.env_var_hosts }),
+      });
     },
   );
 
