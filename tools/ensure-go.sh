@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure a Go toolchain (1.19+) is on PATH before a Go program of the repository is built
-# (the vault relay, sandbox/vault/relay). Used by `npm test`, `npm run local` and the benchmarks,
+# (the vault relay, sandbox/vault/relay; the egress gateway, sandbox/egress-gateway). Used by `npm test`, `npm run local` and the benchmarks,
 # so the README's commands work on a fresh machine: as root on Debian or Ubuntu it installs
 # Debian's golang-go; anywhere else it says what to install and fails.
 set -euo pipefail
