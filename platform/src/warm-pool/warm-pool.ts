@@ -20,6 +20,7 @@ import {
   lockWarmPoolPlanning,
   markWarmSandboxDead,
   markWarmSandboxWarm,
+  recordWarmHarnessSessionId,
   recycleWarmSandboxes,
   requestWarmPoolTopUp,
   warmCountsForAgent,
@@ -27,8 +28,8 @@ import {
 } from '../db/warm-pool';
 import { isUuid, withTransaction, type Queryable } from '../db/pool';
 import type { SandboxLauncher } from '../sandbox/launcher';
-import type { ClaimedWarmSandbox, WarmPool, WarmSandboxRef } from '../sandbox/warm-pool-port';
-import type { Logger } from '../worker/logger';
+import type { ClaimedWarmSandbox, WarmPool, WarmSandboxRef } from '../warm-pool/port';
+import type { Logger } from '../logger';
 import { planTopUp } from './plan';
 
 /** Same shape as the runtime's `PlatformConfig.warmPool`. */
@@ -121,7 +122,7 @@ async function stopAll(deps: Pick<WarmPoolDeps, 'launcher' | 'log'>, rows: WarmS
   }
 }
 
-/** The `WarmPool` port (platform/src/sandbox/warm-pool-port.ts) on PostgreSQL. */
+/** The `WarmPool` port (warm-pool/port.ts) on PostgreSQL. */
 export class DatabaseWarmPool implements WarmPool {
   constructor(private readonly deps: WarmPoolDeps) {}
 
@@ -140,6 +141,7 @@ export class DatabaseWarmPool implements WarmPool {
       sandboxRef: row.sandbox_ref!,
       sandboxUrl: row.sandbox_url!,
       vaultAdminUrl: row.vault_admin_url,
+      harnessSessionId: row.harness_session_id,
     };
   }
 
@@ -152,6 +154,10 @@ export class DatabaseWarmPool implements WarmPool {
   async markWarm(id: string): Promise<void> {
     if (await markWarmSandboxWarm(this.deps.db, id))
       this.deps.log.info({ warm_sandbox_id: id }, 'warm sandbox ready');
+  }
+
+  async noteHarnessSessionId(id: string, harnessSessionId: string): Promise<void> {
+    await recordWarmHarnessSessionId(this.deps.db, id, harnessSessionId);
   }
 
   async markDead(id: string, reason: string): Promise<void> {

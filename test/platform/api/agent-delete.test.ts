@@ -34,8 +34,9 @@ beforeAll(async () => {
     log,
     signingKey: 'test-signing-key-0123456789',
     callbackUrl: 'http://127.0.0.1:9',
-    vaultCaCertPem: undefined,
+    vaultCaCertPem: '',
     creatingTimeoutMs: 60_000,
+    turns: { turnTimeoutMs: 60_000, stallGraceMs: 1000, pollMs: 100 },
     bootSpec: { litellmApiBase: 'http://127.0.0.1:9', preinstalledGithubRepo: undefined },
   });
   // The worker is not started: bring-up jobs stay queued, the sandboxes below are placed by hand.

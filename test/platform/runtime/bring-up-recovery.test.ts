@@ -1,7 +1,8 @@
 import { claimNextJob, enqueueClaimedJob } from '../../../platform/src/db/jobs';
-import { advancePhase, insertSession, recordSandbox } from '../../../platform/src/db/sessions';
+import { SESSION_ENV_LOST_REASON } from '../../../platform/src/bring-up/targets';
+import { insertSession, recordSandbox } from '../../../platform/src/db/sessions';
+import { advancePhase } from '../../../platform/src/lifecycle/session-states';
 import { launchSandbox } from '../../../platform/src/sandbox/bring-up';
-import { SESSION_ENV_LOST_REASON } from '../../../platform/src/worker/bring-up-job';
 import {
   SIGNING_KEY,
   startRuntimeFixture,

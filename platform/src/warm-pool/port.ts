@@ -1,7 +1,7 @@
 /**
- * What the session service and the internal routes need from the warm pool.
- * The ECS engineer's warm pool (platform/src/warm-pool) implements it; without
- * one, `noWarmPool` makes every session a cold start.
+ * What the session service, the sandbox callbacks and diagnose need from the warm
+ * pool. `DatabaseWarmPool` (warm-pool.ts) implements it; without one, `noWarmPool`
+ * makes every session a cold start.
  */
 import type { Queryable } from '../db/pool';
 
@@ -10,6 +10,7 @@ export interface ClaimedWarmSandbox {
   id: string;
   sandboxRef: string;
   sandboxUrl: string;
+  harnessSessionId: string | null;
   vaultAdminUrl: string | null;
 }
 
@@ -32,6 +33,8 @@ export interface WarmPool {
   find(id: string): Promise<WarmSandboxRef | null>;
   /** The harness reported harness_listening: provisioning -> warm. */
   markWarm(id: string): Promise<void>;
+  /** The harness's conversation id, seen on its /health. */
+  noteHarnessSessionId(id: string, harnessSessionId: string): Promise<void>;
   /** The harness reported failed: -> dead (its sandbox is stopped by the pool). */
   markDead(id: string, reason: string): Promise<void>;
   /** Counts by status for one agent (diagnose), and whether the pool is enabled at all. */
@@ -44,6 +47,7 @@ export const noWarmPool: WarmPool = {
   claim: async () => null,
   find: async () => null,
   markWarm: async () => undefined,
+  noteHarnessSessionId: async () => undefined,
   markDead: async () => undefined,
   countsForAgent: async () => ({ enabled: false, counts: { ...NO_COUNTS } }),
 };
