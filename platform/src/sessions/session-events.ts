@@ -44,6 +44,10 @@ export async function openSessionEvents(
   return feed(service, session, upstream.body, url);
 }
 
+/** How often, after a turn ended, the platform looks again whether the turns it had queued are done. */
+const IDLE_RECHECK_MS = 200;
+const RECHECK = Symbol('recheck');
+
 async function* feed(
   service: SessionService,
   session: SessionRow,
@@ -54,9 +58,36 @@ async function* feed(
   const ended = new Set<string>();
   const replayed: Array<{ id: string | null; event: HarnessEvent }> = [];
   let live = false;
+  // After a turn ended, idle is confirmed once the platform's own bookkeeping of it is done
+  // (its caller's turn resolves, the initial prompt job completes): until then, look again.
+  let awaitingIdle = false;
   const idleNow = async () => open.size === 0 && !(await service.turnsPending(session));
 
-  for await (const item of readSse(body as never)) {
+  const items = readSse(body as never)[Symbol.asyncIterator]();
+  // A read still pending when the stream is closed fails with the close: not an error of anyone's.
+  const read = () => {
+    const pending = items.next();
+    pending.catch(() => undefined);
+    return pending;
+  };
+  let next = read();
+  for (;;) {
+    const winner = awaitingIdle
+      ? await Promise.race([
+          next,
+          new Promise<typeof RECHECK>((r) => setTimeout(() => r(RECHECK), IDLE_RECHECK_MS)),
+        ])
+      : await next;
+    if (winner === RECHECK) {
+      if (await idleNow()) {
+        awaitingIdle = false;
+        yield { kind: 'idle' };
+      }
+      continue;
+    }
+    if (winner.done) return;
+    next = read();
+    const item = winner.value;
     if (item.kind === 'comment') {
       if (live || item.text !== 'connected') continue;
       // The replay is over: pass on the open turns' events, then say whether the session is idle.
@@ -65,6 +96,7 @@ async function* feed(
       const health = await probeHealth(url, 2000);
       const busy = health.state === 'answering' && health.health.busy === true;
       if (!busy && (await idleNow())) yield { kind: 'idle' };
+      else if (!busy && open.size === 0) awaitingIdle = true;
       continue;
     }
     let event: HarnessEvent;
@@ -85,6 +117,9 @@ async function* feed(
       continue;
     }
     yield { kind: 'event', id: item.id, event };
-    if (isTurnEnd(event) && (await idleNow())) yield { kind: 'idle' };
+    if (isTurnEnd(event)) {
+      if (await idleNow()) yield { kind: 'idle' };
+      else awaitingIdle = open.size === 0;
+    } else if (open.size > 0) awaitingIdle = false;
   }
 }

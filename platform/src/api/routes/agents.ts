@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { withoutSkillBlocks } from '../../agents/prompt';
 import { sealAgentEnvVars, sealLitellmApiKey } from '../../agents/secrets';
 import {
   deleteAgent,
@@ -104,6 +105,7 @@ export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { de
           deny_out: body.deny_out,
           sandbox_files: body.sandbox_files,
           pfp_url: body.pfp_url ?? null,
+          template_id: body.template_id ?? null,
         });
         for (const skill of skills) await attachSkill(tx, id, skill);
       });
@@ -173,9 +175,12 @@ export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { de
       const { id } = request.params;
       const { env_vars: envVars, ...fields } = request.body;
       const changes: AgentChanges = { ...fields };
-      if (envVars !== undefined) {
-        await requireAgent(id);
-        Object.assign(changes, await sealAgentEnvVars(secretStore, id, envVars));
+      if (envVars !== undefined || typeof fields.prompt === 'string') {
+        const current = await requireAgent(id);
+        // The prompt as read shows the attached skills' blocks; they are not part of what is stored.
+        if (typeof fields.prompt === 'string')
+          changes.prompt = withoutSkillBlocks(fields.prompt, current.attached_skill_ids) || null;
+        if (envVars !== undefined) Object.assign(changes, await sealAgentEnvVars(secretStore, id, envVars));
       }
       const agent = await updateAgent(db, id, changes);
       if (!agent) throw notFound('agent', id);
