@@ -36,7 +36,10 @@ export function promptWithSkills(prompt: string | null, skills: readonly PromptS
 export function withoutSkillBlocks(prompt: string, attachedSkillIds: readonly string[]): string {
   let out = prompt;
   for (const id of attachedSkillIds) {
-    out = out.replace(new RegExp(`\\n*<!-- skill:${escapeRegex(id)} -->\\n[\\s\\S]*?(?=\\n+<!-- skill:|$)`), '');
+    out = out.replace(
+      new RegExp(`\\n*<!-- skill:${escapeRegex(id)} -->\\n[\\s\\S]*?(?=\\n+<!-- skill:|$)`),
+      '',
+    );
   }
   return out.replace(/^\n+/, '').trimEnd();
 }
