@@ -43,11 +43,6 @@ export const SESSION_TRANSITIONS: Record<FinalOrReady, readonly SessionStatus[]>
 /** Phases are written only while the session is creating. */
 const PHASE_WRITABLE_IN: readonly SessionStatus[] = ['creating'];
 
-/** The session's status allows moving to `to`. */
-export function canMove(from: SessionStatus, to: FinalOrReady): boolean {
-  return SESSION_TRANSITIONS[to].includes(from);
-}
-
 /** Moves a creating session forward to `phase` (never backwards). Returns whether it moved. */
 export function advancePhase(
   db: Queryable,

@@ -28,6 +28,7 @@ import {
   sendTurn,
 } from '../harness/client';
 import { stoppedReason } from '../lifecycle/sandbox-stopped';
+import { noteHarnessSessionId } from '../lifecycle/session-states';
 import type { Logger } from '../logger';
 import type { SandboxLauncher } from '../sandbox/launcher';
 import { harnessToken, sandboxIdOf } from '../sandbox/tokens';
@@ -168,7 +169,12 @@ export class Turns {
       if (state && (state.lifecycle === 'stopped' || state.lifecycle === 'stopping'))
         return { alive: false, reason: stoppedReason(state) };
       const probe = await probeHealth(url, Math.max(1000, Math.min(3000, until - Date.now())));
-      if (probe.state === 'answering') return { alive: true };
+      if (probe.state === 'answering') {
+        const seen = probe.health.harness_session_id;
+        if (seen && seen !== session.harness_session_id)
+          await noteHarnessSessionId(this.deps.db, session.id, seen);
+        return { alive: true };
+      }
       if (probe.state === 'dead')
         return { alive: false, reason: `the harness reports its agent process dead: ${probe.reason}` };
       if (Date.now() >= until) {

@@ -33,8 +33,6 @@ export interface WarmPool {
   find(id: string): Promise<WarmSandboxRef | null>;
   /** The harness reported harness_listening: provisioning -> warm. */
   markWarm(id: string): Promise<void>;
-  /** The harness's conversation id, seen on its /health. */
-  noteHarnessSessionId(id: string, harnessSessionId: string): Promise<void>;
   /** The harness reported failed: -> dead (its sandbox is stopped by the pool). */
   markDead(id: string, reason: string): Promise<void>;
   /** Counts by status for one agent (diagnose), and whether the pool is enabled at all. */
@@ -47,7 +45,6 @@ export const noWarmPool: WarmPool = {
   claim: async () => null,
   find: async () => null,
   markWarm: async () => undefined,
-  noteHarnessSessionId: async () => undefined,
   markDead: async () => undefined,
   countsForAgent: async () => ({ enabled: false, counts: { ...NO_COUNTS } }),
 };

@@ -20,7 +20,6 @@ import {
   lockWarmPoolPlanning,
   markWarmSandboxDead,
   markWarmSandboxWarm,
-  recordWarmHarnessSessionId,
   recycleWarmSandboxes,
   requestWarmPoolTopUp,
   warmCountsForAgent,
@@ -154,10 +153,6 @@ export class DatabaseWarmPool implements WarmPool {
   async markWarm(id: string): Promise<void> {
     if (await markWarmSandboxWarm(this.deps.db, id))
       this.deps.log.info({ warm_sandbox_id: id }, 'warm sandbox ready');
-  }
-
-  async noteHarnessSessionId(id: string, harnessSessionId: string): Promise<void> {
-    await recordWarmHarnessSessionId(this.deps.db, id, harnessSessionId);
   }
 
   async markDead(id: string, reason: string): Promise<void> {
