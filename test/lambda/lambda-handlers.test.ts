@@ -107,11 +107,13 @@ function metricsLine(name: string): Record<string, unknown> {
 test('migrate applies the bundled migrations once; Delete keeps the schema', async () => {
   const handler = migrateHandler;
   const first = await handler({ RequestType: 'Create' });
-  expect(first.Data.applied).toBe('001_init.sql,010_warm_pool.sql,020_agent_list_version.sql');
+  expect(first.Data.applied).toBe(
+    '001_init.sql,010_warm_pool.sql,020_agent_list_version.sql,040_upstream_fields.sql',
+  );
   const again = await handler({ RequestType: 'Update', PhysicalResourceId: first.PhysicalResourceId });
   expect(again).toEqual({
     PhysicalResourceId: 'lap-database-schema',
-    Data: { applied: '', alreadyApplied: 3 },
+    Data: { applied: '', alreadyApplied: 4 },
   });
   expect((await handler({ RequestType: 'Delete', PhysicalResourceId: 'x' })).PhysicalResourceId).toBe('x');
   seed = await Seed.connect(database.url);

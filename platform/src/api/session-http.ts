@@ -3,7 +3,9 @@ import type { FastifyReply } from 'fastify';
 import { HarnessTurnError, HarnessUnreachableError } from '../harness/client';
 import { SessionGoneError, SessionNotReadyError, TuiHarnessError } from '../sessions/session-service';
 import { HarnessLostError, SessionEndedError, TurnTimeoutError } from '../sessions/turns';
-import { HttpError } from './errors';
+import type { SessionWithHarness } from '../db/sessions';
+import type { SessionService } from '../sessions/session-service';
+import { HttpError, notFound } from './errors';
 
 /** /stream and /opencode/*: how long a creating session is waited for (as upstream). */
 export const STREAM_READY_WAIT_MS = 60_000;
@@ -28,4 +30,25 @@ export function turnHttpError(err: unknown): unknown {
   if (err instanceof HarnessUnreachableError || err instanceof HarnessTurnError)
     return new HttpError(502, err.message);
   return err;
+}
+
+/**
+ * /stream and /opencode/*, as upstream: the session once ready, waiting up to 60 s;
+ * 404 unknown, 410 failed or dead, 504 not ready in time.
+ */
+export async function readyWithin60s(
+  sessions: SessionService,
+  id: string,
+  gone: AbortSignal,
+): Promise<SessionWithHarness> {
+  let session: SessionWithHarness | null;
+  try {
+    session = await sessions.awaitReady(id, gone, STREAM_READY_WAIT_MS);
+  } catch (err) {
+    if (err instanceof SessionNotReadyError)
+      throw new HttpError(504, `session ${id} not ready within ${STREAM_READY_WAIT_MS / 1000}s`);
+    throw turnHttpError(err);
+  }
+  if (!session) throw notFound('session', id);
+  return session;
 }

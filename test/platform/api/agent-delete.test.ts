@@ -4,10 +4,10 @@ import type pg from 'pg';
 import { buildApp } from '../../../platform/src/api/app';
 import { createPool } from '../../../platform/src/db/pool';
 import { LocalSecretStore } from '../../../platform/src/secrets/local';
-import { createSessionRuntime, type SessionRuntime } from '../../../platform/src/worker/runtime';
+import type { SessionRuntime } from '../../../platform/src/worker/runtime';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { MemoryLauncher } from '../ecs/support/memory-launcher';
-import { AUTH, request } from './test-api';
+import { AUTH, memoryRuntime, request } from './test-api';
 
 /**
  * Agent delete with the runtime's real session service (SessionManager), over an
@@ -27,18 +27,7 @@ beforeAll(async () => {
   launcher = new MemoryLauncher();
   const log = pino({ level: 'silent' });
   const secretStore = new LocalSecretStore(crypto.randomBytes(32));
-  runtime = createSessionRuntime({
-    db: pool,
-    launcher,
-    secretStore,
-    log,
-    signingKey: 'test-signing-key-0123456789',
-    callbackUrl: 'http://127.0.0.1:9',
-    vaultCaCertPem: '',
-    creatingTimeoutMs: 60_000,
-    turns: { turnTimeoutMs: 60_000, stallGraceMs: 1000, pollMs: 100 },
-    bootSpec: { litellmApiBase: 'http://127.0.0.1:9', preinstalledGithubRepo: undefined },
-  });
+  runtime = memoryRuntime(pool, { launcher, log, secretStore });
   // The worker is not started: bring-up jobs stay queued, the sandboxes below are placed by hand.
   const app = await buildApp({
     db: pool,

@@ -17,19 +17,28 @@ export interface StopRecorder {
   stoppedAgents: string[];
 }
 
-/** The real runtime on an in-memory launcher, its worker not started (bring-up jobs stay queued). */
-function apiRuntime(pool: pg.Pool, secretStore: LocalSecretStore, log: pino.Logger): SessionRuntime {
+/** The real runtime on an in-memory launcher (its worker is the caller's to start). */
+export function memoryRuntime(
+  pool: pg.Pool,
+  options: {
+    launcher?: MemoryLauncher;
+    log?: pino.Logger;
+    secretStore?: LocalSecretStore;
+    extra?: Partial<Parameters<typeof createSessionRuntime>[0]>;
+  } = {},
+): SessionRuntime {
   return createSessionRuntime({
     db: pool,
-    launcher: new MemoryLauncher(),
-    secretStore,
-    log,
+    launcher: options.launcher ?? new MemoryLauncher(),
+    secretStore: options.secretStore ?? new LocalSecretStore(crypto.randomBytes(32)),
+    log: options.log ?? pino({ level: 'silent' }),
     signingKey: 'test-signing-key-0123456789',
     callbackUrl: 'http://127.0.0.1:9',
     vaultCaCertPem: '',
     creatingTimeoutMs: 60_000,
     turns: { turnTimeoutMs: 60_000, stallGraceMs: 1000, pollMs: 100 },
     bootSpec: { litellmApiBase: 'http://127.0.0.1:9', preinstalledGithubRepo: undefined },
+    ...options.extra,
   });
 }
 
@@ -73,7 +82,7 @@ export async function startTestApi(sharing?: TestApi): Promise<TestApi> {
   const pool = createPool({ url: database.url, max: 4 });
   const secretStore = sharing?.secretStore ?? new LocalSecretStore(crypto.randomBytes(32));
   const log = pino({ level: process.env.LAP_TEST_LOG_LEVEL ?? 'silent' });
-  const runtime = apiRuntime(pool, secretStore, log);
+  const runtime = memoryRuntime(pool, { secretStore, log });
   const sessions: StopRecorder = { stoppedAgents: [] };
   const stopAll = runtime.sessions.stopAllForAgent.bind(runtime.sessions);
   runtime.sessions.stopAllForAgent = async (agentId) => {

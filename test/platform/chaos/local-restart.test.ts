@@ -9,7 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { freeLoopbackPort } from '../../../platform/src/sandbox/local/free-port';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
-import { startLocalMode, waitHealthy, type LocalMode } from '../runtime/support/local-mode';
+import {
+  killLocalMode,
+  localApi,
+  startLocalMode,
+  waitHealthy,
+  type LocalMode,
+} from '../runtime/support/local-mode';
 
 const MASTER_KEY = 'local-restart-master-key';
 
@@ -20,25 +26,13 @@ describe('local mode restarted with warm sandboxes', () => {
   let port: number;
 
   afterAll(async () => {
-    if (mode && mode.child.exitCode === null) {
-      mode.child.kill('SIGKILL');
-      await mode.exited;
-    }
+    await killLocalMode(mode);
     await gateway?.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const api = async <T>(method: string, route: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${port}${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${MASTER_KEY}`,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: (await res.json().catch(() => null)) as T };
-  };
+  const api = <T>(method: string, route: string, body?: unknown) =>
+    localApi(port, () => MASTER_KEY)<T>(method, route, body);
   const warmCount = async () =>
     (await api<{ warm_pool: { warm: number } }>('GET', '/api/v1/admin/stats')).body.warm_pool.warm;
   const until = async (what: string, check: () => Promise<boolean>, ms: number) => {

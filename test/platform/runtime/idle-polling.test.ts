@@ -9,9 +9,7 @@ import type pg from 'pg';
 import { enqueueJob } from '../../../platform/src/db/jobs';
 import { createPool } from '../../../platform/src/db/pool';
 import { JobRunner } from '../../../platform/src/jobs/job-runner';
-import { LocalSecretStore } from '../../../platform/src/secrets/local';
-import { createSessionRuntime } from '../../../platform/src/worker/runtime';
-import { MemoryLauncher } from '../ecs/support/memory-launcher';
+import { memoryRuntime } from '../api/test-api';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 
 const log = pino({ level: 'silent' });
@@ -64,19 +62,9 @@ describe('idle polling', () => {
 
   it('the creating-timeout sweep sends no query while this process brings nothing up', async () => {
     const sweeps = countQueries(pool, /sandbox did not become ready within/);
-    const runtime = createSessionRuntime({
-      db: pool,
-      launcher: new MemoryLauncher(),
-      secretStore: new LocalSecretStore(Buffer.alloc(32, 3)),
+    const runtime = memoryRuntime(pool, {
       log,
-      signingKey: 'idle-signing-key-0123456789',
-      callbackUrl: 'http://127.0.0.1:9',
-      vaultCaCertPem: '',
-      creatingTimeoutMs: 60_000,
-      turns: { turnTimeoutMs: 60_000, stallGraceMs: 1000, pollMs: 100 },
-      bootSpec: { litellmApiBase: 'http://127.0.0.1:9', preinstalledGithubRepo: undefined },
-      polling: { busyMs: 50, idleMaxMs: 1000 },
-      sweepMs: 50,
+      extra: { polling: { busyMs: 50, idleMaxMs: 1000 }, sweepMs: 50 },
     });
     runtime.startWorker();
     await new Promise((r) => setTimeout(r, 600));

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freeLoopbackPort } from '../../../platform/src/sandbox/local/free-port';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
-import { startLocalMode, waitHealthy, type LocalMode } from './support/local-mode';
+import { killLocalMode, localApi, startLocalMode, waitHealthy, type LocalMode } from './support/local-mode';
 
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
@@ -42,10 +42,7 @@ describe('local mode (npm run local)', () => {
   let gateway: FakeLlmGateway | undefined;
 
   afterAll(async () => {
-    if (mode && mode.child.exitCode === null) {
-      mode.child.kill('SIGKILL');
-      await mode.exited;
-    }
+    await killLocalMode(mode);
     await gateway?.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
@@ -61,14 +58,7 @@ describe('local mode (npm run local)', () => {
     const printed = /MASTER_KEY=(\S+)/.exec(mode.output());
     expect(printed).not.toBeNull();
     const key = printed![1]!;
-    const api = async <T>(method: string, route: string, body?: unknown) => {
-      const res = await fetch(`http://127.0.0.1:${port}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return { status: res.status, body: (await res.json().catch(() => null)) as T };
-    };
+    const api = localApi(port, () => key);
     expect((await api('GET', '/api/v1/managed_agents/agents')).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/api/v1/managed_agents/agents`)).status).toBe(401);
 

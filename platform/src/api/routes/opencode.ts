@@ -11,12 +11,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { opencodeRequest } from '../../harness/client';
 import { harnessToken, sandboxIdOf } from '../../sandbox/tokens';
-import { SessionNotReadyError } from '../../sessions/session-service';
 import { idParams } from '../../validation/common';
 import { BODY_LIMITS } from '../body-limits';
 import type { RouteOptions } from '../deps';
-import { HttpError, notFound } from '../errors';
-import { clientGone, STREAM_READY_WAIT_MS, turnHttpError } from '../session-http';
+import { HttpError } from '../errors';
+import { clientGone, readyWithin60s, turnHttpError } from '../session-http';
 
 /** Request headers passed on to opencode (the rest, the client's Authorization included, stay here). */
 const FORWARDED_HEADERS = ['content-type', 'accept', 'last-event-id'];
@@ -43,18 +42,7 @@ export const opencodeRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, {
     },
     async (request, reply) => {
       const gone = clientGone(reply);
-      let session;
-      try {
-        session = await sessions.awaitReady(request.params.id, gone, STREAM_READY_WAIT_MS);
-      } catch (err) {
-        if (err instanceof SessionNotReadyError)
-          throw new HttpError(
-            504,
-            `session ${request.params.id} not ready within ${STREAM_READY_WAIT_MS / 1000}s`,
-          );
-        throw turnHttpError(err);
-      }
-      if (!session) throw notFound('session', request.params.id);
+      const session = await readyWithin60s(sessions, request.params.id, gone);
       if (session.harness_id !== 'opencode')
         throw new HttpError(
           404,

@@ -12,13 +12,13 @@ import type { SessionListRow, SessionWithHarness } from '../../db/sessions';
 import { openEventStream } from '../../harness/client';
 import { harnessToken, sandboxIdOf } from '../../sandbox/tokens';
 import { openSessionEvents, type FeedItem } from '../../sessions/session-events';
-import { SessionNotReadyError, supportsTui } from '../../sessions/session-service';
+import { supportsTui } from '../../sessions/session-service';
 import { errorResponses, errorSchema, idParams, paginationQuery, pageSchema } from '../../validation/common';
 import { envVarsSchema } from '../../validation/env-vars';
 import { messagePartSchema, messageSchema } from '../../validation/message';
 import type { RouteOptions } from '../deps';
 import { HttpError, notFound } from '../errors';
-import { clientGone, STREAM_READY_WAIT_MS, turnHttpError } from '../session-http';
+import { clientGone, readyWithin60s, turnHttpError } from '../session-http';
 import { opencodeRoutes } from './opencode';
 import { openSse } from './sse';
 
@@ -332,18 +332,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
     async (request, reply) => {
       const gone = clientGone(reply);
       const follow = request.query.follow === '1';
-      let session: SessionWithHarness | null;
-      try {
-        session = await sessions.awaitReady(request.params.id, gone, STREAM_READY_WAIT_MS);
-      } catch (err) {
-        if (err instanceof SessionNotReadyError)
-          throw new HttpError(
-            504,
-            `session ${request.params.id} not ready within ${STREAM_READY_WAIT_MS / 1000}s`,
-          );
-        throw turnHttpError(err);
-      }
-      if (!session) throw notFound('session', request.params.id);
+      const session = await readyWithin60s(sessions, request.params.id, gone);
       const sse = openSse(reply, gone, STREAM_MAX_MS);
       let items: AsyncGenerator<FeedItem>;
       try {

@@ -48,3 +48,23 @@ export async function waitHealthy(port: number, mode: LocalMode): Promise<void> 
   }
   throw new Error(`local mode not healthy in time:\n${mode.output()}`);
 }
+
+/** A JSON call to local mode's API with the given master key; the body of a non-JSON answer is null. */
+export function localApi(port: number, key: () => string) {
+  return async <T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`http://127.0.0.1:${port}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${key()}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: (await res.json().catch(() => null)) as T };
+  };
+}
+
+/** Kills a local mode still running (a test's clean-up after a failure). */
+export async function killLocalMode(mode: LocalMode | undefined): Promise<void> {
+  if (mode && mode.child.exitCode === null) {
+    mode.child.kill('SIGKILL');
+    await mode.exited;
+  }
+}
