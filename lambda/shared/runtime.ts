@@ -5,7 +5,7 @@
 import pino from 'pino';
 import { EcsSandboxLauncher } from '../../platform/src/sandbox/ecs/ecs-sandbox-launcher';
 import { parseEcsSandboxSettings } from '../../platform/src/sandbox/ecs/settings';
-import type { Logger } from '../../platform/src/worker/logger';
+import type { Logger } from '../../platform/src/logger';
 import { LambdaDatabase } from './database';
 import { databaseEnvSchema, parseLambdaEnv } from './settings';
 

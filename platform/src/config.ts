@@ -12,6 +12,8 @@ import {
 } from './sandbox/ecs/settings';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** How often a waiting message looks again (session ready, initial prompt done, harness free). */
+const TURN_POLL_MS = 500;
 
 const optionalText = z
   .string()
@@ -138,6 +140,18 @@ const envSchema = z.object({
   WARM_POOL_MAX_PROVISIONING: integer(2, 1, 'sandboxes started per top-up cycle'),
   WARM_POOL_TTL_MINUTES: integer(30, 1, 'minutes'),
   SESSION_CREATING_TIMEOUT_MS: integer(600_000, 1000, 'milliseconds'),
+  // One turn (a message, the initial prompt) may run this long at the harness; then the
+  // platform POSTs /abort and answers 504. The upstream platform's bound is the same 10 minutes.
+  TURN_TIMEOUT_MS: integer(600_000, 1000, 'milliseconds a turn may run before it is aborted'),
+  // A harness whose connection broke gets this long to answer /health again before its
+  // session is declared dead (a stall is not a death).
+  HARNESS_STALL_GRACE_MS: integer(60_000, 0, 'milliseconds a silent harness has to answer again'),
+  // The job runner polls every JOB_POLL_MS while there is work and doubles the wait on each
+  // empty look up to JOB_POLL_IDLE_MAX_MS, so an idle platform leaves its database alone.
+  JOB_POLL_MS: integer(1000, 50, 'milliseconds between looks for jobs while there is work'),
+  JOB_POLL_IDLE_MAX_MS: integer(300_000, 50, 'the longest wait between looks for jobs while idle'),
+  // Database connections idle this long are closed (0 keeps them), so the database can pause.
+  DB_POOL_IDLE_TIMEOUT_MS: integer(10_000, 0, 'milliseconds an unused database connection is kept'),
   LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
 });
 
@@ -152,7 +166,7 @@ export interface PlatformConfig {
   role: PlatformRole;
   port: number;
   /** `url` has no password when `passwordSecretArn` is set: the pool reads it from that secret. */
-  database: { url: string; ssl: boolean; passwordSecretArn: string | undefined };
+  database: { url: string; ssl: boolean; passwordSecretArn: string | undefined; idleTimeoutMs: number };
   masterKey: string;
   harnessTokenSigningKey: string;
   secretStore: { kind: 'local'; encryptionKey: Buffer } | { kind: 'kms'; kmsKeyArn: string };
@@ -168,6 +182,10 @@ export interface PlatformConfig {
   preinstalledGithubRepo: string | undefined;
   warmPool: { size: number; recentAgentHours: number; maxProvisioning: number; ttlMinutes: number };
   sessionCreatingTimeoutMs: number;
+  /** Turn deadline and stall grace (sessions/turns.ts). */
+  turns: { turnTimeoutMs: number; stallGraceMs: number; pollMs: number };
+  /** The job runner's poll back-off (jobs/job-runner.ts). */
+  jobPolling: { busyMs: number; idleMaxMs: number };
   logLevel: Env['LOG_LEVEL'];
   ecs: EcsSandboxConfig | undefined;
 }
@@ -287,6 +305,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
       url: databaseUrl(env),
       ssl: env.DB_SSL === 'require',
       passwordSecretArn: env.DB_SECRET_ARN,
+      idleTimeoutMs: env.DB_POOL_IDLE_TIMEOUT_MS,
     },
     masterKey: env.MASTER_KEY!,
     harnessTokenSigningKey: env.HARNESS_TOKEN_SIGNING_KEY!,
@@ -309,6 +328,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
       ttlMinutes: env.WARM_POOL_TTL_MINUTES,
     },
     sessionCreatingTimeoutMs: env.SESSION_CREATING_TIMEOUT_MS,
+    turns: {
+      turnTimeoutMs: env.TURN_TIMEOUT_MS,
+      stallGraceMs: env.HARNESS_STALL_GRACE_MS,
+      pollMs: TURN_POLL_MS,
+    },
+    jobPolling: {
+      busyMs: env.JOB_POLL_MS,
+      idleMaxMs: Math.max(env.JOB_POLL_MS, env.JOB_POLL_IDLE_MAX_MS),
+    },
     logLevel: env.LOG_LEVEL,
     ecs,
   };

@@ -16,7 +16,7 @@ import { LocalSandboxLauncher } from './sandbox/local/local-launcher';
 import { KmsSecretStore } from './secrets/kms';
 import { LocalSecretStore } from './secrets/local';
 import type { SecretStore } from './secrets/secret-store';
-import { createLogger, type Logger } from './worker/logger';
+import { createLogger, type Logger } from './logger';
 import { createPlatformRuntime } from './worker/runtime';
 
 function secretStoreFor(config: PlatformConfig): SecretStore {
@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const db = createPool({
     url: config.database.url,
+    idleTimeoutMs: config.database.idleTimeoutMs,
     ssl: config.database.ssl ? { rejectUnauthorized: true } : undefined,
     // RDS rotates the password: new connections take the current one from the secret (cached 60 s).
     password: config.database.passwordSecretArn

@@ -7,6 +7,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { requireBearer } from './auth';
 import { BODY_LIMITS } from './body-limits';
+import { drainRequest } from './drain-request';
 import type { ApiDeps, RouteOptions } from './deps';
 import { HttpError } from './errors';
 import { fastSerializerCompiler, RequestValidationError, zodValidatorCompiler } from './schema-compilers';
@@ -129,6 +130,8 @@ function installErrorHandling(app: FastifyInstance): void {
 
   app.setErrorHandler(async (err: FastifyError, request, reply) => {
     const { status, message } = describeError(err);
+    // A refused body may still be on its way: let the client finish sending, so it reads this answer.
+    if (status < 500) await drainRequest(request.raw);
     if (status >= 500) {
       // Message and code only: no stack, no request body, no SQL parameters.
       request.log.error({ err: { name: err.name, code: err.code, message: err.message } }, 'request failed');

@@ -7,4 +7,6 @@ export const BODY_LIMITS = {
   default: 256 * 1024,
   skill: 1024 * 1024,
   agent: 12 * 1024 * 1024,
+  /** The opencode passthrough: prompts with images, as opencode's own server takes them. */
+  opencode: 12 * 1024 * 1024,
 } as const;

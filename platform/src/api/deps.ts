@@ -1,31 +1,15 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
+import type { Diagnosis } from '../diagnose/diagnose';
+import type { SandboxCallbacks } from '../lifecycle/sandbox-callbacks';
 import type { SecretStore } from '../secrets/secret-store';
+import type { SessionService } from '../sessions/session-service';
 
 /**
- * What the API needs from the runtime's session machinery. The runtime implements
- * it (platform/src/worker/...) and may add the methods its own routes
- * (routes/sessions.ts) need, here or by declaration merging:
- *   declare module '../api/deps' { interface SessionService { create(...): ... } }
+ * Everything the HTTP API depends on; built once by the runtime (worker/runtime.ts:
+ * `runtime.api`) or a test, and passed to buildApp. Every member is required: a
+ * process that serves the API serves all of it, no route is left out quietly.
  */
-export interface SessionService {
-  /**
-   * Stops every live session and warm sandbox of the agent and marks them dead.
-   * Called by DELETE /agents/{id} before the agent row goes; must be idempotent.
-   */
-  stopAllForAgent(agentId: string): Promise<void>;
-}
-
-/**
- * Anything else the runtime's routes (sessions, internal) need: token signing key,
- * launcher, job queue... Declared by the runtime through declaration merging, so
- * this file never has to know their types:
- *   declare module '../api/deps' { interface RuntimeServices { launcher: SandboxLauncher } }
- */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface RuntimeServices {}
-
-/** Everything the HTTP API depends on; built once by main.ts (or a test) and passed to buildApp. */
 export interface ApiDeps {
   db: pg.Pool;
   /** The bearer token of every public route. */
@@ -34,8 +18,12 @@ export interface ApiDeps {
   secretStore: SecretStore;
   /** Structured JSON logger (pino). Never given secret values. */
   log: FastifyBaseLogger;
+  /** Sessions: create, read, send, stop (and stopping all of a deleted agent's). */
   sessions: SessionService;
-  runtime?: Partial<RuntimeServices>;
+  /** The sandbox callback routes (/internal/*): boot spec and phase reports. */
+  sandboxCallbacks: SandboxCallbacks;
+  /** GET /sessions/{id}/diagnose; null for an unknown session. */
+  diagnose: (sessionId: string) => Promise<Diagnosis | null>;
 }
 
 /** Options every route plugin receives. */

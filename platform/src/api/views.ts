@@ -1,5 +1,6 @@
 import { TUI_HARNESS_IDS } from '@lap/sandbox-protocol';
 import { unboundEnvVars } from '../agents/bindings';
+import { promptWithSkills } from '../agents/prompt';
 import type { AgentRecord } from '../db/agents';
 import type { MemoryRecord } from '../db/memories';
 import type { SkillRecord } from '../db/skills';
@@ -15,7 +16,7 @@ export function agentView(agent: AgentRecord): Agent {
     id: agent.id,
     name: agent.name,
     model: agent.model,
-    prompt: agent.prompt,
+    prompt: promptWithSkills(agent.prompt, agent.attached_skills),
     harness_id: agent.harness_id,
     supports_tui: TUI_HARNESS_IDS.includes(agent.harness_id),
     harness_image: agent.harness_image,
@@ -31,6 +32,7 @@ export function agentView(agent: AgentRecord): Agent {
     deny_out: agent.deny_out,
     sandbox_files: agent.sandbox_files,
     pfp_url: agent.pfp_url,
+    template_id: agent.template_id,
     litellm_api_base: agent.litellm_api_base,
     created_at: agent.created_at.toISOString(),
     updated_at: agent.updated_at.toISOString(),

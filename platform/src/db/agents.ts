@@ -25,14 +25,18 @@ export interface AgentRecord {
   deny_out: string[];
   sandbox_files: SandboxFile[];
   pfp_url: string | null;
+  /** Free text the upstream clients send and show (the SDK's templateId); nothing reads it. */
+  template_id: string | null;
   created_at: Date;
   updated_at: Date;
   attached_skill_ids: string[];
+  /** The agent's copies of its skills in attach order (the prompt shows them as blocks). */
+  attached_skills: Array<{ skill_id: string; content: string }>;
 }
 
 export type NewAgent = Omit<
   AgentRecord,
-  'created_at' | 'updated_at' | 'attached_skill_ids' | 'harness_image'
+  'created_at' | 'updated_at' | 'attached_skill_ids' | 'attached_skills' | 'harness_image'
 >;
 
 /** Columns PATCH may change (the route maps API fields onto these). */
@@ -74,15 +78,18 @@ const JSON_COLUMNS = new Set(['mcp_servers', 'sandbox_files', 'env_var_hosts']);
 
 const AGENT_COLUMNS = `a.id, a.name, a.model, a.prompt, a.harness_id, a.harness_image, a.repo_url, a.branch,
   a.requirements, a.mcp_servers, a.env_var_keys, a.env_vars_ciphertext, a.env_var_hosts, a.litellm_api_base,
-  a.litellm_api_key_ciphertext, a.allow_out, a.deny_out, a.sandbox_files, a.pfp_url, a.created_at, a.updated_at,
-  ARRAY(SELECT s.skill_id::text FROM agent_skills s WHERE s.agent_id = a.id ORDER BY s.position) AS attached_skill_ids`;
+  a.litellm_api_key_ciphertext, a.allow_out, a.deny_out, a.sandbox_files, a.pfp_url, a.template_id, a.created_at,
+  a.updated_at,
+  ARRAY(SELECT s.skill_id::text FROM agent_skills s WHERE s.agent_id = a.id ORDER BY s.position) AS attached_skill_ids,
+  (SELECT coalesce(json_agg(json_build_object('skill_id', s.skill_id::text, 'content', s.content) ORDER BY s.position),
+     '[]'::json) FROM agent_skills s WHERE s.agent_id = a.id) AS attached_skills`;
 
 export async function insertAgent(db: Queryable, agent: NewAgent): Promise<void> {
   await db.query(
     `INSERT INTO agents (id, name, model, prompt, harness_id, repo_url, branch, requirements, mcp_servers,
        env_var_keys, env_vars_ciphertext, litellm_api_base, litellm_api_key_ciphertext, allow_out, deny_out,
-       sandbox_files, pfp_url, env_var_hosts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+       sandbox_files, pfp_url, env_var_hosts, template_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
     [
       agent.id,
       agent.name,
@@ -102,6 +109,7 @@ export async function insertAgent(db: Queryable, agent: NewAgent): Promise<void>
       JSON.stringify(agent.sandbox_files),
       agent.pfp_url,
       JSON.stringify(agent.env_var_hosts),
+      agent.template_id,
     ],
   );
 }

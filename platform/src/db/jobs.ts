@@ -135,3 +135,12 @@ export async function jobsOfSession(db: Queryable, sessionId: string): Promise<J
   ]);
   return rows;
 }
+
+/** The session's initial prompt is still queued or running (a message waits behind it). */
+export async function initialPromptPending(db: Queryable, sessionId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `SELECT 1 FROM jobs WHERE session_id = $1 AND kind = 'deliver_initial_prompt' AND status IN ('queued', 'running')`,
+    [sessionId],
+  );
+  return (rowCount ?? 0) > 0;
+}

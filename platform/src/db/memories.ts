@@ -34,13 +34,13 @@ export async function insertMemory(
 
 /**
  * The agent's memories matching the filters (substring of text, case-insensitive;
- * exact tag). Reading counts as applying: every returned memory gets
+ * exact tag), disabled ones only when asked for. Reading counts as applying: every returned memory gets
  * times_applied + 1 and last_applied_at = now(), in the same statement.
  */
 export async function readMemories(
   db: Queryable,
   agentId: string,
-  filter: { q?: string; tag?: string },
+  filter: { q?: string; tag?: string; include_disabled?: boolean },
 ): Promise<MemoryRecord[]> {
   const { rows } = await db.query<MemoryRecord>(
     `WITH applied AS (
@@ -48,9 +48,10 @@ export async function readMemories(
         WHERE agent_id = $1
           AND ($2::text IS NULL OR strpos(lower(text), lower($2)) > 0)
           AND ($3::text IS NULL OR $3 = ANY (tags))
+          AND ($4 OR NOT disabled)
         RETURNING ${MEMORY_COLUMNS})
      SELECT * FROM applied ORDER BY ${MEMORY_ORDER}`,
-    [agentId, filter.q ?? null, filter.tag ?? null],
+    [agentId, filter.q ?? null, filter.tag ?? null, filter.include_disabled === true],
   );
   return rows;
 }

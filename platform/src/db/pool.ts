@@ -10,6 +10,11 @@ export interface PoolOptions {
   max?: number;
   /** TLS to the database (RDS/Aurora): passed through to node-postgres. */
   ssl?: pg.PoolConfig['ssl'];
+  /**
+   * Connections unused this long are closed (default 10 s; 0 keeps them): a platform
+   * with nothing to do holds no connection, so a serverless database can pause.
+   */
+  idleTimeoutMs?: number;
   /** Where to report errors of idle connections (a restarted database); they would otherwise crash the process. */
   onIdleError?: (err: Error) => void;
   /**
@@ -37,7 +42,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     ...connectionSettings(options.url, options.password),
     max: options.max ?? 10,
     ssl: options.ssl,
-    idleTimeoutMillis: 30_000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 10_000,
     connectionTimeoutMillis: 10_000,
   });
   pool.on('error', (err) => options.onIdleError?.(err));

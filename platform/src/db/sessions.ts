@@ -1,4 +1,10 @@
-/** All SQL about sessions. Status changes are guarded in the WHERE clause, so racing writers cannot undo each other. */
+/**
+ * All SQL about sessions. Every status change is one conditional UPDATE whose WHERE
+ * names the statuses it may leave, so racing writers cannot undo each other. Which
+ * statuses those are is decided in one place, lifecycle/session-states.ts: the
+ * status-writing functions here take them as `from` and are imported nowhere else
+ * (an eslint rule says so).
+ */
 import { SESSION_PHASES, type MessagePart, type SessionPhase } from '@lap/sandbox-protocol';
 import { isUuid, type Queryable } from './pool';
 
@@ -16,6 +22,7 @@ export interface SessionRow {
   vault_admin_url: string | null;
   tty_url: string | null;
   warm_sandbox_id: string | null;
+  harness_session_id: string | null;
   initial_prompt: string | null;
   response: { parts: MessagePart[] } | null;
   failure_reason: string | null;
@@ -24,6 +31,15 @@ export interface SessionRow {
   created_at: Date;
   ready_at: Date | null;
   ended_at: Date | null;
+}
+
+/** A session with its agent's harness (the views say whether it has a terminal). */
+export interface SessionWithHarness extends SessionRow {
+  harness_id: string;
+}
+
+export interface SessionListRow extends SessionWithHarness {
+  agent_name: string | null;
 }
 
 const PHASES = [...SESSION_PHASES] as string[];
@@ -39,15 +55,13 @@ export async function insertSession(
   return rows[0]!;
 }
 
-export async function getSession(db: Queryable, id: string): Promise<SessionRow | null> {
+export async function getSession(db: Queryable, id: string): Promise<SessionWithHarness | null> {
   if (!isUuid(id)) return null;
-  const { rows } = await db.query<SessionRow>('SELECT * FROM sessions WHERE id = $1', [id]);
+  const { rows } = await db.query<SessionWithHarness>(
+    'SELECT s.*, a.harness_id FROM sessions s JOIN agents a ON a.id = s.agent_id WHERE s.id = $1',
+    [id],
+  );
   return rows[0] ?? null;
-}
-
-export interface SessionListRow extends SessionRow {
-  agent_name: string | null;
-  harness_id: string;
 }
 
 export async function listSessions(
@@ -71,20 +85,20 @@ export async function listSessions(
 }
 
 /**
- * Moves a creating session forward to `phase`. Never backwards: harness callbacks
- * and the worker's own updates may arrive out of order. Returns whether it moved.
+ * Moves a session forward to `phase` while it is in one of `from`. Never backwards:
+ * harness callbacks and the bring-up's own updates may arrive out of order. Returns
+ * whether it moved.
  */
-export async function advancePhase(
+export async function writeSessionPhase(
   db: Queryable,
   id: string,
-  phase: SessionPhase,
-  detail: string | null = null,
+  change: { phase: SessionPhase; detail: string | null; from: readonly SessionStatus[] },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE sessions SET phase = $2, phase_detail = $3
-     WHERE id = $1 AND status = 'creating'
+     WHERE id = $1 AND status = ANY($5::text[])
        AND coalesce(array_position($4::text[], phase), 0) < array_position($4::text[], $2::text)`,
-    [id, phase, detail, PHASES],
+    [id, change.phase, change.detail, PHASES, change.from],
   );
   return (rowCount ?? 0) > 0;
 }
@@ -102,75 +116,163 @@ export async function recordSandbox(
   );
 }
 
-/** The sandbox of a cold start was replaced (resumed bring-up): forget the old one. */
-export async function clearSandbox(db: Queryable, id: string): Promise<void> {
+/** The harness's conversation id, once seen on its /health (never overwritten by null). */
+export async function recordHarnessSessionId(
+  db: Queryable,
+  id: string,
+  harnessSessionId: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE sessions SET harness_session_id = $2 WHERE id = $1 AND harness_session_id IS DISTINCT FROM $2`,
+    [id, harnessSessionId],
+  );
+}
+
+/** The sandbox of a cold start is replaced (resumed bring-up): forget the old one, back to the first phase. */
+export async function resetSessionSandbox(
+  db: Queryable,
+  id: string,
+  from: readonly SessionStatus[],
+): Promise<void> {
   await db.query(
     `UPDATE sessions SET sandbox_ref = NULL, sandbox_url = NULL, vault_admin_url = NULL, phase = 'creating_sandbox'
-     WHERE id = $1 AND status = 'creating'`,
-    [id],
+     WHERE id = $1 AND status = ANY($2::text[])`,
+    [id, from],
   );
 }
 
-export async function markSessionReady(
+/** -> ready with the sandbox's addresses (a cold start's end, or a claimed warm sandbox). */
+export async function writeSessionReady(
   db: Queryable,
   id: string,
-  sandbox: { sandboxUrl: string; ttyUrl: string | null },
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE sessions SET status = 'ready', phase = 'ready', phase_detail = NULL, sandbox_url = $2, tty_url = $3,
-       ready_at = now(), last_seen_at = now()
-     WHERE id = $1 AND status = 'creating'`,
-    [id, sandbox.sandboxUrl, sandbox.ttyUrl],
-  );
-  return (rowCount ?? 0) > 0;
-}
-
-/** A claimed warm sandbox: the session is ready at once. */
-export async function attachWarmSandbox(
-  db: Queryable,
-  id: string,
-  warm: {
-    warmSandboxId: string;
-    ref: string;
+  sandbox: {
     sandboxUrl: string;
-    vaultAdminUrl: string | null;
     ttyUrl: string | null;
+    harnessSessionId: string | null;
+    warm?: { warmSandboxId: string; ref: string; vaultAdminUrl: string | null };
   },
-): Promise<SessionRow> {
-  const { rows } = await db.query<SessionRow>(
-    `UPDATE sessions SET status = 'ready', phase = 'ready', warm_sandbox_id = $2, sandbox_ref = $3, sandbox_url = $4,
-       vault_admin_url = $5, tty_url = $6, ready_at = now(), last_seen_at = now()
-     WHERE id = $1 RETURNING *`,
-    [id, warm.warmSandboxId, warm.ref, warm.sandboxUrl, warm.vaultAdminUrl, warm.ttyUrl],
-  );
-  return rows[0]!;
-}
-
-/** creating -> failed. Returns the row when this call made the change. */
-export async function failSession(db: Queryable, id: string, reason: string): Promise<SessionRow | null> {
-  const { rows } = await db.query<SessionRow>(
-    `UPDATE sessions SET status = 'failed', failure_reason = $2, ended_at = now()
-     WHERE id = $1 AND status = 'creating' RETURNING *`,
-    [id, reason],
-  );
-  return rows[0] ?? null;
-}
-
-/** creating/ready -> dead. Returns the row when this call made the change. */
-export async function markSessionDead(
-  db: Queryable,
-  id: string,
-  reason: string | null,
+  from: readonly SessionStatus[],
 ): Promise<SessionRow | null> {
   const { rows } = await db.query<SessionRow>(
-    `UPDATE sessions SET status = 'dead', failure_reason = coalesce($2, failure_reason), ended_at = now()
-     WHERE id = $1 AND status IN ('creating', 'ready') RETURNING *`,
-    [id, reason],
+    `UPDATE sessions SET status = 'ready', phase = 'ready', phase_detail = NULL, sandbox_url = $2, tty_url = $3,
+       harness_session_id = coalesce($4, harness_session_id),
+       warm_sandbox_id = coalesce($5, warm_sandbox_id), sandbox_ref = coalesce($6, sandbox_ref),
+       vault_admin_url = coalesce($7, vault_admin_url), ready_at = now(), last_seen_at = now()
+     WHERE id = $1 AND status = ANY($8::text[]) RETURNING *`,
+    [
+      id,
+      sandbox.sandboxUrl,
+      sandbox.ttyUrl,
+      sandbox.harnessSessionId,
+      sandbox.warm?.warmSandboxId ?? null,
+      sandbox.warm?.ref ?? null,
+      sandbox.warm?.vaultAdminUrl ?? null,
+      from,
+    ],
   );
   return rows[0] ?? null;
 }
 
-/** A message went through: store the reply and reset the idle clock. */
+/**
+ * -> `to` (failed or dead) with the reason (kept when `reason` is null: a user stop is
+ * no failure). Returns the row when this call made the change.
+ */
+export async function writeSessionEnded(
+  db: Queryable,
+  id: string,
+  change: { to: 'failed' | 'dead'; reason: string | null; from: readonly SessionStatus[] },
+): Promise<SessionRow | null> {
+  const { rows } = await db.query<SessionRow>(
+    `UPDATE sessions SET status = $2, failure_reason = coalesce($3, failure_reason), ended_at = now()
+     WHERE id = $1 AND status = ANY($4::text[]) RETURNING *`,
+    [id, change.to, change.reason, change.from],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * The sessions whose sandbox this is (a task ARN or a local ref) end: each moves to
+ * the status `to` maps its current status to, with the reason. Returns the rows changed.
+ */
+export async function writeSessionsOfSandboxEnded(
+  db: Queryable,
+  ref: string,
+  to: Partial<Record<SessionStatus, 'failed' | 'dead'>>,
+  reason: string,
+): Promise<SessionRow[]> {
+  const from = Object.keys(to);
+  const { rows } = await db.query<SessionRow>(
+    `UPDATE sessions SET status = ($4::jsonb ->> status), failure_reason = $2, ended_at = now()
+     WHERE sandbox_ref = $1 AND status = ANY($3::text[]) RETURNING *`,
+    [ref, reason, from, JSON.stringify(to)],
+  );
+  return rows;
+}
+
+/** Sessions in `from` created more than `timeoutMs` ago -> failed (the sweep behind each bring-up's own deadline). */
+export async function writeTimedOutSessionsFailed(
+  db: Queryable,
+  timeoutMs: number,
+  from: readonly SessionStatus[],
+): Promise<SessionRow[]> {
+  const { rows } = await db.query<SessionRow>(
+    `UPDATE sessions SET status = 'failed', ended_at = now(),
+       failure_reason = 'sandbox did not become ready within ' || ($1::bigint / 1000) || ' s (last phase: ' || phase || ')'
+     WHERE status = ANY($2::text[]) AND created_at < now() - ($1::bigint * interval '1 millisecond') RETURNING *`,
+    [timeoutMs, from],
+  );
+  return rows;
+}
+
+export interface ReapedSession {
+  id: string;
+  agent_id: string;
+  sandbox_ref: string | null;
+  failure_reason: string | null;
+}
+
+/**
+ * Sessions in `from` with no message for longer than their own idle_timeout_ms -> dead.
+ * Rows are picked with FOR UPDATE SKIP LOCKED, so two overlapping reaper runs split
+ * the work: each row is returned (and its sandbox stopped) by one run only.
+ */
+export async function writeIdleSessionsDead(
+  db: Queryable,
+  from: readonly SessionStatus[],
+): Promise<ReapedSession[]> {
+  const { rows } = await db.query<ReapedSession>(
+    `UPDATE sessions s SET status = 'dead', ended_at = now(),
+       failure_reason = 'idle timeout: no message for ' || (s.idle_timeout_ms / 1000) || ' s (idle_timeout_ms)'
+     WHERE s.id IN (
+       SELECT id FROM sessions
+       WHERE status = ANY($1::text[]) AND last_seen_at < now() - idle_timeout_ms * interval '1 millisecond'
+       FOR UPDATE SKIP LOCKED
+     ) AND s.status = ANY($1::text[])
+     RETURNING s.id, s.agent_id, s.sandbox_ref, s.failure_reason`,
+    [from],
+  );
+  return rows;
+}
+
+/** Every session in `from` -> dead with the reason (local mode: its sandboxes ended with the process). */
+export async function writeAllSessionsDead(
+  db: Queryable,
+  reason: string,
+  from: readonly SessionStatus[],
+): Promise<SessionRow[]> {
+  const { rows } = await db.query<SessionRow>(
+    `UPDATE sessions SET status = 'dead', failure_reason = $1, ended_at = now()
+     WHERE status = ANY($2::text[]) RETURNING *`,
+    [reason, from],
+  );
+  return rows;
+}
+
+/**
+ * A turn went through: store the reply and reset the idle clock. PostgreSQL's jsonb
+ * cannot hold U+0000 or lone surrogates, which a model may well produce: those are
+ * replaced by U+FFFD here, so storing a reply can never fail on its content.
+ */
 export async function recordResponse(
   db: Queryable,
   id: string,
@@ -178,8 +280,17 @@ export async function recordResponse(
 ): Promise<void> {
   await db.query(`UPDATE sessions SET response = $2, last_seen_at = now() WHERE id = $1`, [
     id,
-    JSON.stringify(response),
+    storableJson(response),
   ]);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** JSON text jsonb accepts: NUL and lone surrogates become U+FFFD (JSON.stringify escapes them). */
+export function storableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD').replace(LONE_SURROGATE, '\uFFFD') : v,
+  );
 }
 
 export async function touchSession(db: Queryable, id: string): Promise<void> {
@@ -192,24 +303,4 @@ export async function liveSessionsOfAgent(db: Queryable, agentId: string): Promi
     [agentId],
   );
   return rows;
-}
-
-/** Sessions still creating after the timeout are failed (the sweep behind the per-job deadline). */
-export async function failTimedOutCreatingSessions(db: Queryable, timeoutMs: number): Promise<SessionRow[]> {
-  const { rows } = await db.query<SessionRow>(
-    `UPDATE sessions SET status = 'failed', ended_at = now(),
-       failure_reason = 'sandbox did not become ready within ' || ($1::bigint / 1000) || ' s (last phase: ' || phase || ')'
-     WHERE status = 'creating' AND created_at < now() - ($1::bigint * interval '1 millisecond') RETURNING *`,
-    [timeoutMs],
-  );
-  return rows;
-}
-
-/** Local mode start: the sandboxes of a previous run are gone, so its ready sessions are dead. */
-export async function endReadySessions(db: Queryable, reason: string): Promise<number> {
-  const { rowCount } = await db.query(
-    `UPDATE sessions SET status = 'dead', failure_reason = $1, ended_at = now() WHERE status = 'ready'`,
-    [reason],
-  );
-  return rowCount ?? 0;
 }

@@ -17,6 +17,7 @@ export interface WarmSandboxRow {
   sandbox_url: string | null;
   vault_admin_url: string | null;
   session_id: string | null;
+  harness_session_id: string | null;
   failure_reason: string | null;
   created_at: Date;
   ready_at: Date | null;
@@ -174,6 +175,25 @@ export async function markWarmSandboxWarm(db: Queryable, id: string): Promise<bo
     [id],
   );
   return (rowCount ?? 0) > 0;
+}
+
+/** The harness's conversation id of a warm sandbox, once seen on its /health. */
+export async function recordWarmHarnessSessionId(
+  db: Queryable,
+  id: string,
+  harnessSessionId: string,
+): Promise<void> {
+  await db.query(`UPDATE warm_sandboxes SET harness_session_id = $2 WHERE id = $1`, [id, harnessSessionId]);
+}
+
+/** Every live (provisioning or warm) row -> dead: local mode's sandboxes ended with its previous process. */
+export async function markAllLiveWarmSandboxesDead(db: Queryable, reason: string): Promise<WarmSandboxRow[]> {
+  const { rows } = await db.query<WarmSandboxRow>(
+    `UPDATE warm_sandboxes SET status = 'dead', failure_reason = $1, ended_at = now()
+     WHERE status IN ('provisioning', 'warm') RETURNING *`,
+    [reason],
+  );
+  return rows;
 }
 
 /** provisioning/warm -> dead. Returns the row when this call made the change (its task is the caller's to stop). */

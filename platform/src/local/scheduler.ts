@@ -2,7 +2,7 @@
  * Local mode's stand-in for EventBridge Scheduler: runs each periodic task (warm
  * pool pass, idle reaper) on its own interval, never two runs of one task at once.
  */
-import type { Logger } from '../worker/logger';
+import type { Logger } from '../logger';
 
 export interface PeriodicTask {
   name: string;

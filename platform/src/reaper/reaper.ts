@@ -10,12 +10,12 @@
  * look like orphans to it between the other's database updates and its stops.
  */
 import type pg from 'pg';
-import { ownedSandboxRefs, reapIdleSessions, type TaggedSandbox } from '../db/reaper';
 import { isUuid } from '../db/pool';
-import { failTimedOutCreatingSessions } from '../db/sessions';
+import { ownedSandboxRefs, type TaggedSandbox } from '../db/reaper';
 import { recycleWarmSandboxes } from '../db/warm-pool';
+import { failTimedOutCreating, reapIdleSessions } from '../lifecycle/session-states';
 import type { SandboxLauncher } from '../sandbox/launcher';
-import type { Logger } from '../worker/logger';
+import type { Logger } from '../logger';
 
 export interface ReaperDeps {
   db: pg.Pool;
@@ -85,7 +85,7 @@ async function reap(deps: ReaperDeps): Promise<ReaperResult> {
   };
 
   const idle = await timed(() => reapIdleSessions(db));
-  const timedOut = await timed(() => failTimedOutCreatingSessions(db, deps.creatingTimeoutMs));
+  const timedOut = await timed(() => failTimedOutCreating(db, deps.creatingTimeoutMs));
   const staleWarm = await timed(() => recycleWarmSandboxes(db, null));
   const stops: Array<{ ref: string; reason: string; fields: Record<string, unknown> }> = [
     ...idle.flatMap((s) =>

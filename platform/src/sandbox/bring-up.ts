@@ -2,18 +2,19 @@
  * The steps that bring a sandbox up, shared by session cold starts (worker) and
  * the warm pool: launch, wait until running, push the real secrets to the vault,
  * wait until the harness listens. Each step is independent of sessions and of the
- * database; callers report phases through the callbacks.
+ * database; the one bring-up sequence (bring-up/bring-up.ts) reports phases through
+ * the callbacks.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import {
   HARNESS_PORT,
   VAULT_ADMIN_SERVER_NAME,
-  type HarnessHealth,
   type HarnessId,
   type VaultSecretsPush,
   type VaultSecretsPushResult,
 } from '@lap/sandbox-protocol';
+import { probeHarness } from '../harness/client';
 import type { SandboxFailure, SandboxLauncher, SandboxState } from './launcher';
 import { callbackToken, harnessToken, newVaultAdminToken } from './tokens';
 
@@ -163,51 +164,34 @@ export async function pushVaultSecrets(input: {
 
 export type ReportedHarnessPhase = { state: 'listening' } | { state: 'failed'; reason: string } | null;
 
+/** The harness's conversation id as its /health reports it (contract 7), when it does. */
+export type ReadyHarness = { harnessSessionId: string | null };
+
 /**
  * Waits until the harness listens. The harness's own callback (harness_listening,
  * read through `reportedPhase`) is the primary signal; a direct probe of
  * GET /health answering `ok` also counts, for sandboxes whose callback cannot
- * reach the platform. `onAnswering` runs once, when the harness first answers.
+ * reach the platform.
  */
 export async function awaitHarnessReady(input: {
   harnessUrl: string;
   reportedPhase: () => Promise<ReportedHarnessPhase>;
-  onAnswering?: () => Promise<void> | void;
   wait: WaitOptions;
-}): Promise<void> {
+}): Promise<ReadyHarness> {
   let answered = false;
   for (;;) {
     input.wait.signal?.throwIfAborted();
     const reported = await input.reportedPhase();
     if (reported?.state === 'failed') throw new BringUpError(`harness failed to start: ${reported.reason}`);
     const health = await probeHarness(input.harnessUrl, 2000);
-    if (health && !answered) {
-      answered = true;
-      await input.onAnswering?.();
-    }
-    if (reported?.state === 'listening' || health?.status === 'ok') return;
+    answered ||= health !== null;
+    if (health?.status === 'ok' || (reported?.state === 'listening' && health))
+      return { harnessSessionId: health.harness_session_id ?? null };
+    if (reported?.state === 'listening') return { harnessSessionId: null };
     if (remaining(input.wait.deadline) <= 0)
       throw new BringUpError(
         answered ? 'harness did not finish booting in time' : 'harness did not answer in time',
       );
     await sleep(Math.min(input.wait.pollMs ?? 500, Math.max(remaining(input.wait.deadline), 1)));
-  }
-}
-
-/** GET /health of a harness; null when it does not answer. */
-export async function probeHarness(harnessUrl: string, timeoutMs: number): Promise<HarnessHealth | null> {
-  try {
-    const res = await request(new URL('/health', harnessUrl), {
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      return null;
-    }
-    return (await res.body.json()) as HarnessHealth;
-  } catch {
-    return null;
   }
 }

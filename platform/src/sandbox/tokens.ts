@@ -42,3 +42,8 @@ export function egressToken(key: string, sandboxId: string, taskIp: string): str
 export function newVaultAdminToken(): string {
   return crypto.randomBytes(32).toString('hex');
 }
+
+/** The sandbox id a session's tokens derive from: its warm sandbox's when it claimed one. */
+export function sandboxIdOf(session: { id: string; warm_sandbox_id: string | null }): string {
+  return session.warm_sandbox_id ?? session.id;
+}

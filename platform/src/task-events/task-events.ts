@@ -1,19 +1,16 @@
 /**
  * ECS "Task State Change" events (EventBridge -> the `task-events` Lambda): a sandbox
- * task that reached STOPPED ends what it served. A session still `creating` fails and
- * a `ready` one dies, both with the classified stop reason (image pull failure, Spot
- * reclaim, container exit code, ...); a warm row dies. Tasks are found by ARN (ECS
- * events carry no tags). Every update is conditional on the current status, so
- * duplicate or late events (EventBridge delivers at least once, in any order) and
- * stops the platform asked for itself change nothing.
+ * task that reached STOPPED ends what it served, by the one rule in
+ * lifecycle/sandbox-stopped.ts, with the classified stop reason (image pull failure,
+ * Spot reclaim, container exit code, ...). Tasks are found by ARN (ECS events carry no
+ * tags). EventBridge delivers at least once, in any order: the rule's conditional
+ * updates make duplicates and late events change nothing.
  */
 import type pg from 'pg';
 import { z } from 'zod';
-import { sessionIdForSandbox } from '../db/reaper';
-import { failSession, markSessionDead } from '../db/sessions';
-import { markWarmSandboxDeadByRef } from '../db/warm-pool';
+import { endWhatSandboxServed } from '../lifecycle/sandbox-stopped';
+import type { Logger } from '../logger';
 import { sandboxStateOf } from '../sandbox/ecs/task-state';
-import type { Logger } from '../worker/logger';
 
 const keyValue = z.object({ key: z.string().optional(), value: z.string().optional() });
 
@@ -86,18 +83,19 @@ export async function handleTaskStateChange(deps: TaskEventDeps, input: unknown)
   if (task.lastStatus !== 'STOPPED') return { action: 'ignored', why: `lastStatus ${task.lastStatus}` };
 
   const state = sandboxStateOf(task);
-  const reason = state.failure?.message ?? `sandbox stopped: ${state.stopReason ?? 'no reason given'}`;
-  const sessionId = await sessionIdForSandbox(deps.db, task.taskArn);
-  const failed = sessionId ? await failSession(deps.db, sessionId, reason) : null;
-  const dead = sessionId && !failed ? await markSessionDead(deps.db, sessionId, reason) : null;
-  const warm = await markWarmSandboxDeadByRef(deps.db, task.taskArn, reason);
+  const ended = await endWhatSandboxServed(deps, {
+    ref: task.taskArn,
+    stopReason: state.stopReason,
+    failure: state.failure,
+  });
+  // A task serves one session at most (its own, or the one that claimed it warm).
   const outcome: TaskEventOutcome = {
     action: 'handled',
     taskArn: task.taskArn,
-    reason,
-    sessionFailed: failed?.id ?? null,
-    sessionDead: dead?.id ?? null,
-    warmDead: warm?.id ?? null,
+    reason: ended.reason,
+    sessionFailed: ended.sessionsFailed[0] ?? null,
+    sessionDead: ended.sessionsDead[0] ?? null,
+    warmDead: ended.warmDead,
   };
   deps.log.info({ ...outcome, failure_code: state.failure?.code ?? null }, 'sandbox task stopped');
   return outcome;

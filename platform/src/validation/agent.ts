@@ -26,7 +26,7 @@ const model = requiredText(200);
 const prompt = storableText(200_000);
 const branch = requiredText(255);
 
-/** POST /agents. Unknown fields (e.g. the SDK's template_id) are ignored. */
+/** POST /agents. Unknown fields are ignored (lap-reference section 9). */
 export const createAgentSchema = z.object({
   name: name.optional(),
   model,
@@ -44,6 +44,8 @@ export const createAgentSchema = z.object({
   deny_out: egressRulesSchema.default([]),
   sandbox_files: sandboxFilesSchema.default([]),
   pfp_url: httpUrl().optional(),
+  // Free text from the upstream clients (the SDK's templateId): stored and shown, nothing else.
+  template_id: storableText(200).optional(),
   // Per-agent LiteLLM gateway override (the SDK's litellmApiBase / litellmApiKey).
   litellm_api_base: httpUrl().optional(),
   litellm_api_key: requiredText(4096).optional(),
@@ -115,6 +117,7 @@ export const agentSchema = z.object({
   deny_out: z.array(z.string()),
   sandbox_files: z.array(sandboxFileSchema),
   pfp_url: z.string().nullable(),
+  template_id: z.string().nullable(),
   litellm_api_base: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),

@@ -42,6 +42,11 @@ export type PatchMemoryInput = z.infer<typeof patchMemorySchema>;
 export const memoryQuerySchema = z.object({
   q: storableText(1000).optional(),
   tag: storableText(64).optional(),
+  /** Disabled memories are left out of search (as upstream) unless asked for (`true`: the UI's list). */
+  include_disabled: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
 });
 export type MemoryQuery = z.infer<typeof memoryQuerySchema>;
 

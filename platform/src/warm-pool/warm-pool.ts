@@ -27,8 +27,8 @@ import {
 } from '../db/warm-pool';
 import { isUuid, withTransaction, type Queryable } from '../db/pool';
 import type { SandboxLauncher } from '../sandbox/launcher';
-import type { ClaimedWarmSandbox, WarmPool, WarmSandboxRef } from '../sandbox/warm-pool-port';
-import type { Logger } from '../worker/logger';
+import type { ClaimedWarmSandbox, WarmPool, WarmSandboxRef } from '../warm-pool/port';
+import type { Logger } from '../logger';
 import { planTopUp } from './plan';
 
 /** Same shape as the runtime's `PlatformConfig.warmPool`. */
@@ -121,7 +121,7 @@ async function stopAll(deps: Pick<WarmPoolDeps, 'launcher' | 'log'>, rows: WarmS
   }
 }
 
-/** The `WarmPool` port (platform/src/sandbox/warm-pool-port.ts) on PostgreSQL. */
+/** The `WarmPool` port (warm-pool/port.ts) on PostgreSQL. */
 export class DatabaseWarmPool implements WarmPool {
   constructor(private readonly deps: WarmPoolDeps) {}
 
@@ -140,6 +140,7 @@ export class DatabaseWarmPool implements WarmPool {
       sandboxRef: row.sandbox_ref!,
       sandboxUrl: row.sandbox_url!,
       vaultAdminUrl: row.vault_admin_url,
+      harnessSessionId: row.harness_session_id,
     };
   }
 

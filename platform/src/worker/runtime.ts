@@ -1,55 +1,58 @@
 /**
- * Wires the session runtime together: the job runner with its handlers, the
- * session manager, sandbox callbacks and diagnose, plus the creating-timeout sweep.
- * Used by the service entry (main.ts) and local mode alike.
+ * Wires a platform process together: the job runner with every handler (bring-ups,
+ * warm pool, initial prompts), the session service the API uses, the sandbox
+ * callbacks, diagnose, and the creating-timeout sweep. The service entry (main.ts)
+ * and local mode both build one; `api` is what buildApp takes.
  */
 import type pg from 'pg';
-import type { RuntimeServices, SessionService } from '../api/deps';
+import type { ApiDeps } from '../api/deps';
+import { sessionBringUpHandler, warmPoolJobHandlers } from '../bring-up/jobs';
+import { SessionEnvStash } from '../bring-up/session-env-stash';
 import type { PlatformConfig } from '../config';
-import type { JobKind } from '../db/jobs';
-import { failTimedOutCreatingSessions } from '../db/sessions';
 import { diagnoseSession } from '../diagnose/diagnose';
+import { JobRunner, type JobRunnerPolling } from '../jobs/job-runner';
+import { SandboxCallbacks } from '../lifecycle/sandbox-callbacks';
+import { failTimedOutCreating } from '../lifecycle/session-states';
+import type { Logger } from '../logger';
 import type { BootSpecSettings } from '../sandbox/boot-spec';
 import type { SandboxLauncher } from '../sandbox/launcher';
-import { noWarmPool, type WarmPool } from '../sandbox/warm-pool-port';
 import type { SecretStore } from '../secrets/secret-store';
-import { DatabaseWarmPool } from '../warm-pool/warm-pool';
-import { warmPoolJobHandlers } from '../warm-pool/warm-bring-up';
-import { sessionBringUpHandler } from './bring-up-job';
+import { SessionService } from '../sessions/session-service';
+import type { TurnSettings } from '../sessions/turns';
+import { noWarmPool, type WarmPool } from '../warm-pool/port';
+import { DatabaseWarmPool, type WarmPoolSettings } from '../warm-pool/warm-pool';
 import { initialPromptHandler } from './initial-prompt-job';
-import { JobRunner, type JobHandler } from './job-runner';
-import type { Logger } from './logger';
-import { SandboxCallbacks } from './sandbox-callbacks';
-import { SessionEnvStash } from './session-env-stash';
-import { SessionManager } from './session-service';
+import { buildVaultPush } from '../bring-up/vault-push';
 
 export interface SessionRuntimeOptions {
   db: pg.Pool;
   launcher: SandboxLauncher;
   secretStore: SecretStore;
   log: Logger;
-  warmPool?: WarmPool;
+  /** The warm pool and its settings; none: every session is a cold start. */
+  warmPool?: { pool: WarmPool; settings: WarmPoolSettings };
   signingKey: string;
   callbackUrl: string;
-  /** PEM of the deployment CA; required to push secrets (worker role). */
-  vaultCaCertPem: string | undefined;
+  /** PEM of the deployment CA (vault admin TLS). */
+  vaultCaCertPem: string;
   /** EGRESS_TOKEN_KEY, when sandboxes reach the internet only through the egress gateway. */
   egressTokenKey?: string;
   creatingTimeoutMs: number;
+  turns: TurnSettings;
   bootSpec: BootSpecSettings;
   leaseMs?: number;
-  pollMs?: number;
-  /** How often the creating-timeout sweep runs. */
+  polling?: Partial<JobRunnerPolling>;
+  /** How often the creating-timeout sweep looks (it skips while this process runs no bring-up). */
   sweepMs?: number;
-  /** Handlers of other job kinds run by the same runner (the warm pool's). */
-  extraJobHandlers?: Partial<Record<JobKind, JobHandler>>;
+  /** How often bring-up steps poll the launcher and the harness. */
+  bringUpPollMs?: number;
 }
 
 export interface SessionRuntime {
   runner: JobRunner;
-  sessionManager: SessionManager;
-  /** What buildApp needs: `deps.sessions` and `deps.runtime`. */
-  api: { sessions: SessionService; runtime: RuntimeServices };
+  sessions: SessionService;
+  /** What buildApp needs besides db, masterKey, secretStore and log. */
+  api: Pick<ApiDeps, 'sessions' | 'sandboxCallbacks' | 'diagnose'>;
   /** Claims queued jobs and sweeps timed-out sessions (the worker role). */
   startWorker(): void;
   /** Stops claiming and drains running jobs. */
@@ -60,35 +63,28 @@ export interface SessionRuntime {
 
 export function createSessionRuntime(options: SessionRuntimeOptions): SessionRuntime {
   const { db, launcher, log } = options;
-  const warmPool = options.warmPool ?? noWarmPool;
+  const warmPool = options.warmPool?.pool ?? noWarmPool;
   const sessionEnv = new SessionEnvStash();
-  const bringUp = sessionBringUpHandler({
+  const bringUpDeps = {
     db,
     launcher,
-    secretStore: options.secretStore,
-    sessionEnv,
     log,
     settings: {
       signingKey: options.signingKey,
       callbackUrl: options.callbackUrl,
-      vaultCaCertPem: options.vaultCaCertPem ?? '',
+      vaultCaCertPem: options.vaultCaCertPem,
       egressTokenKey: options.egressTokenKey,
       creatingTimeoutMs: options.creatingTimeoutMs,
-      pollMs: options.pollMs,
+      pollMs: options.bringUpPollMs,
     },
-  });
-  const runner = new JobRunner({
-    db,
-    log,
-    leaseMs: options.leaseMs,
-    pollMs: options.pollMs,
-    handlers: {
-      ...options.extraJobHandlers,
-      session_bring_up: bringUp,
-      deliver_initial_prompt: initialPromptHandler({ db, launcher, signingKey: options.signingKey, log }),
-    },
-  });
-  const sessionManager = new SessionManager({
+    buildVaultPush: (
+      agent: Parameters<typeof buildVaultPush>[1],
+      env: Parameters<typeof buildVaultPush>[2],
+      egress: Parameters<typeof buildVaultPush>[3],
+    ) => buildVaultPush(options.secretStore, agent, env, egress),
+  };
+  const runner = new JobRunner({ db, log, leaseMs: options.leaseMs, polling: options.polling, handlers: {} });
+  const sessions = new SessionService({
     db,
     launcher,
     warmPool,
@@ -96,6 +92,13 @@ export function createSessionRuntime(options: SessionRuntimeOptions): SessionRun
     sessionEnv,
     signingKey: options.signingKey,
     log,
+    creatingTimeoutMs: options.creatingTimeoutMs,
+    turns: options.turns,
+  });
+  runner.setHandlers({
+    ...(options.warmPool ? warmPoolJobHandlers({ ...bringUpDeps, warmPool: options.warmPool.settings }) : {}),
+    session_bring_up: sessionBringUpHandler({ ...bringUpDeps, sessionEnv }),
+    deliver_initial_prompt: initialPromptHandler({ db, turns: sessions.turns, log }),
   });
   const sandboxCallbacks = new SandboxCallbacks({
     db,
@@ -107,7 +110,7 @@ export function createSessionRuntime(options: SessionRuntimeOptions): SessionRun
   });
 
   async function sweepCreatingTimeouts(): Promise<string[]> {
-    const failed = await failTimedOutCreatingSessions(db, options.creatingTimeoutMs);
+    const failed = await failTimedOutCreating(db, options.creatingTimeoutMs);
     for (const s of failed) {
       sessionEnv.discard(s.id);
       if (s.sandbox_ref) await launcher.stop(s.sandbox_ref, 'creating timeout').catch(() => undefined);
@@ -119,19 +122,20 @@ export function createSessionRuntime(options: SessionRuntimeOptions): SessionRun
   let sweepTimer: NodeJS.Timeout | null = null;
   return {
     runner,
-    sessionManager,
+    sessions,
     api: {
-      sessions: sessionManager,
-      runtime: {
-        sessionManager,
-        sandboxCallbacks,
-        harnessTokenSigningKey: options.signingKey,
-        diagnose: (id) => diagnoseSession({ db, launcher, warmPool }, id),
-      },
+      sessions,
+      sandboxCallbacks,
+      diagnose: (id) => diagnoseSession({ db, launcher, warmPool }, id),
     },
     startWorker() {
       runner.start();
+      // Only sessions this process brings up can time out on its watch (the idle reaper
+      // sweeps everyone's): with no bring-up here since the last look, the query is skipped.
+      let sweptAt = Date.now();
       sweepTimer = setInterval(() => {
+        if (!runner.ranSince('session_bring_up', sweptAt)) return;
+        sweptAt = Date.now();
         sweepCreatingTimeouts().catch((err: Error) =>
           log.error({ err: { message: err.message } }, 'sweep failed'),
         );
@@ -146,28 +150,26 @@ export function createSessionRuntime(options: SessionRuntimeOptions): SessionRun
   };
 }
 
-/** The session runtime with the warm pool, from the validated platform config (service entry and local mode). */
+/** The runtime with the warm pool, from the validated platform config (service entry and local mode). */
 export function createPlatformRuntime(
   config: PlatformConfig,
   deps: { db: pg.Pool; launcher: SandboxLauncher; secretStore: SecretStore; log: Logger },
 ): { runtime: SessionRuntime; warmPool: DatabaseWarmPool } {
   const warmPool = new DatabaseWarmPool({ ...deps, settings: config.warmPool });
-  const bringUpSettings = {
+  const runtime = createSessionRuntime({
+    ...deps,
+    warmPool: { pool: warmPool, settings: config.warmPool },
     signingKey: config.harnessTokenSigningKey,
     callbackUrl: config.callbackUrl,
     vaultCaCertPem: config.vaultCaCertPem,
     egressTokenKey: config.egressTokenKey,
     creatingTimeoutMs: config.sessionCreatingTimeoutMs,
-  };
-  const runtime = createSessionRuntime({
-    ...deps,
-    ...bringUpSettings,
-    warmPool,
+    turns: config.turns,
+    polling: config.jobPolling,
     bootSpec: {
       litellmApiBase: config.litellm.apiBase,
       preinstalledGithubRepo: config.preinstalledGithubRepo,
     },
-    extraJobHandlers: warmPoolJobHandlers({ ...deps, warmPool: config.warmPool, settings: bringUpSettings }),
   });
   return { runtime, warmPool };
 }

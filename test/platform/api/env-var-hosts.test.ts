@@ -7,7 +7,7 @@
 import { DEFAULT_ENV_VAR_BINDINGS } from '@lap/sandbox-protocol';
 import { getAgent } from '../../../platform/src/db/agents';
 import { egressToken } from '../../../platform/src/sandbox/tokens';
-import { buildVaultPush } from '../../../platform/src/worker/vault-push';
+import { buildVaultPush } from '../../../platform/src/bring-up/vault-push';
 import { startRuntimeApi, type RuntimeApi } from './test-api';
 
 let api: RuntimeApi;

@@ -3,25 +3,43 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type pg from 'pg';
 import { buildApp } from '../../../platform/src/api/app';
-import type { SessionService } from '../../../platform/src/api/deps';
 import { createPool } from '../../../platform/src/db/pool';
 import { LocalSecretStore } from '../../../platform/src/secrets/local';
-import { createSessionRuntime } from '../../../platform/src/worker/runtime';
+import { createSessionRuntime, type SessionRuntime } from '../../../platform/src/worker/runtime';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { MemoryLauncher } from '../ecs/support/memory-launcher';
 
 export const MASTER_KEY = 'test-master-key-0123456789';
 export const AUTH = { authorization: `Bearer ${MASTER_KEY}` };
 
-/**
- * Agent delete only needs SessionService.stopAllForAgent; this records the calls
- * so tests can check delete asks the runtime to stop the agent's sandboxes.
- */
-export class RecordingSessionService implements SessionService {
-  readonly stoppedAgents: string[] = [];
-  async stopAllForAgent(agentId: string): Promise<void> {
-    this.stoppedAgents.push(agentId);
-  }
+/** Which agents' sessions the API asked to stop (agent delete), recorded on the real session service. */
+export interface StopRecorder {
+  stoppedAgents: string[];
+}
+
+/** The real runtime on an in-memory launcher (its worker is the caller's to start). */
+export function memoryRuntime(
+  pool: pg.Pool,
+  options: {
+    launcher?: MemoryLauncher;
+    log?: pino.Logger;
+    secretStore?: LocalSecretStore;
+    extra?: Partial<Parameters<typeof createSessionRuntime>[0]>;
+  } = {},
+): SessionRuntime {
+  return createSessionRuntime({
+    db: pool,
+    launcher: options.launcher ?? new MemoryLauncher(),
+    secretStore: options.secretStore ?? new LocalSecretStore(crypto.randomBytes(32)),
+    log: options.log ?? pino({ level: 'silent' }),
+    signingKey: 'test-signing-key-0123456789',
+    callbackUrl: 'http://127.0.0.1:9',
+    vaultCaCertPem: '',
+    creatingTimeoutMs: 60_000,
+    turns: { turnTimeoutMs: 60_000, stallGraceMs: 1000, pollMs: 100 },
+    bootSpec: { litellmApiBase: 'http://127.0.0.1:9', preinstalledGithubRepo: undefined },
+    ...options.extra,
+  });
 }
 
 export interface CallOptions {
@@ -45,7 +63,7 @@ export interface TestApi {
   baseUrl: string;
   pool: pg.Pool;
   database: TestDatabase;
-  sessions: RecordingSessionService;
+  sessions: StopRecorder;
   secretStore: LocalSecretStore;
   /** One HTTP request to the listening app, with the master key unless `headers` overrides it. */
   call(options: CallOptions): Promise<CallResult>;
@@ -55,22 +73,23 @@ export interface TestApi {
 }
 
 /**
- * The API on its own migrated database (no runtime: session routes answer without a
- * SessionManager). With `sharing`, a second web process on that API's database and
- * keys, as behind a load balancer; closing it leaves the database alone.
+ * The API on its own migrated database, with the real session runtime on an in-memory
+ * launcher whose worker never runs. With `sharing`, a second web process on that API's
+ * database and keys, as behind a load balancer; closing it leaves the database alone.
  */
 export async function startTestApi(sharing?: TestApi): Promise<TestApi> {
   const database = sharing?.database ?? (await createTestDatabase());
   const pool = createPool({ url: database.url, max: 4 });
-  const sessions = new RecordingSessionService();
   const secretStore = sharing?.secretStore ?? new LocalSecretStore(crypto.randomBytes(32));
-  const app = await buildApp({
-    db: pool,
-    masterKey: MASTER_KEY,
-    secretStore,
-    log: pino({ level: process.env.LAP_TEST_LOG_LEVEL ?? 'silent' }),
-    sessions,
-  });
+  const log = pino({ level: process.env.LAP_TEST_LOG_LEVEL ?? 'silent' });
+  const runtime = memoryRuntime(pool, { secretStore, log });
+  const sessions: StopRecorder = { stoppedAgents: [] };
+  const stopAll = runtime.sessions.stopAllForAgent.bind(runtime.sessions);
+  runtime.sessions.stopAllForAgent = async (agentId) => {
+    sessions.stoppedAgents.push(agentId);
+    await stopAll(agentId);
+  };
+  const app = await buildApp({ db: pool, masterKey: MASTER_KEY, secretStore, log, ...runtime.api });
   // A real listening server (light-my-request's inject cannot load its ESM deps under Jest).
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   const raw = (options: CallOptions) => request(baseUrl, options);
@@ -112,17 +131,7 @@ export async function startRuntimeApi(): Promise<RuntimeApi> {
   const launcher = new MemoryLauncher();
   const log = pino({ level: 'silent' });
   const secretStore = new LocalSecretStore(crypto.randomBytes(32));
-  const runtime = createSessionRuntime({
-    db: pool,
-    launcher,
-    secretStore,
-    log,
-    signingKey: 'test-signing-key-0123456789',
-    callbackUrl: 'http://127.0.0.1:9',
-    vaultCaCertPem: undefined,
-    creatingTimeoutMs: 60_000,
-    bootSpec: { litellmApiBase: 'http://127.0.0.1:9', preinstalledGithubRepo: undefined },
-  });
+  const runtime = memoryRuntime(pool, { launcher, log, secretStore });
   const app = await buildApp({ db: pool, masterKey: MASTER_KEY, secretStore, log, ...runtime.api });
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   return {

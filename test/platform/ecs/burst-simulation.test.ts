@@ -18,12 +18,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import pino from 'pino';
 import type pg from 'pg';
-import {
-  failSession,
-  markSessionDead,
-  markSessionReady,
-  recordSandbox,
-} from '../../../platform/src/db/sessions';
+import { recordSandbox } from '../../../platform/src/db/sessions';
+import { failSession, markDead, markReady } from '../../../platform/src/lifecycle/session-states';
 import { runIdleReaper } from '../../../platform/src/reaper/reaper';
 import { awaitSandboxRunning, launchSandbox } from '../../../platform/src/sandbox/bring-up';
 import { EcsSandboxLauncher } from '../../../platform/src/sandbox/ecs/ecs-sandbox-launcher';
@@ -103,7 +99,7 @@ test('1,000 sessions in a burst: each ends ready or failed with a reason, and no
         });
         if (crashes.has(id)) {
           // The process died here: its ARN was never recorded and nothing stops the task.
-          await markSessionDead(pool, id, 'deleted while its bring-up crashed');
+          await markDead(pool, id, 'deleted while its bring-up crashed');
           return;
         }
         await recordSandbox(pool, id, { ref: launched.ref });
@@ -116,7 +112,7 @@ test('1,000 sessions in a burst: each ends ready or failed with a reason, and no
           sandboxUrl: running.harnessUrl,
           vaultAdminUrl: running.vaultAdminUrl,
         });
-        await markSessionReady(pool, id, { sandboxUrl: running.harnessUrl, ttyUrl: null });
+        await markReady(pool, id, { sandboxUrl: running.harnessUrl, ttyUrl: null, harnessSessionId: null });
       } catch (err) {
         await failSession(pool, id, (err as Error).message);
       }

@@ -2,8 +2,8 @@ import pino from 'pino';
 import type pg from 'pg';
 import { getWarmSandbox, markWarmSandboxDead } from '../../../platform/src/db/warm-pool';
 import { SandboxLaunchError, type SandboxLaunchSpec } from '../../../platform/src/sandbox/launcher';
-import { LocalSecretStore } from '../../../platform/src/secrets/local';
-import { bringUpWarmSandbox, type WarmBringUpDeps } from '../../../platform/src/warm-pool/warm-bring-up';
+import { warmPoolJobHandlers } from '../../../platform/src/bring-up/jobs';
+import type { JobRow } from '../../../platform/src/db/jobs';
 import { MemoryLauncher } from './support/memory-launcher';
 import { openSeededDatabase, type Seed, type SeededDatabase } from './support/seed';
 
@@ -20,11 +20,11 @@ afterAll(async () => {
   await database?.close();
 });
 
-function deps(launcher: MemoryLauncher): WarmBringUpDeps {
+function deps(launcher: MemoryLauncher): Parameters<typeof warmPoolJobHandlers>[0] {
   return {
     db: pool,
     launcher,
-    secretStore: new LocalSecretStore(Buffer.alloc(32, 1)),
+    buildVaultPush: async () => ({ secrets: {}, allow_out: [], deny_out: [] }),
     log: pino({ level: 'silent' }),
     warmPool: { size: 2, recentAgentHours: 24, maxProvisioning: 2, ttlMinutes: 30 },
     settings: {
@@ -36,7 +36,15 @@ function deps(launcher: MemoryLauncher): WarmBringUpDeps {
     },
   };
 }
-const ctx = { signal: new AbortController().signal };
+const ctx = { signal: new AbortController().signal, workerId: 'test' };
+
+/** Runs the `warm_bring_up` job of one warm row, as the worker would. */
+function bringUpWarmSandbox(d: ReturnType<typeof deps>, id: string, context: typeof ctx): Promise<void> {
+  return warmPoolJobHandlers(d).warm_bring_up.run(
+    { payload: { warm_sandbox_id: id } } as unknown as JobRow,
+    context,
+  );
+}
 
 test('a launch refused by the capacity ends the warm row with the classified reason', async () => {
   const launcher = new MemoryLauncher();

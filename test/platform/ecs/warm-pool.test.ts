@@ -152,6 +152,7 @@ describe('claim', () => {
       expect(won).toHaveLength(1);
       expect(won[0]).toEqual({
         id: warmId,
+        harnessSessionId: null,
         sandboxRef: `arn:task/${round}`,
         sandboxUrl: 'http://10.0.0.9:4096',
         vaultAdminUrl: 'https://10.0.0.9:14323',

@@ -1,7 +1,8 @@
 import { claimNextJob, enqueueClaimedJob } from '../../../platform/src/db/jobs';
-import { advancePhase, insertSession, recordSandbox } from '../../../platform/src/db/sessions';
+import { SESSION_ENV_LOST_REASON } from '../../../platform/src/bring-up/targets';
+import { insertSession, recordSandbox } from '../../../platform/src/db/sessions';
+import { advancePhase } from '../../../platform/src/lifecycle/session-states';
 import { launchSandbox } from '../../../platform/src/sandbox/bring-up';
-import { SESSION_ENV_LOST_REASON } from '../../../platform/src/worker/bring-up-job';
 import {
   SIGNING_KEY,
   startRuntimeFixture,
@@ -115,7 +116,8 @@ describe('bring-up after a worker died', () => {
 describe('creating timeout', () => {
   let fx: RuntimeFixture;
   beforeAll(async () => {
-    fx = await startRuntimeFixture({ harnessMode: 'hang', creatingTimeoutMs: 4000 });
+    // Long enough for the vault to start on a loaded 2-core machine, short enough for a test.
+    fx = await startRuntimeFixture({ harnessMode: 'hang', creatingTimeoutMs: 10_000 });
   });
   afterAll(async () => {
     await fx?.close();
@@ -124,10 +126,10 @@ describe('creating timeout', () => {
   it('fails a session whose harness never listens within SESSION_CREATING_TIMEOUT_MS and stops its sandbox', async () => {
     const agent = await fx.api<{ id: string }>('POST', `${BASE}/agents`, { model: 'm' });
     const created = await fx.api<ApiSessionBody>('POST', `${BASE}/agents/${agent.body.id}/session`, {});
-    const failed = await waitForStatus(fx, created.body.id, ['failed', 'ready'], 15_000);
+    const failed = await waitForStatus(fx, created.body.id, ['failed', 'ready'], 25_000);
     expect(failed.status).toBe('failed');
     expect(failed.failure_reason).toMatch(
-      /^sandbox did not become ready within 4 s \(last phase: harness_ready\): harness/,
+      /^sandbox did not become ready within 10 s \(last phase: harness_ready\): harness/,
     );
     expect(failed.phase).toBe('harness_ready');
     await waitFor(
@@ -150,7 +152,7 @@ describe('creating timeout', () => {
     const row = await fx.api<ApiSessionBody>('GET', `${BASE}/sessions/${session.id}`);
     expect(row.body.status).toBe('failed');
     expect(row.body.failure_reason).toMatch(
-      /did not become ready within 4 s \(last phase: creating_sandbox\)/,
+      /did not become ready within 10 s \(last phase: creating_sandbox\)/,
     );
   });
 });

@@ -28,7 +28,7 @@ describe('platform config', () => {
       DB_PASSWORD: 'p@ss/w',
       DB_SSL: 'require',
     });
-    expect(config.database).toEqual({ url: 'postgres://u:p%40ss%2Fw@h:5432/lap', ssl: true });
+    expect(config.database).toMatchObject({ url: 'postgres://u:p%40ss%2Fw@h:5432/lap', ssl: true });
   });
 
   it('with DB_SECRET_ARN takes no DB_PASSWORD and leaves the password out of the URL', () => {
@@ -36,7 +36,11 @@ describe('platform config', () => {
     const parts = { DB_HOST: 'h', DB_NAME: 'lap', DB_USER: 'u' };
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:lap-db-AbCdEf';
     const config = loadConfig({ ...rest, ...parts, DB_SECRET_ARN: arn, DB_PASSWORD: 'stale-at-start' });
-    expect(config.database).toEqual({ url: 'postgres://u@h:5432/lap', ssl: false, passwordSecretArn: arn });
+    expect(config.database).toMatchObject({
+      url: 'postgres://u@h:5432/lap',
+      ssl: false,
+      passwordSecretArn: arn,
+    });
     expect(loadConfig({ ...rest, ...parts, DB_SECRET_ARN: arn }).database.url).toBe(
       'postgres://u@h:5432/lap',
     );

@@ -10,7 +10,7 @@ import {
 } from '../../../platform/src/db/jobs';
 import { createPool } from '../../../platform/src/db/pool';
 import { insertSession } from '../../../platform/src/db/sessions';
-import { JobRunner } from '../../../platform/src/worker/job-runner';
+import { JobRunner } from '../../../platform/src/jobs/job-runner';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 
 const LEASE = { workerId: 'w', leaseMs: 60_000, kinds: ['session_bring_up'] as const };
@@ -91,7 +91,7 @@ describe('durable job queue', () => {
       db: pool,
       log: pino({ level: 'silent' }),
       leaseMs: 1000,
-      pollMs: 50,
+      polling: { busyMs: 50, idleMaxMs: 50 },
       handlers: {
         session_bring_up: {
           run: async (job) => {

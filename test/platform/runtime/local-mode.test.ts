@@ -5,56 +5,13 @@
  * agent secret, per-session secret or gateway key in plain text in any file under
  * LAP_DATA_DIR (PostgreSQL's data and WAL included).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freeLoopbackPort } from '../../../platform/src/sandbox/local/free-port';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
-
-const ROOT = path.resolve(__dirname, '../../..');
-
-interface LocalMode {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startLocalMode(dataDir: string, port: number, env: Record<string, string>): LocalMode {
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'platform/src/local/main.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH!,
-      LAP_DATA_DIR: dataDir,
-      PORT: String(port),
-      LOG_LEVEL: 'info',
-      WARM_POOL_SIZE: '0',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitHealthy(port: number, mode: LocalMode): Promise<void> {
-  const until = Date.now() + 90_000;
-  while (Date.now() < until) {
-    if (mode.child.exitCode !== null) throw new Error(`local mode exited early:\n${mode.output()}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`local mode not healthy in time:\n${mode.output()}`);
-}
+import { killLocalMode, localApi, startLocalMode, waitHealthy, type LocalMode } from './support/local-mode';
 
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
@@ -85,10 +42,7 @@ describe('local mode (npm run local)', () => {
   let gateway: FakeLlmGateway | undefined;
 
   afterAll(async () => {
-    if (mode && mode.child.exitCode === null) {
-      mode.child.kill('SIGKILL');
-      await mode.exited;
-    }
+    await killLocalMode(mode);
     await gateway?.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
@@ -104,14 +58,7 @@ describe('local mode (npm run local)', () => {
     const printed = /MASTER_KEY=(\S+)/.exec(mode.output());
     expect(printed).not.toBeNull();
     const key = printed![1]!;
-    const api = async <T>(method: string, route: string, body?: unknown) => {
-      const res = await fetch(`http://127.0.0.1:${port}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return { status: res.status, body: (await res.json().catch(() => null)) as T };
-    };
+    const api = localApi(port, () => key);
     expect((await api('GET', '/api/v1/managed_agents/agents')).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/api/v1/managed_agents/agents`)).status).toBe(401);
 

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { keepBindingsOf } from '../../agents/bindings';
+import { withoutSkillBlocks } from '../../agents/prompt';
 import { sealAgentEnvVars, sealLitellmApiKey } from '../../agents/secrets';
 import {
   deleteAgent,
@@ -109,6 +110,7 @@ export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { de
           deny_out: body.deny_out,
           sandbox_files: body.sandbox_files,
           pfp_url: body.pfp_url ?? null,
+          template_id: body.template_id ?? null,
         });
         for (const skill of skills) await attachSkill(tx, id, skill);
       });
@@ -178,14 +180,17 @@ export const agentRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { de
       const { id } = request.params;
       const { env_vars: envVars, env_var_hosts: envVarHosts, ...fields } = request.body;
       const changes: AgentChanges = { ...fields };
-      if (envVars !== undefined || envVarHosts !== undefined) {
+      if (envVars !== undefined || envVarHosts !== undefined || typeof fields.prompt === 'string') {
         const current = await requireAgent(id);
+        // The prompt as read shows the attached skills' blocks; they are not part of what is stored.
+        if (typeof fields.prompt === 'string')
+          changes.prompt = withoutSkillBlocks(fields.prompt, current.attached_skill_ids) || null;
         const keys = envVars !== undefined ? Object.keys(envVars) : current.env_var_keys;
         if (envVarHosts !== undefined) {
           const bindingProblem = bindingKeyProblem(envVarHosts, keys);
           if (bindingProblem) throw new HttpError(400, bindingProblem);
           changes.env_var_hosts = envVarHosts;
-        } else {
+        } else if (envVars !== undefined) {
           // New env vars without new bindings: a removed key takes its binding with it.
           changes.env_var_hosts = keepBindingsOf(current.env_var_hosts, keys);
         }

@@ -1,25 +1,20 @@
 /**
  * Internal sandbox routes (harness -> platform): the boot spec and phase reports.
+ * Kept in this module of their own: contract 3 moves them to the worker's internal
+ * port, away from the public listener.
  * Authenticated with the sandbox's own CALLBACK_TOKEN (HMAC of its id), never the
  * master key; the sandbox id is a session id or a warm sandbox id.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorSchema } from '../../validation/common';
-import type { SandboxCallbacks } from '../../worker/sandbox-callbacks';
 import type { RouteOptions } from '../deps';
 import { HttpError, notFound } from '../errors';
-
-declare module '../deps' {
-  interface RuntimeServices {
-    sandboxCallbacks: SandboxCallbacks;
-  }
-}
 
 const SANDBOX = '/internal/sandboxes/:id';
 const params = z.object({ id: z.string() });
 
-const phaseReportSchema = z.strictObject({
+const phaseReportSchema = z.object({
   phase: z.enum(['cloning_repo', 'installing_deps', 'harness_listening', 'failed']),
   detail: z.string().max(2000, 'at most 2000 characters').optional(),
   failure_reason: z.string().max(4000, 'at most 4000 characters').optional(),
@@ -42,11 +37,7 @@ const bootSpecSchema = z.object({
 const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema };
 
 export const internalRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { deps }) => {
-  const callbacks = deps.runtime?.sandboxCallbacks;
-  if (!callbacks) {
-    deps.log.warn('internal sandbox routes disabled: no session runtime in this process');
-    return;
-  }
+  const callbacks = deps.sandboxCallbacks;
 
   app.addHook('onRequest', async (request) => {
     const { id } = request.params as { id?: string };

@@ -1,36 +1,37 @@
 /**
- * Session routes (lap-reference section 2): create, get, list, message, events
- * (SSE proxy of the harness), stop, delete, diagnose. The work happens in the
- * runtime's SessionManager; this file maps HTTP onto it.
+ * Session routes (lap-reference sections 2 and 9): create, get, list, message,
+ * message_stream, events, stream, the opencode passthrough, stop, delete, diagnose.
+ * The work happens in sessions/; this file maps HTTP onto it. The SSE routes follow
+ * the upstream platform's wire behaviour (see ROUTES.md).
  */
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { unboundEnvVars } from '../../agents/bindings';
 import { getAgent } from '../../db/agents';
-import type { SessionListRow, SessionRow } from '../../db/sessions';
-import type { Diagnosis } from '../../diagnose/diagnose';
-import { harnessToken } from '../../sandbox/tokens';
-import { HarnessBusyError, HarnessTurnError, HarnessUnreachableError } from '../../worker/harness-client';
-import { sandboxIdOf } from '../../worker/initial-prompt-job';
-import { SessionNotReadyError, TuiHarnessError, type SessionManager } from '../../worker/session-service';
+import type { SessionListRow, SessionWithHarness } from '../../db/sessions';
+import { openEventStream } from '../../harness/client';
+import { harnessToken, sandboxIdOf } from '../../sandbox/tokens';
+import { openSessionEvents, type FeedItem } from '../../sessions/session-events';
+import { supportsTui } from '../../sessions/session-service';
 import { errorResponses, errorSchema, idParams, paginationQuery, pageSchema } from '../../validation/common';
 import { bindingKeyProblem, envVarHostsSchema } from '../../validation/env-var-hosts';
 import { envVarsSchema } from '../../validation/env-vars';
+import { messagePartSchema, messageSchema } from '../../validation/message';
 import type { RouteOptions } from '../deps';
 import { HttpError, notFound } from '../errors';
-
-declare module '../deps' {
-  interface RuntimeServices {
-    sessionManager: SessionManager;
-    diagnose: (sessionId: string) => Promise<Diagnosis | null>;
-    harnessTokenSigningKey: string;
-  }
-}
+import { clientGone, readyWithin60s, turnHttpError } from '../session-http';
+import { opencodeRoutes } from './opencode';
+import { openSse } from './sse';
 
 const SESSIONS = '/managed_agents/sessions';
-const KEEP_ALIVE_MS = 15_000;
+/** /events: the upstream ceiling of one stream. */
+const EVENTS_MAX_MS = 600_000;
+/** /stream: the upstream ceiling of one stream, and how long it waits for ready. */
+const STREAM_MAX_MS = 1_800_000;
 
-const messagePartSchema = z.looseObject({ type: z.string().min(1), text: z.string().optional() });
+/** /message_stream: after the reply, how long the turn's last events get to arrive. */
+const TURN_END_GRACE_MS = 2000;
 
 export const sessionSchema = z.object({
   id: z.string(),
@@ -40,6 +41,8 @@ export const sessionSchema = z.object({
   phase: z.string(),
   phase_detail: z.string().nullable(),
   sandbox_url: z.string().nullable(),
+  harness_session_id: z.string().nullable(),
+  supports_tui: z.boolean(),
   tty_url: z.string().nullable(),
   tty_token: z.string().nullable(),
   response: z.object({ parts: z.array(messagePartSchema) }).nullable(),
@@ -58,7 +61,8 @@ const sessionListItemSchema = sessionSchema.extend({
   harness_id: z.string(),
 });
 
-const createSessionSchema = z.strictObject({
+/** Unknown keys (e.g. the SDK-repo CLI's `initialPrompt`) are ignored; the known ones keep their rules. */
+const createSessionSchema = z.object({
   title: z.string().max(500, 'at most 500 characters').nullish(),
   initial_prompt: z.string().max(100_000, 'at most 100000 characters').nullish(),
   env_vars: envVarsSchema.optional(),
@@ -66,16 +70,7 @@ const createSessionSchema = z.strictObject({
   env_var_hosts: envVarHostsSchema.optional(),
 });
 
-const messageSchema = z
-  .strictObject({
-    text: z.string().min(1, 'must not be empty').optional(),
-    parts: z.array(messagePartSchema).min(1, 'must hold at least one part').optional(),
-  })
-  .refine((b) => (b.text === undefined) !== (b.parts === undefined), {
-    message: 'send either text or parts, not both and not neither',
-  });
-
-export function sessionView(session: SessionRow, signingKey: string): ApiSession {
+export function sessionView(session: SessionWithHarness, signingKey: string): ApiSession {
   return {
     id: session.id,
     agent_id: session.agent_id,
@@ -84,6 +79,8 @@ export function sessionView(session: SessionRow, signingKey: string): ApiSession
     phase: session.phase,
     phase_detail: session.phase_detail,
     sandbox_url: session.sandbox_url,
+    harness_session_id: session.harness_session_id,
+    supports_tui: supportsTui(session.harness_id),
     tty_url: session.tty_url,
     tty_token: session.tty_url ? harnessToken(signingKey, sandboxIdOf(session)) : null,
     response: session.response as ApiSession['response'],
@@ -96,17 +93,10 @@ export function sessionView(session: SessionRow, signingKey: string): ApiSession
 }
 
 export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { deps }) => {
-  const runtime = deps.runtime;
-  if (!runtime?.sessionManager || !runtime.diagnose || !runtime.harnessTokenSigningKey) {
-    deps.log.warn('session routes disabled: no session runtime in this process');
-    return;
-  }
-  const sessions = runtime.sessionManager;
-  const diagnose = runtime.diagnose;
-  const signingKey = runtime.harnessTokenSigningKey;
-  const view = (s: SessionRow) => sessionView(s, signingKey);
+  const sessions = deps.sessions;
+  const view = (s: SessionWithHarness) => sessionView(s, sessions.signingKey);
 
-  async function requireSession(id: string): Promise<SessionRow> {
+  async function requireSession(id: string): Promise<SessionWithHarness> {
     const session = await sessions.get(id);
     if (!session) throw notFound('session', id);
     return session;
@@ -132,7 +122,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
       if (!agent) throw notFound('agent', request.params.id);
       const session = await sessions.create(agent, body);
       return reply.code(201).send({
-        ...view(session),
+        ...view({ ...session, harness_id: agent.harness_id }),
         // A session key without its own binding takes the agent's binding of the same key.
         unbound_env_vars: unboundEnvVars(sessionKeys, { ...agent.env_var_hosts, ...body.env_var_hosts }),
       });
@@ -182,37 +172,92 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
     `${SESSIONS}/:id/message`,
     {
       schema: {
-        summary: 'Send a message and wait for the reply (API harnesses)',
+        summary:
+          'Send a message and wait for the reply: waits for a creating session to be ready and for the turns before it',
         tags: ['sessions'],
         params: idParams,
         body: messageSchema,
         response: {
           200: z.object({ parts: z.array(messagePartSchema) }),
           ...errorResponses,
-          409: errorSchema,
+          410: errorSchema,
           502: errorSchema,
+          504: errorSchema,
         },
       },
     },
-    async (request) => {
-      const session = await requireSession(request.params.id);
-      const agent = await getAgent(deps.db, session.agent_id);
+    async (request, reply) => {
       const parts = request.body.parts ?? [{ type: 'text', text: request.body.text! }];
-      const abort = new AbortController();
-      request.raw.on('close', () => {
-        if (!request.raw.complete || request.raw.destroyed) abort.abort();
-      });
       try {
-        return await sessions.message(session.id, agent, parts, abort.signal);
+        const answer = await sessions.message(request.params.id, parts, clientGone(reply));
+        if (!answer) throw notFound('session', request.params.id);
+        return answer;
       } catch (err) {
-        if (err instanceof SessionNotReadyError) throw new HttpError(404, err.message);
-        if (err instanceof TuiHarnessError) throw new HttpError(400, err.message);
-        if (err instanceof HarnessUnreachableError)
-          throw new HttpError(502, `${err.message}; the session is now dead`);
-        if (err instanceof HarnessBusyError) throw new HttpError(409, err.message);
-        if (err instanceof HarnessTurnError) throw new HttpError(502, err.message);
-        throw err;
+        throw turnHttpError(err);
       }
+    },
+  );
+
+  app.post(
+    `${SESSIONS}/:id/message_stream`,
+    {
+      schema: {
+        summary: 'Send a message and stream the turn (SSE: ready, harness_event..., done)',
+        tags: ['sessions'],
+        params: idParams,
+        body: messageSchema,
+        response: { ...errorResponses, 410: errorSchema, 502: errorSchema, 504: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const gone = clientGone(reply);
+      const parts = request.body.parts ?? [{ type: 'text', text: request.body.text! }];
+      let session: SessionWithHarness | null;
+      try {
+        session = await sessions.awaitReady(request.params.id, gone);
+        if (session) {
+          sessions.requireApiHarness(session);
+          await sessions.awaitInitialPrompt(session, gone);
+        }
+      } catch (err) {
+        throw turnHttpError(err);
+      }
+      if (!session) throw notFound('session', request.params.id);
+      const ready = session;
+      const sse = openSse(reply, gone, EVENTS_MAX_MS);
+      let items: AsyncGenerator<FeedItem>;
+      try {
+        items = await openSessionEvents(sessions, ready, sse.signal);
+      } catch {
+        sse.send({ type: 'error', message: 'harness event stream failed' });
+        return sse.end();
+      }
+      sse.send({ type: 'ready' });
+      let turnEnded = false;
+      const turn = sessions.turns.run(ready, parts).then(
+        () => null,
+        (err: unknown) => (turnHttpError(err) as Error).message,
+      );
+      const forward = (async () => {
+        for await (const item of items) {
+          if (item.kind === 'event') {
+            sse.send({ type: 'harness_event', event: item.event });
+            if (item.event.type === 'turn_done' || (item.event.type === 'error' && item.event.turn_id))
+              turnEnded = true;
+          }
+        }
+      })().catch(() => undefined);
+      const failure = await turn;
+      if (failure !== null) sse.send({ type: 'error', message: failure });
+      else {
+        // The harness publishes the turn's end before it answers; give the event a moment to arrive.
+        const until = Date.now() + TURN_END_GRACE_MS;
+        while (!turnEnded && Date.now() < until && !sse.signal.aborted)
+          await new Promise((r) => setTimeout(r, 20));
+        sse.send({ type: 'done' });
+      }
+      sse.end();
+      await forward;
     },
   );
 
@@ -220,52 +265,112 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
     `${SESSIONS}/:id/events`,
     {
       schema: {
-        summary: 'Server-Sent Events of the harness (token deltas, tool calls, turn done)',
+        summary:
+          "The session's events (SSE: ready, harness_event..., done when the session is idle). ?follow=1: the harness's raw stream, open across turns, resumable with Last-Event-ID",
         tags: ['sessions'],
         params: idParams,
-        response: { ...errorResponses, 502: errorSchema },
+        querystring: z.object({ follow: z.string().optional() }),
+        response: { ...errorResponses, 409: errorSchema, 502: errorSchema },
       },
     },
     async (request, reply) => {
       const session = await requireSession(request.params.id);
-      const abort = new AbortController();
-      let upstream;
+      if (request.query.follow === '1' || request.query.follow === 'true')
+        return followEvents(request, reply, session);
+      if (session.status !== 'ready' || !session.sandbox_url)
+        throw new HttpError(409, `session not ready, status=${session.status}`);
+      const gone = clientGone(reply);
+      const sse = openSse(reply, gone, EVENTS_MAX_MS);
+      let items: AsyncGenerator<FeedItem>;
       try {
-        const lastEventId = request.headers['last-event-id'];
-        upstream = await sessions.openEvents(
-          session.id,
-          abort.signal,
-          typeof lastEventId === 'string' ? lastEventId : undefined,
-        );
-      } catch (err) {
-        if (err instanceof SessionNotReadyError) throw new HttpError(404, err.message);
-        if (err instanceof HarnessUnreachableError || err instanceof HarnessTurnError)
-          throw new HttpError(502, err.message);
-        throw err;
+        items = await openSessionEvents(sessions, session, sse.signal);
+      } catch {
+        sse.send({ type: 'error', message: 'harness event stream failed' });
+        return sse.end();
       }
-      reply.hijack();
-      const out = reply.raw;
-      out.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        // Proxies (nginx-style) must not buffer the stream.
-        'x-accel-buffering': 'no',
-      });
-      out.write(': connected\n\n');
-      // Comments keep idle connections open through load balancers between turns.
-      const keepAlive = setInterval(() => out.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
-      const finish = () => {
-        clearInterval(keepAlive);
-        abort.abort();
-        if (!out.writableEnded) out.end();
-      };
-      request.raw.on('close', finish);
-      upstream.body.on('data', (chunk: Buffer) => out.write(chunk));
-      upstream.body.on('end', finish);
-      upstream.body.on('error', finish);
+      sse.send({ type: 'ready' });
+      try {
+        for await (const item of items) {
+          if (item.kind === 'idle') {
+            sse.send({ type: 'done' });
+            break;
+          }
+          sse.send({ type: 'harness_event', event: item.event });
+        }
+      } catch {
+        if (sse.timedOut()) sse.send({ type: 'error', message: 'stream timeout' });
+        else if (!gone.aborted) sse.send({ type: 'error', message: 'event stream interrupted' });
+      }
+      if (sse.timedOut() && !sse.ended()) sse.send({ type: 'error', message: 'stream timeout' });
+      sse.end();
     },
   );
+
+  /** Our continuous stream: the harness's SSE verbatim (ids, event names), kept open, resumable. */
+  async function followEvents(request: FastifyRequest, reply: FastifyReply, session: SessionWithHarness) {
+    if (session.status !== 'ready' || !session.sandbox_url)
+      throw new HttpError(409, `session not ready, status=${session.status}`);
+    const gone = clientGone(reply);
+    const lastEventId = request.headers['last-event-id'];
+    let upstream;
+    try {
+      upstream = await openEventStream(
+        session.sandbox_url,
+        harnessToken(sessions.signingKey, sandboxIdOf(session)),
+        gone,
+        typeof lastEventId === 'string' ? lastEventId : undefined,
+      );
+    } catch (err) {
+      throw new HttpError(502, (err as Error).message);
+    }
+    const sse = openSse(reply, gone, null);
+    sse.comment('connected');
+    upstream.body.on('data', (chunk: Buffer) => sse.raw(chunk));
+    upstream.body.on('end', () => sse.end());
+    upstream.body.on('error', () => sse.end());
+    await sse.closed;
+  }
+
+  app.get(
+    `${SESSIONS}/:id/stream`,
+    {
+      schema: {
+        summary:
+          "The harness's events verbatim (SSE: stream.opened, then each event), waiting up to 60 s for ready; ends when the session is idle (?follow=1: stays open)",
+        tags: ['sessions'],
+        params: idParams,
+        querystring: z.object({ follow: z.string().optional() }),
+        response: { ...errorResponses, 410: errorSchema, 504: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const gone = clientGone(reply);
+      const follow = request.query.follow === '1';
+      const session = await readyWithin60s(sessions, request.params.id, gone);
+      const sse = openSse(reply, gone, STREAM_MAX_MS);
+      let items: AsyncGenerator<FeedItem>;
+      try {
+        items = await openSessionEvents(sessions, session, sse.signal);
+      } catch {
+        return sse.end();
+      }
+      sse.send({ type: 'stream.opened' });
+      try {
+        for await (const item of items) {
+          if (item.kind === 'idle') {
+            if (follow) continue;
+            break;
+          }
+          sse.send(item.event);
+        }
+      } catch {
+        // the client left, the ceiling fired, or the harness went away: just end
+      }
+      sse.end();
+    },
+  );
+
+  await app.register(opencodeRoutes, { deps });
 
   app.post(
     `${SESSIONS}/:id/stop`,
@@ -312,7 +417,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
       },
     },
     async (request) => {
-      const diagnosis = await diagnose(request.params.id);
+      const diagnosis = await deps.diagnose(request.params.id);
       if (!diagnosis) throw notFound('session', request.params.id);
       return {
         ...diagnosis,

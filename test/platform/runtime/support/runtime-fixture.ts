@@ -16,9 +16,8 @@ import { createPool } from '../../../../platform/src/db/pool';
 import { LocalSandboxLauncher } from '../../../../platform/src/sandbox/local/local-launcher';
 import { freeLoopbackPort } from '../../../../platform/src/sandbox/local/free-port';
 import { LocalSecretStore } from '../../../../platform/src/secrets/local';
-import { warmPoolJobHandlers } from '../../../../platform/src/warm-pool/warm-bring-up';
+import { endWhatSandboxServed } from '../../../../platform/src/lifecycle/sandbox-stopped';
 import { DatabaseWarmPool, runWarmPoolPass } from '../../../../platform/src/warm-pool/warm-pool';
-import { endWhatSandboxServed } from '../../../../platform/src/worker/sandbox-exits';
 import { createSessionRuntime, type SessionRuntime } from '../../../../platform/src/worker/runtime';
 import { createTestDatabase, type TestDatabase } from '../../../support/postgres';
 
@@ -36,6 +35,9 @@ export interface FixtureOptions {
   realHarness?: { gatewayUrl: string; gatewayKey: string };
   /** Extra environment for the sandbox processes. */
   sandboxEnv?: Record<string, string>;
+  /** TURN_TIMEOUT_MS and HARNESS_STALL_GRACE_MS of the fixture's runtime. */
+  turnTimeoutMs?: number;
+  stallGraceMs?: number;
   /** The platform's git token setting (PlatformConfig.git): the vaults hold it as REAL_/HOST_GIT_TOKEN. */
   git?: { token: string | undefined; hosts: string[] };
 }
@@ -78,7 +80,7 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     git: options.git,
     harnessEntry: options.realHarness ? undefined : path.join(SUPPORT, 'fake-harness.ts'),
     extraEnv: { FAKE_HARNESS_MODE: options.harnessMode ?? 'normal', ...options.sandboxEnv },
-    onUnexpectedStop: (state) => void endWhatSandboxServed({ db: pool, warmPool, log }, state),
+    onUnexpectedStop: (state) => void endWhatSandboxServed({ db: pool, log }, state),
   });
   const warmSettings = {
     size: options.warmPoolSize ?? 0,
@@ -92,7 +94,7 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
   const creatingTimeoutMs = options.creatingTimeoutMs ?? 60_000;
   const runtime = createSessionRuntime({
     db: pool,
-    warmPool,
+    warmPool: { pool: warmPool, settings: warmSettings },
     launcher,
     secretStore,
     log,
@@ -100,26 +102,18 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     callbackUrl,
     vaultCaCertPem: ca.certPem,
     creatingTimeoutMs,
-    extraJobHandlers: warmPoolJobHandlers({
-      db: pool,
-      launcher,
-      secretStore,
-      log,
-      warmPool: warmSettings,
-      settings: {
-        signingKey: SIGNING_KEY,
-        callbackUrl,
-        vaultCaCertPem: ca.certPem,
-        creatingTimeoutMs,
-        pollMs: 100,
-      },
-    }),
+    turns: {
+      turnTimeoutMs: options.turnTimeoutMs ?? 60_000,
+      stallGraceMs: options.stallGraceMs ?? 30_000,
+      pollMs: 100,
+    },
     bootSpec: {
       litellmApiBase: options.realHarness?.gatewayUrl ?? 'http://127.0.0.1:9',
       preinstalledGithubRepo: undefined,
     },
     leaseMs: options.leaseMs ?? 3000,
-    pollMs: 100,
+    polling: { busyMs: 100, idleMaxMs: 100 },
+    bringUpPollMs: 100,
   });
   const app = await buildApp({
     db: pool,

@@ -4,6 +4,10 @@
  * job back (retry with backoff) or fails it when its handler throws. A job whose
  * runner died is claimed again once its lease runs out; a job that has used up
  * its attempts is given up, never left running forever.
+ *
+ * Polling backs off while there is no work, so an idle platform lets its database
+ * sleep: each empty look doubles the wait, from `busyMs` up to `idleMaxMs`
+ * (JOB_POLL_IDLE_MAX_MS); finding a job or a local poke() starts again from `busyMs`.
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
@@ -17,7 +21,7 @@ import {
   type JobKind,
   type JobRow,
 } from '../db/jobs';
-import type { Logger } from './logger';
+import type { Logger } from '../logger';
 
 export interface JobContext {
   /** Aborted when the lease was lost (another runner took the job over) or the runner is shutting down hard. */
@@ -31,12 +35,21 @@ export interface JobHandler {
   giveUp?(job: JobRow, reason: string): Promise<void>;
 }
 
+export interface JobRunnerPolling {
+  /** The wait after a look that found work (and the first wait after a poke). */
+  busyMs: number;
+  /** The longest wait between two looks while nothing is queued (JOB_POLL_IDLE_MAX_MS). */
+  idleMaxMs: number;
+}
+
+export const DEFAULT_POLLING: JobRunnerPolling = { busyMs: 1000, idleMaxMs: 300_000 };
+
 export interface JobRunnerOptions {
   db: pg.Pool;
   handlers: Partial<Record<JobKind, JobHandler>>;
   log: Logger;
   leaseMs?: number;
-  pollMs?: number;
+  polling?: Partial<JobRunnerPolling>;
   /** Jobs run at once by this runner (bring-ups mostly wait on sandboxes). */
   concurrency?: number;
   workerId?: string;
@@ -45,34 +58,62 @@ export interface JobRunnerOptions {
 export class JobRunner {
   readonly workerId: string;
   readonly leaseMs: number;
-  private readonly pollMs: number;
+  readonly polling: JobRunnerPolling;
   private readonly concurrency: number;
-  private readonly inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
-  private polling = false;
+  private handlers: Partial<Record<JobKind, JobHandler>>;
+  private readonly inFlight = new Map<
+    string,
+    { kind: JobKind; done: Promise<void>; abort: AbortController }
+  >();
+  private readonly lastRanAt = new Map<JobKind, number>();
+  private running = false;
+  private poked = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
+  /** The wait before the next look. */
+  private nextWaitMs: number;
 
   constructor(private readonly options: JobRunnerOptions) {
     this.workerId =
       options.workerId ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
     this.leaseMs = options.leaseMs ?? 30_000;
-    this.pollMs = options.pollMs ?? 1000;
+    this.polling = { ...DEFAULT_POLLING, ...options.polling };
     this.concurrency = options.concurrency ?? 8;
+    this.handlers = options.handlers;
+    this.nextWaitMs = this.polling.busyMs;
+  }
+
+  /** The handlers (set after construction when a handler needs the runner's own users). */
+  setHandlers(handlers: Partial<Record<JobKind, JobHandler>>): void {
+    this.handlers = handlers;
   }
 
   private get kinds(): JobKind[] {
-    return Object.keys(this.options.handlers) as JobKind[];
+    return Object.keys(this.handlers) as JobKind[];
+  }
+
+  /** How long the poll loop will wait next (tests, diagnostics). */
+  get currentWaitMs(): number {
+    return this.nextWaitMs;
+  }
+
+  /** A job of this kind ran (or runs) in this process at or after `since`. */
+  ranSince(kind: JobKind, since: number): boolean {
+    if ([...this.inFlight.values()].some((j) => j.kind === kind)) return true;
+    return (this.lastRanAt.get(kind) ?? 0) >= since;
   }
 
   /** Starts claiming queued jobs (the worker role). */
   start(): void {
-    if (this.polling) return;
-    this.polling = true;
+    if (this.running) return;
+    this.running = true;
     this.loop = this.pollLoop();
   }
 
-  /** A job was just queued: look now instead of at the next poll. */
+  /** A job was just queued: look now instead of at the next poll, and poll briskly again. */
   poke(): void {
+    this.poked = true;
+    this.nextWaitMs = this.polling.busyMs;
     this.wake?.();
   }
 
@@ -83,7 +124,7 @@ export class JobRunner {
 
   /** Stops claiming, waits up to `drainMs` for running jobs, then aborts the rest (their leases lapse and others resume them). */
   async stop(drainMs = 20_000): Promise<void> {
-    this.polling = false;
+    this.running = false;
     this.wake?.();
     await this.loop;
     const all = Promise.all([...this.inFlight.values()].map((j) => j.done));
@@ -111,15 +152,23 @@ export class JobRunner {
   }
 
   private async pollLoop(): Promise<void> {
-    while (this.polling) {
+    while (this.running) {
+      this.poked = false;
+      let started = 0;
       try {
-        await this.claimDue();
+        started = await this.claimDue();
       } catch (err) {
         this.options.log.error({ err: { message: (err as Error).message } }, 'job claim failed');
       }
-      if (!this.polling) break;
+      if (!this.running) break;
+      // Work found (or running, or a poke meanwhile): look again soon. Nothing: wait twice as long, up to the idle maximum.
+      const busy = started > 0 || this.inFlight.size > 0 || this.poked;
+      this.nextWaitMs = busy
+        ? this.polling.busyMs
+        : Math.min(this.polling.idleMaxMs, Math.max(this.polling.busyMs, this.nextWaitMs * 2));
+      if (this.poked) continue;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.pollMs);
+        const timer = setTimeout(resolve, this.nextWaitMs);
         this.wake = () => {
           clearTimeout(timer);
           resolve();
@@ -131,17 +180,20 @@ export class JobRunner {
 
   private execute(job: JobRow): Promise<void> {
     const abort = new AbortController();
+    this.lastRanAt.set(job.kind, Date.now());
     const done = this.runWithLease(job, abort).finally(() => {
+      this.lastRanAt.set(job.kind, Date.now());
       this.inFlight.delete(job.id);
+      // A finished job often queued the next (a ready session's initial prompt): look now.
       this.poke();
     });
-    this.inFlight.set(job.id, { done, abort });
+    this.inFlight.set(job.id, { kind: job.kind, done, abort });
     return done;
   }
 
   private async runWithLease(job: JobRow, abort: AbortController): Promise<void> {
     const { db, log } = this.options;
-    const handler = this.options.handlers[job.kind];
+    const handler = this.handlers[job.kind];
     const fields = { job_id: job.id, kind: job.kind, session_id: job.session_id, attempt: job.attempts };
     if (!handler) {
       await failJob(db, job.id, this.workerId, `no handler for job kind ${job.kind}`);

@@ -1,17 +1,20 @@
 /**
- * What sandboxes call back into (the internal routes): the boot spec and phase
- * reports. A sandbox id is a session id (cold start) or a warm sandbox id.
+ * What sandboxes call back into (the internal routes, api/routes/internal.ts): the boot
+ * spec and phase reports. A sandbox id is a session id (cold start) or a warm sandbox
+ * id. Fetching the boot spec is how a session reaches `harness_ready` (the harness
+ * process runs and talks to the platform); the harness reports the phases after it.
  */
 import type { PhaseReport, SandboxBootSpec } from '@lap/sandbox-protocol';
 import type pg from 'pg';
 import { getAgent } from '../db/agents';
 import { isUuid } from '../db/pool';
-import { advancePhase, failSession, getSession } from '../db/sessions';
+import { getSession } from '../db/sessions';
+import type { Logger } from '../logger';
 import { buildBootSpec, type BootSpecSettings } from '../sandbox/boot-spec';
 import type { SandboxLauncher } from '../sandbox/launcher';
 import { isValidCallbackToken } from '../sandbox/tokens';
-import type { WarmPool } from '../sandbox/warm-pool-port';
-import type { Logger } from './logger';
+import type { WarmPool } from '../warm-pool/port';
+import { advancePhase, failSession } from './session-states';
 
 type Resolved = { kind: 'session'; agentId: string } | { kind: 'warm'; agentId: string } | null;
 
@@ -47,7 +50,6 @@ export class SandboxCallbacks {
     const agent = await getAgent(this.deps.db, resolved.agentId);
     if (!agent) return null;
     const spec = await buildBootSpec(this.deps.db, sandboxId, agent, this.deps.bootSpec);
-    // The harness process is up and talking to us: the first harness phase.
     if (resolved.kind === 'session') await advancePhase(this.deps.db, sandboxId, 'harness_ready');
     return spec;
   }

@@ -1,7 +1,7 @@
 /**
- * What the session service and the internal routes need from the warm pool.
- * The ECS engineer's warm pool (platform/src/warm-pool) implements it; without
- * one, `noWarmPool` makes every session a cold start.
+ * What the session service, the sandbox callbacks and diagnose need from the warm
+ * pool. `DatabaseWarmPool` (warm-pool.ts) implements it; without one, `noWarmPool`
+ * makes every session a cold start.
  */
 import type { Queryable } from '../db/pool';
 
@@ -10,6 +10,7 @@ export interface ClaimedWarmSandbox {
   id: string;
   sandboxRef: string;
   sandboxUrl: string;
+  harnessSessionId: string | null;
   vaultAdminUrl: string | null;
 }
 

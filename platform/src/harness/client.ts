@@ -1,0 +1,203 @@
+/**
+ * Calls the platform makes to a sandbox's harness (sandbox/protocol): health, turns,
+ * abort, the event stream and the opencode passthrough. No decisions here: what a
+ * failure means for the session is decided by the caller (sessions/turns.ts).
+ */
+import { request, type Dispatcher } from 'undici';
+import type { HarnessHealth, MessagePart, TurnResponse } from '@lap/sandbox-protocol';
+
+/** The harness answered with an error: 502 to the caller, the session stays. */
+export class HarnessTurnError extends Error {}
+
+/** The harness is still busy with another turn (it answers 409): wait and send again. */
+export class HarnessBusyError extends HarnessTurnError {}
+
+/** The harness could not be reached, or the connection broke mid-request: alive or dead is for a probe to tell. */
+export class HarnessUnreachableError extends Error {}
+
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EPIPE',
+]);
+
+function isConnectionFailure(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return UNREACHABLE.has(e.code ?? '') || UNREACHABLE.has(e.cause?.code ?? '');
+}
+
+/**
+ * What GET /health says. The harness answers 200 `ok`/`starting`, or 503
+ * `{ status: "dead", reason }` once its agent process died for good (contract 7).
+ * `busy` and `harness_session_id` are optional: harnesses before contract 7 lack them.
+ */
+export type HealthProbe =
+  | { state: 'answering'; health: HarnessHealth & { busy?: boolean; harness_session_id?: string | null } }
+  | { state: 'dead'; reason: string }
+  | { state: 'silent' };
+
+/** GET /health of a harness, bounded by `timeoutMs`. */
+export async function probeHealth(harnessUrl: string, timeoutMs: number): Promise<HealthProbe> {
+  try {
+    const res = await request(new URL('/health', harnessUrl), {
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.body.text();
+    let body: { status?: string; reason?: string } = {};
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      // not JSON: judged by the status code alone
+    }
+    if (res.statusCode === 503 && body.status === 'dead')
+      return { state: 'dead', reason: String(body.reason ?? 'the agent process died') };
+    if (res.statusCode !== 200) return { state: 'silent' };
+    return { state: 'answering', health: body as HarnessHealth };
+  } catch {
+    return { state: 'silent' };
+  }
+}
+
+/** GET /health; null when it does not answer `200` (bring-up and diagnose only need that). */
+export async function probeHarness(harnessUrl: string, timeoutMs: number) {
+  const probe = await probeHealth(harnessUrl, timeoutMs);
+  return probe.state === 'answering' ? probe.health : null;
+}
+
+/** One synchronous turn; bounded only by `signal` (the caller's deadline and its client). */
+export async function sendTurn(
+  harnessUrl: string,
+  token: string,
+  parts: MessagePart[],
+  signal?: AbortSignal,
+): Promise<TurnResponse> {
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(new URL('/turn', harnessUrl), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ parts }),
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      signal,
+    });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    if (isConnectionFailure(err))
+      throw new HarnessUnreachableError(`harness unreachable: ${(err as Error).message}`);
+    throw new HarnessTurnError(`harness request failed: ${(err as Error).message}`);
+  }
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    if (isConnectionFailure(err))
+      throw new HarnessUnreachableError(`harness connection lost: ${(err as Error).message}`);
+    throw new HarnessTurnError(`harness reply failed: ${(err as Error).message}`);
+  }
+  if (res.statusCode === 409) throw new HarnessBusyError('another turn is still running in this session');
+  if (res.statusCode !== 200)
+    throw new HarnessTurnError(`harness answered HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+  try {
+    const parsed = JSON.parse(text) as TurnResponse;
+    if (!Array.isArray(parsed.parts)) throw new Error('no parts');
+    return { parts: parsed.parts };
+  } catch {
+    throw new HarnessTurnError('harness reply is not a {parts} JSON object');
+  }
+}
+
+/** POST /abort: stops the harness's turn in flight, if any. Best effort, bounded. */
+export async function abortTurn(harnessUrl: string, token: string, timeoutMs = 5000): Promise<boolean> {
+  try {
+    const res = await request(new URL('/abort', harnessUrl), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.body.dump();
+    return res.statusCode < 300;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opens the harness's SSE stream; the caller reads the body and aborts `signal` when
+ * done. `lastEventId` asks the harness to replay what it kept after that event.
+ */
+export async function openEventStream(
+  harnessUrl: string,
+  token: string,
+  signal: AbortSignal,
+  lastEventId?: string,
+): Promise<Dispatcher.ResponseData> {
+  try {
+    const res = await request(new URL('/events', harnessUrl), {
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'text/event-stream',
+        ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+      },
+      headersTimeout: 10_000,
+      bodyTimeout: 0,
+      signal,
+    });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      throw new HarnessTurnError(`harness event stream answered HTTP ${res.statusCode}`);
+    }
+    return res;
+  } catch (err) {
+    if (err instanceof HarnessTurnError) throw err;
+    if (isConnectionFailure(err))
+      throw new HarnessUnreachableError(`harness unreachable: ${(err as Error).message}`);
+    throw new HarnessTurnError(`harness event stream failed: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * One request to the harness's `/opencode/*` (its opencode server, contract 7):
+ * method, path, query and body as given, the answer streamed back.
+ */
+export async function opencodeRequest(
+  harnessUrl: string,
+  token: string,
+  input: {
+    method: string;
+    pathAndQuery: string;
+    headers: Record<string, string>;
+    body: Buffer | undefined;
+    signal: AbortSignal;
+  },
+): Promise<Dispatcher.ResponseData> {
+  try {
+    return await request(new URL(`/opencode/${input.pathAndQuery.replace(/^\/+/, '')}`, harnessUrl), {
+      method: input.method as Dispatcher.HttpMethod,
+      headers: { ...input.headers, authorization: `Bearer ${token}` },
+      body: input.body,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      signal: input.signal,
+    });
+  } catch (err) {
+    if (input.signal.aborted) throw err;
+    if (isConnectionFailure(err))
+      throw new HarnessUnreachableError(`harness unreachable: ${(err as Error).message}`);
+    throw new HarnessTurnError(`harness request failed: ${(err as Error).message}`);
+  }
+}
+
+/** The session's tty URL for TUI harnesses (a WebSocket on the harness). */
+export function ttyUrlFor(supportsTui: boolean, harnessUrl: string): string | null {
+  return supportsTui ? `${harnessUrl.replace(/^http/, 'ws')}/tty` : null;
+}
