@@ -55,7 +55,11 @@ export function statefulChanges(
         stack,
         logicalId,
         type,
-        change: policy === 'Retain' || policy === 'Snapshot' ? 'deleted (retained)' : 'deleted',
+        // RetainExceptOnCreate keeps the resource on an update that removes it, like Retain.
+        change:
+          policy === 'Retain' || policy === 'Snapshot' || policy === 'RetainExceptOnCreate'
+            ? 'deleted (retained)'
+            : 'deleted',
       });
     } else if (change.changeImpact === ResourceImpact.WILL_REPLACE) {
       found.push({ stack, logicalId, type, change: 'replaced' });
@@ -64,6 +68,65 @@ export function statefulChanges(
     }
   });
   return found;
+}
+
+export interface BlockedExport {
+  /** The stack exporting it and the stack importing it. */
+  exporter: string;
+  importer: string;
+  name: string;
+  change: 'removed' | 'changed';
+}
+
+/** Every Fn::ImportValue name in a template. */
+function importedNames(template: Template): string[] {
+  const names: string[] = [];
+  JSON.stringify(template, (key, value: unknown) => {
+    if (key === 'Fn::ImportValue' && typeof value === 'string') names.push(value);
+    return value;
+  });
+  return names;
+}
+
+/**
+ * Exports an update removes or changes while another deployed stack imports them: CloudFormation
+ * refuses such an update ("Export ... cannot be deleted/updated as it is in use"), and the
+ * exporting stack deploys first, so the deploy fails whatever the importing stack's new template
+ * says. `before` and `after` map stack names to templates.
+ */
+export function blockedExports(
+  before: Record<string, Template>,
+  after: Record<string, Template>,
+): BlockedExport[] {
+  const exportsOf = (templates: Record<string, Template>) => {
+    const found = new Map<string, { stack: string; value: string }>();
+    for (const [stack, template] of Object.entries(templates)) {
+      const outputs = (template.Outputs ?? {}) as Record<
+        string,
+        { Value: unknown; Export?: { Name?: unknown } }
+      >;
+      for (const output of Object.values(outputs)) {
+        if (typeof output.Export?.Name === 'string') {
+          found.set(output.Export.Name, { stack, value: JSON.stringify(output.Value) });
+        }
+      }
+    }
+    return found;
+  };
+  const exportedBefore = exportsOf(before);
+  const exportedAfter = exportsOf(after);
+  const blocked: BlockedExport[] = [];
+  for (const [importer, template] of Object.entries(before)) {
+    for (const name of new Set(importedNames(template))) {
+      const was = exportedBefore.get(name);
+      if (!was || was.stack === importer) continue;
+      const now = exportedAfter.get(name);
+      if (!now) blocked.push({ exporter: was.stack, importer, name, change: 'removed' });
+      else if (now.value !== was.value)
+        blocked.push({ exporter: was.stack, importer, name, change: 'changed' });
+    }
+  }
+  return blocked;
 }
 
 /** Renders the CDK toolkit's diff of one stack as plain text (no colours). */

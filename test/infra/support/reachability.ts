@@ -343,7 +343,8 @@ export function workloadsOf(model: TemplateModel): Workload[] {
   const databaseGroups = model
     .ofType('AWS::RDS::DBCluster')
     .concat(model.ofType('AWS::RDS::DBInstance').filter((i) => !i.props.DBClusterIdentifier))
-    .flatMap((d) => model.targets(d.props.VpcSecurityGroupIds ?? [], d.stack));
+    // A cluster names its groups VpcSecurityGroupIds, an instance VPCSecurityGroups.
+    .flatMap((d) => model.targets(d.props.VpcSecurityGroupIds ?? d.props.VPCSecurityGroups ?? [], d.stack));
   const database: Need = { kind: 'peer', name: 'the database', securityGroups: databaseGroups, port: 5432 };
   const containers = model.containers();
   const serviceOf = (cloudMapName: string): Located | undefined =>
