@@ -124,6 +124,10 @@ export class PlatformSecrets extends Construct {
         reason:
           'The LiteLLM gateway key is issued by the gateway, not by AWS; it is rotated on the gateway and put here with the command in the stack outputs.',
       });
+      new CfnOutput(stack, 'GatewayKeySecretArn', {
+        description: 'The secret holding LITELLM_API_KEY (npm run preflight checks it holds a value)',
+        value: gatewayKey.secretArn,
+      });
       new CfnOutput(stack, 'SetGatewayKeyCommand', {
         description: 'Run once after the first deploy: stores the LiteLLM gateway key the sandboxes use',
         value: `aws secretsmanager put-secret-value --region ${stack.region} --secret-id ${gatewayKey.secretArn} --secret-string "$LITELLM_API_KEY"`,
