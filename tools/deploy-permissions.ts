@@ -6,8 +6,8 @@
  * and a representative resource each call acts on.
  *
  * `test/infra/iam-coverage.test.ts` checks that the templates of every config contain no type
- * missing here, and that tools/bootstrap-execution-policy.json and
- * tools/permissions-boundary.json allow every call listed (and nothing that creates a role or a
+ * missing here, and that the execution policies in tools/iam/ and the permissions boundary
+ * (tools/iam/permissions-boundary.json) allow every call listed (and nothing that creates a role or a
  * policy without the boundary). A new resource type therefore fails that test until its calls
  * are listed here and allowed there. Source: the handler permissions of each type's
  * CloudFormation resource schema (aws cloudformation describe-type) and the services' guides.
