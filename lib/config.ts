@@ -47,7 +47,13 @@ const fargateSize = {
 
 /** Where an AZ name must start: its region (e.g. eu-west-1a in eu-west-1). */
 const AZ_NAME = /^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/;
-const subnetIds = z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must look like subnet-0123abcd')).min(2);
+const subnetIds = z
+  .array(
+    z
+      .string()
+      .regex(/^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/, 'must be a subnet id like subnet-0123456789abcdef0'),
+  )
+  .min(2);
 
 const networkSchema = z
   .object({
@@ -59,7 +65,9 @@ const networkSchema = z
      */
     existingVpc: z
       .object({
-        vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'must look like vpc-0123abcd'),
+        vpcId: z
+          .string()
+          .regex(/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/, 'must be a VPC id like vpc-0123456789abcdef0'),
         vpcCidr: z.string().regex(CIDR, 'must be a CIDR like 10.0.0.0/16'),
         /** One entry per AZ, same order as the subnet id lists. */
         availabilityZones: z.array(z.string().regex(AZ_NAME, 'must be an AZ name like eu-west-1a')).min(2),

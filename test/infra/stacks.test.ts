@@ -489,9 +489,9 @@ describe('variants', () => {
           vpcId: 'vpc-0123abcd',
           vpcCidr: '10.20.0.0/16',
           availabilityZones: ['us-east-1a', 'us-east-1b'],
-          publicSubnetIds: ['subnet-0a', 'subnet-0b'],
-          privateSubnetIds: ['subnet-1a', 'subnet-1b'],
-          isolatedSubnetIds: ['subnet-2a', 'subnet-2b'],
+          publicSubnetIds: ['subnet-0a000000000000000', 'subnet-0b000000000000000'],
+          privateSubnetIds: ['subnet-1a000000000000000', 'subnet-1b000000000000000'],
+          isolatedSubnetIds: ['subnet-2a000000000000000', 'subnet-2b000000000000000'],
         },
       },
     };
@@ -500,14 +500,16 @@ describe('variants', () => {
     template.hasResourceProperties('AWS::EC2::SecurityGroup', { VpcId: 'vpc-0123abcd' });
     const web = Object.values(resources(template, 'AWS::ECS::Service'))[0]!;
     expect(web.Properties!.NetworkConfiguration.AwsvpcConfiguration.Subnets).toEqual([
-      'subnet-1a',
-      'subnet-1b',
+      'subnet-1a000000000000000',
+      'subnet-1b000000000000000',
     ]);
     // Advisory egress without sandbox subnets of its own: sandboxes share the private subnets.
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
       ContainerDefinitions: Match.arrayWith([
         Match.objectLike({
-          Environment: Match.arrayWith([{ Name: 'SANDBOX_SUBNET_IDS', Value: 'subnet-1a,subnet-1b' }]),
+          Environment: Match.arrayWith([
+            { Name: 'SANDBOX_SUBNET_IDS', Value: 'subnet-1a000000000000000,subnet-1b000000000000000' },
+          ]),
         }),
       ]),
     });

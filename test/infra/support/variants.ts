@@ -19,14 +19,17 @@ function flippedEgress(envName: string): 'enforced' | 'advisory' {
   return egress === 'enforced' ? 'advisory' : 'enforced';
 }
 
+/** A subnet id of the real shape (17 hex digits): `group` and `zone` make it unique. */
+const subnet = (group: number, zone: number) => `subnet-0${group}${zone}${'0'.repeat(14)}`;
+
 const existingVpc = (region: string, sandbox: boolean) => ({
-  vpcId: 'vpc-0123abcd',
+  vpcId: 'vpc-0123456789abcdef0',
   vpcCidr: '10.20.0.0/16',
   availabilityZones: [`${region}a`, `${region}b`],
-  publicSubnetIds: ['subnet-0a', 'subnet-0b'],
-  privateSubnetIds: ['subnet-1a', 'subnet-1b'],
-  ...(sandbox ? { sandboxSubnetIds: ['subnet-3a', 'subnet-3b'] } : {}),
-  isolatedSubnetIds: ['subnet-2a', 'subnet-2b'],
+  publicSubnetIds: [subnet(0, 1), subnet(0, 2)],
+  privateSubnetIds: [subnet(1, 1), subnet(1, 2)],
+  ...(sandbox ? { sandboxSubnetIds: [subnet(3, 1), subnet(3, 2)] } : {}),
+  isolatedSubnetIds: [subnet(2, 1), subnet(2, 2)],
 });
 
 export function variants(): Variant[] {
