@@ -97,7 +97,8 @@ function importedNames(template: Template): string[] {
  * Exports an update removes or changes while another deployed stack imports them: CloudFormation
  * refuses such an update ("Export ... cannot be deleted/updated as it is in use"), and the
  * exporting stack deploys first, so the deploy fails whatever the importing stack's new template
- * says. `before` and `after` map stack names to templates.
+ * says. An importing stack that `after` no longer has is destroyed before its exporter, which
+ * blocks nothing. `before` and `after` map stack names to templates.
  */
 export function blockedExports(
   before: Record<string, Template>,
@@ -122,6 +123,8 @@ export function blockedExports(
   const exportedAfter = exportsOf(after);
   const blocked: BlockedExport[] = [];
   for (const [importer, template] of Object.entries(before)) {
+    // A stack the new version drops is destroyed, importers first: nothing blocks that.
+    if (!(importer in after)) continue;
     for (const name of new Set(importedNames(template))) {
       const was = exportedBefore.get(name);
       if (!was || was.stack === importer) continue;
