@@ -50,6 +50,29 @@ const logGroup = `${A}:logs:{region}:{account}:log-group:{env}-SomeLogGroup-ABC1
 const fn = `${A}:lambda:{region}:{account}:function:{env}-SomeFunction-ABC123`;
 const role = `${A}:iam::{account}:role/{env}-SomeRole-ABC123`;
 const invoke: DeployCall = { actions: ['lambda:InvokeFunction'], resource: fn };
+/**
+ * What RDS does with the caller's rights for a cluster or an instance: create and rotate the
+ * managed master password's secret (rds!cluster-... / rds!db-...), use the AWS managed key, and
+ * create its service-linked role.
+ */
+const rdsManaged = (kind: 'cluster' | 'db'): DeployCall[] => [
+  {
+    actions: [
+      'secretsmanager:CreateSecret',
+      'secretsmanager:TagResource',
+      'secretsmanager:RotateSecret',
+      'secretsmanager:DeleteSecret',
+      'secretsmanager:DescribeSecret',
+    ],
+    resource: `${A}:secretsmanager:{region}:{account}:secret:rds!${kind}-11111111-2222-3333-4444-555555555555-AbCdEf`,
+  },
+  {
+    actions: ['kms:DescribeKey', 'kms:CreateGrant'],
+    resource: `${A}:kms:{region}:{account}:key/aws-managed`,
+    context: { 'kms:ViaService': 'rds.{region}.amazonaws.com' },
+  },
+  serviceLinkedRole('rds.amazonaws.com'),
+];
 
 export const DEPLOY_PERMISSIONS: Record<string, DeployCall[]> = {
   'AWS::EC2::VPC': [
@@ -297,23 +320,7 @@ export const DEPLOY_PERMISSIONS: Record<string, DeployCall[]> = {
       ],
       resource: `${A}:rds:{region}:{account}:cluster:{env}-1a2b3c4d`,
     },
-    // The master password managed by RDS: RDS creates and rotates the rds!cluster-... secret with the caller's rights.
-    {
-      actions: [
-        'secretsmanager:CreateSecret',
-        'secretsmanager:TagResource',
-        'secretsmanager:RotateSecret',
-        'secretsmanager:DeleteSecret',
-        'secretsmanager:DescribeSecret',
-      ],
-      resource: `${A}:secretsmanager:{region}:{account}:secret:rds!cluster-11111111-2222-3333-4444-555555555555-AbCdEf`,
-    },
-    {
-      actions: ['kms:DescribeKey', 'kms:CreateGrant'],
-      resource: `${A}:kms:{region}:{account}:key/aws-managed`,
-      context: { 'kms:ViaService': 'rds.{region}.amazonaws.com' },
-    },
-    serviceLinkedRole('rds.amazonaws.com'),
+    ...rdsManaged('cluster'),
   ],
   'AWS::RDS::DBInstance': [
     {
@@ -334,22 +341,7 @@ export const DEPLOY_PERMISSIONS: Record<string, DeployCall[]> = {
       actions: ['rds:CreateDBInstance'],
       resource: `${A}:rds:{region}:{account}:pg:default.aurora-postgresql17`,
     },
-    {
-      actions: [
-        'secretsmanager:CreateSecret',
-        'secretsmanager:TagResource',
-        'secretsmanager:RotateSecret',
-        'secretsmanager:DeleteSecret',
-        'secretsmanager:DescribeSecret',
-      ],
-      resource: `${A}:secretsmanager:{region}:{account}:secret:rds!db-11111111-2222-3333-4444-555555555555-AbCdEf`,
-    },
-    {
-      actions: ['kms:DescribeKey', 'kms:CreateGrant'],
-      resource: `${A}:kms:{region}:{account}:key/aws-managed`,
-      context: { 'kms:ViaService': 'rds.{region}.amazonaws.com' },
-    },
-    serviceLinkedRole('rds.amazonaws.com'),
+    ...rdsManaged('db'),
   ],
   'AWS::Logs::LogGroup': [
     {

@@ -16,17 +16,14 @@ import { parseLambdaEnv, reaperEnvSchema } from '../shared/settings';
 
 let runtime: LambdaRuntime | null = null;
 
-const NOTHING: Omit<ReaperResult, 'skipped'> = {
-  idleSessions: 0,
-  creatingTimeouts: 0,
-  staleWarmSandboxes: 0,
-  orphanTasks: 0,
-  stopFailures: 0,
-  databaseMs: 0,
-};
+/** A run that did not touch the database: no sandbox ran and it was not the daily pass. */
+export interface ReaperSkip {
+  skipped: true;
+  reason: 'no sandbox runs';
+}
 
 /** One run at `now` (the handler's clock; tests pass their own). */
-export async function runReaper(now: Date): Promise<ReaperResult> {
+export async function runReaper(now: Date): Promise<ReaperResult | ReaperSkip> {
   runtime ??= createLambdaRuntime('idle-reaper');
   const { log, env } = runtime;
   const settings = parseLambdaEnv(reaperEnvSchema);
@@ -34,7 +31,7 @@ export async function runReaper(now: Date): Promise<ReaperResult> {
   const daily = isDailyPass(now, settings.SCHEDULE_EVERY_MINUTES);
   if (!daily && !(await sandboxesRunning(runtime.launcher()))) {
     log.info({ duration_ms: Date.now() - started }, 'no sandbox runs: idle reaper pass skipped');
-    return { ...NOTHING, skipped: true };
+    return { skipped: true, reason: 'no sandbox runs' };
   }
   try {
     const result = await runIdleReaper({
@@ -64,4 +61,4 @@ export async function runReaper(now: Date): Promise<ReaperResult> {
   }
 }
 
-export const handler = (): Promise<ReaperResult> => runReaper(new Date());
+export const handler = (): Promise<ReaperResult | ReaperSkip> => runReaper(new Date());

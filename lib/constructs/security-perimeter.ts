@@ -84,24 +84,19 @@ export class SecurityPerimeter extends Construct {
         reason: `The public API endpoint: 0.0.0.0/0 on port ${listenerPort} only, because edge.allowedCidrs says so; requests are authenticated by the platform (and filtered by WAF when enabled).`,
       });
     }
+    /** `from` may open connections to `to` on `port`: its egress rule and `to`'s ingress rule. */
+    const connect = (from: ec2.SecurityGroup, to: ec2.SecurityGroup, port: number, why: string) => {
+      from.addEgressRule(to, ec2.Port.tcp(port), why);
+      to.addIngressRule(from, ec2.Port.tcp(port), why);
+    };
     // The load balancer reaches the public API port of the web service, nothing else.
-    this.loadBalancer.addEgressRule(this.web, ec2.Port.tcp(PORTS.platformHttp), 'to the web service');
-    this.web.addIngressRule(this.loadBalancer, ec2.Port.tcp(PORTS.platformHttp), 'from the load balancer');
+    connect(this.loadBalancer, this.web, PORTS.platformHttp, 'load balancer -> web service');
 
     this.worker.addIngressRule(this.web, ec2.Port.tcp(PORTS.platformInternal), 'web -> worker private calls');
     this.sandbox.addIngressRule(this.web, ec2.Port.tcp(PORTS.harness), 'harness API from the web service');
     this.sandbox.addIngressRule(this.worker, ec2.Port.tcp(PORTS.harness), 'harness API from the worker');
     this.sandbox.addIngressRule(this.worker, ec2.Port.tcp(PORTS.vaultAdmin), 'vault admin from the worker');
-    this.worker.addIngressRule(
-      this.sandbox,
-      ec2.Port.tcp(PORTS.platformInternal),
-      'sandbox callbacks (spec, phases)',
-    );
-    this.sandbox.addEgressRule(
-      this.worker,
-      ec2.Port.tcp(PORTS.platformInternal),
-      "callbacks to the worker's internal port",
-    );
+    connect(this.sandbox, this.worker, PORTS.platformInternal, "sandbox callbacks -> worker's internal port");
 
     // DNS: names of the namespace (worker, egress gateway) and, in advisory mode, the internet.
     // Only the VPC's resolver (base + 2); it answers any public name, which is what remains of
@@ -116,15 +111,11 @@ export class SecurityPerimeter extends Construct {
         'LAP egress gateway: the only way out of the sandboxes',
         true,
       );
-      this.egressGateway.addIngressRule(
+      connect(
         this.sandbox,
-        ec2.Port.tcp(PORTS.egressGateway),
-        'CONNECT from the sandboxes (vault token)',
-      );
-      this.sandbox.addEgressRule(
         this.egressGateway,
-        ec2.Port.tcp(PORTS.egressGateway),
-        'the egress gateway: the only way out',
+        PORTS.egressGateway,
+        'sandboxes -> egress gateway (CONNECT with a vault token)',
       );
       // What Fargate itself needs to start a sandbox there: image pulls, logs, secrets.
       if (props.endpointSecurityGroup) {

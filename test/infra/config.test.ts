@@ -10,6 +10,16 @@ const base = {
   network: { availabilityZones: ['us-east-1a', 'us-east-1b'] },
 };
 
+/** An imported VPC without sandbox subnets of its own. */
+const importedVpc = {
+  vpcId: 'vpc-0abc0abc',
+  vpcCidr: '10.1.0.0/16',
+  availabilityZones: ['us-east-1a', 'us-east-1b'],
+  publicSubnetIds: ['subnet-01000000000000000', 'subnet-02000000000000000'],
+  privateSubnetIds: ['subnet-03000000000000000', 'subnet-04000000000000000'],
+  isolatedSubnetIds: ['subnet-05000000000000000', 'subnet-06000000000000000'],
+};
+
 function errorOf(input: unknown, envName = 'test'): string {
   try {
     resolveConfig(envName, input);
@@ -209,14 +219,7 @@ describe('deployment config', () => {
         ...base,
         sandbox: { egress: 'enforced' },
         network: {
-          existingVpc: {
-            vpcId: 'vpc-0abc0abc',
-            vpcCidr: '10.1.0.0/16',
-            availabilityZones: ['us-east-1a', 'us-east-1b'],
-            publicSubnetIds: ['subnet-01000000000000000', 'subnet-02000000000000000'],
-            privateSubnetIds: ['subnet-03000000000000000', 'subnet-04000000000000000'],
-            isolatedSubnetIds: ['subnet-05000000000000000', 'subnet-06000000000000000'],
-          },
+          existingVpc: importedVpc,
         },
       },
       /network\.existingVpc\.sandboxSubnetIds: is required with sandbox\.egress "enforced": subnets without any route out/,
@@ -248,16 +251,8 @@ describe('deployment config', () => {
         ...base,
         network: {
           existingVpc: {
-            vpcId: 'vpc-0abc0abc',
-            vpcCidr: '10.1.0.0/16',
-            availabilityZones: ['us-east-1a', 'us-east-1b'],
-            publicSubnetIds: ['subnet-01000000000000000', 'subnet-02000000000000000'],
-            privateSubnetIds: ['subnet-03000000000000000', 'subnet-04000000000000000'],
-            isolatedSubnetIds: [
-              'subnet-05000000000000000',
-              'subnet-06000000000000000',
-              'subnet-07000000000000000',
-            ],
+            ...importedVpc,
+            isolatedSubnetIds: [...importedVpc.isolatedSubnetIds, 'subnet-07000000000000000'],
           },
         },
       },

@@ -126,8 +126,22 @@ async function withoutDatabase<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function launcherOf(): EcsSandboxLauncher {
-  return new EcsSandboxLauncher({ settings: parseEcsSandboxSettings(process.env), log: () => undefined });
+/** Starts a sandbox task of `agentId` in the moto cluster; returns its task ARN. */
+async function launchSandbox(agentId: string, sandboxId: string = crypto.randomUUID()): Promise<string> {
+  const launcher = new EcsSandboxLauncher({
+    settings: parseEcsSandboxSettings(process.env),
+    log: () => undefined,
+  });
+  const { ref } = await launcher.launch({
+    sandboxId,
+    kind: 'session',
+    agentId,
+    harnessId: 'opencode',
+    harnessImage: null,
+    harnessEnv: {},
+    vaultEnv: {},
+  });
+  return ref;
 }
 
 function metricsLine(name: string): Record<string, unknown> {
@@ -151,33 +165,11 @@ test('migrate applies the bundled migrations once; Delete keeps the schema', asy
 });
 
 test("idle-reaper stops an idle session's Fargate task and reports EMF metrics", async () => {
-  const launcher = new EcsSandboxLauncher({
-    settings: parseEcsSandboxSettings(process.env),
-    log: () => undefined,
-  });
   const agent = await seed.agent();
   const idle = await seed.session(agent, { idleMinutes: 25 * 60 });
-  const { ref } = await launcher.launch({
-    sandboxId: idle,
-    kind: 'session',
-    agentId: agent,
-    harnessId: 'opencode',
-    harnessImage: null,
-    harnessEnv: {},
-    vaultEnv: {},
-  });
+  const ref = await launchSandbox(agent, idle);
   await seed.client.query(`UPDATE sessions SET sandbox_ref = $2 WHERE id = $1`, [idle, ref]);
-  const orphanRef = (
-    await launcher.launch({
-      sandboxId: crypto.randomUUID(),
-      kind: 'session',
-      agentId: agent,
-      harnessId: 'opencode',
-      harnessImage: null,
-      harnessEnv: {},
-      vaultEnv: {},
-    })
-  ).ref;
+  const orphanRef = await launchSandbox(agent);
 
   const handler = reaperHandler;
   const result = await handler();
@@ -196,7 +188,7 @@ test("idle-reaper stops an idle session's Fargate task and reports EMF metrics",
   // The pass closed its connections: Aurora can pause.
   expect(await openConnections()).toBe(0);
   // Nothing runs any more: the next run skips the database altogether.
-  expect(await withoutDatabase(() => handler())).toMatchObject({ skipped: true, idleSessions: 0 });
+  expect(await withoutDatabase(() => handler())).toEqual({ skipped: true, reason: 'no sandbox runs' });
 });
 
 test("idle-reaper's first run of the day sweeps the database even when no sandbox runs", async () => {
@@ -224,15 +216,7 @@ test('warm-pool skips the database while no sandbox runs', async () => {
 test('warm-pool plans warm sandboxes for a recently active agent while sandboxes run', async () => {
   const agent = await seed.agent();
   await seed.session(agent, { status: 'dead' });
-  await launcherOf().launch({
-    sandboxId: crypto.randomUUID(),
-    kind: 'session',
-    agentId: agent,
-    harnessId: 'opencode',
-    harnessImage: null,
-    harnessEnv: {},
-    vaultEnv: {},
-  });
+  await launchSandbox(agent);
   const handler = warmPoolHandler;
   expect(await handler()).toEqual({ recycled: 0, planned: 2, skipped: false });
   expect(metricsLine('WarmSandboxesPlanned')).toMatchObject({ WarmSandboxesPlanned: 2 });
