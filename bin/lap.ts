@@ -7,7 +7,9 @@ import { App } from 'aws-cdk-lib';
 import { ConfigError, loadConfig } from '../lib/config';
 import { createEnvironment } from '../lib/create-environment';
 
-const app = new App();
+// CloudFormation's own schema checks run as cfn-lint in the tests, over every config and
+// variant (test/infra/cfn-lint.test.ts): the built-in validator would repeat them on every synth.
+const app = new App({ builtinCloudFormationValidation: false });
 const envName = (app.node.tryGetContext('env') as string | undefined) ?? 'dev';
 try {
   createEnvironment(app, loadConfig(envName));
