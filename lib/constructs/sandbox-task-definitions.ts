@@ -27,6 +27,8 @@ export interface SandboxTaskDefinitionsProps {
   callbackHost: string;
   /** `host:port` of the egress gateway (`sandbox.egress` "enforced"): the vault dials every upstream through it. */
   egressGatewayEndpoint?: string;
+  /** The deployment's own ranges (the VPC): the vault refuses them besides link-local and metadata. */
+  internalCidrs: string[];
   logRetentionDays: number;
   removalPolicy: RemovalPolicy;
 }
@@ -121,6 +123,7 @@ export class SandboxTaskDefinitions extends Construct {
           // Where the vault publishes the CA certificate for the harness (NODE_EXTRA_CA_CERTS).
           VAULT_CA_CERT_OUT: caFile,
           ...gitTokenHosts,
+          EGRESS_INTERNAL_CIDRS: props.internalCidrs.join(','),
           ...(props.egressGatewayEndpoint ? { VAULT_EGRESS_GATEWAY: props.egressGatewayEndpoint } : {}),
         },
         secrets: {

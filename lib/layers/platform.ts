@@ -47,6 +47,7 @@ export class Platform extends Construct {
     const envName = config.envName;
     const logRetentionDays = config.platform.logRetentionDays;
     const enforced = config.sandbox.egress === 'enforced';
+    const vpcCidr = config.network.existingVpc?.vpcCidr ?? config.network.cidr;
 
     const cluster = new ecs.Cluster(this, 'Cluster', {
       vpc,
@@ -87,7 +88,7 @@ export class Platform extends Construct {
           tlsPrivateKey: data.vaultCa.egressGateway!.privateKey,
           tokenKey: data.secrets.egressTokenKey!,
           // The VPC itself: sandboxes reach the platform directly, never through the gateway.
-          denyCidrs: [config.network.existingVpc?.vpcCidr ?? config.network.cidr],
+          denyCidrs: [vpcCidr],
           logRetentionDays,
           removalPolicy,
         })
@@ -105,6 +106,7 @@ export class Platform extends Construct {
       git: config.git,
       callbackHost,
       egressGatewayEndpoint: egressGateway?.endpoint,
+      internalCidrs: [vpcCidr],
       logRetentionDays,
       removalPolicy,
     });

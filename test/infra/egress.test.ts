@@ -104,7 +104,11 @@ describe('production sandboxes (sandbox.egress "enforced")', () => {
   it('reach the egress gateway by name, and the gateway runs with its certificate and token key', () => {
     const vaults = model.containers().filter((c) => c.container.Name === 'vault');
     expect(vaults).toHaveLength(4);
-    for (const vault of vaults) expect(vault.env.VAULT_EGRESS_GATEWAY).toBe('egress.lap-prod.internal:8443');
+    for (const vault of vaults) {
+      expect(vault.env.VAULT_EGRESS_GATEWAY).toBe('egress.lap-prod.internal:8443');
+      // The vault refuses the VPC's own range (besides link-local and metadata), like the gateway.
+      expect(vault.env.EGRESS_INTERNAL_CIDRS).toBe(vpc.props.CidrBlock);
+    }
     const gateway = model.containers().find((c) => c.container.Name === 'gateway')!;
     expect((gateway.container.Secrets as Array<{ Name: string }>).map((s) => s.Name).sort()).toEqual([
       'EGRESS_GATEWAY_TLS_CERT',
