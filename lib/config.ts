@@ -45,51 +45,79 @@ const fargateSize = {
   memoryMiB: z.number().int(),
 };
 
+/** Where an AZ name must start: its region (e.g. eu-west-1a in eu-west-1). */
+const AZ_NAME = /^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/;
+const subnetIds = z
+  .array(
+    z
+      .string()
+      .regex(/^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/, 'must be a subnet id like subnet-0123456789abcdef0'),
+  )
+  .min(2);
+
 const networkSchema = z
   .object({
     /**
      * Import an existing VPC instead of creating one (no lookups: ids are given here).
+     * `npm run preflight` checks the subnets' free addresses and, for `sandbox.egress`
+     * "enforced", that the sandbox subnets have no route out.
      * @default - a new VPC is created
      */
     existingVpc: z
       .object({
-        vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'must look like vpc-0123abcd'),
+        vpcId: z
+          .string()
+          .regex(/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/, 'must be a VPC id like vpc-0123456789abcdef0'),
         vpcCidr: z.string().regex(CIDR, 'must be a CIDR like 10.0.0.0/16'),
         /** One entry per AZ, same order as the subnet id lists. */
-        availabilityZones: z.array(z.string()).min(2),
+        availabilityZones: z.array(z.string().regex(AZ_NAME, 'must be an AZ name like eu-west-1a')).min(2),
         /** Public subnets (the internet-facing ALB). */
-        publicSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/)).min(2),
-        /** Private subnets with a route to a NAT (services, Lambdas, sandboxes). */
-        privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/)).min(2),
+        publicSubnetIds: subnetIds,
+        /** Private subnets with a route to a NAT (services, Lambdas, the egress gateway). */
+        privateSubnetIds: subnetIds,
+        /**
+         * Subnets the sandbox tasks run in (one IP per sandbox). With `sandbox.egress`
+         * "enforced" they must have no route out at all (no NAT, no internet gateway).
+         * @default - the private subnets (only with `sandbox.egress` "advisory")
+         */
+        sandboxSubnetIds: subnetIds.optional(),
         /** Subnets without internet access (database). */
-        isolatedSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/)).min(2),
+        isolatedSubnetIds: subnetIds,
       })
       .strict()
       .optional(),
     /** @default "10.0.0.0/16" */
     cidr: z.string().regex(CIDR, 'must be a CIDR like 10.0.0.0/16').default('10.0.0.0/16'),
     /**
-     * Availability zones (explicit so synth needs no AWS lookups).
-     * @default ["<region>a", "<region>b"]
+     * Availability zones of a new VPC, 2 or 3, by name in the config's region. Required: names
+     * are never guessed (not every region has a "b", and not every zone runs Fargate). List the
+     * region's zones with `aws ec2 describe-availability-zones --region <region>` and check them
+     * with `npm run preflight -- --env <name>` (it prints each zone's id).
      */
-    availabilityZones: z.array(z.string()).min(2).max(3).optional(),
+    availabilityZones: z
+      .array(z.string().regex(AZ_NAME, 'must be an AZ name like eu-west-1a'))
+      .min(2)
+      .max(3)
+      .optional(),
     /**
-     * Prefix length of each private subnet. Every sandbox task takes one IP: /18 gives
-     * 16,379 addresses per AZ.
+     * Prefix length of each sandbox subnet. Every sandbox task takes one IP: /18 gives
+     * 16,379 addresses per AZ. The services, Lambdas and the egress gateway use /22 subnets.
      * @default 18
      */
-    privateSubnetCidrMask: z.number().int().min(16).max(24).default(18),
+    sandboxSubnetCidrMask: z.number().int().min(16).max(24).default(18),
     /**
      * `gateway`: managed NAT gateways (`natGateways` of them); `instance`: one t4g.nano NAT
-     * instance (cheap, single point of failure; for dev).
-     * @default "gateway"
+     * instance with a public address (cheap, single point of failure; for dev).
+     * @default "gateway" (production), "instance" (development)
      */
-    nat: z.enum(['gateway', 'instance']).default('gateway'),
+    nat: z.enum(['gateway', 'instance']).optional(),
     /** @default 1 (development), one per AZ (production) */
     natGateways: z.number().int().min(1).max(3).optional(),
     /**
-     * Interface endpoints for ECR, CloudWatch Logs, Secrets Manager, ECS and KMS: keeps that
-     * traffic off the NAT (about $7.30/month per endpoint per AZ, see docs/cost-model.md).
+     * Interface endpoints for ECR, CloudWatch Logs, Secrets Manager, ECS and KMS for the whole
+     * VPC: keeps that traffic off the NAT (about $7.30/month per endpoint per AZ, see
+     * docs/cost-model.md). With `sandbox.egress` "enforced" the ECR, Logs and Secrets Manager
+     * endpoints exist anyway (sandboxes have no other way to start).
      * @default false (development), true (production)
      */
     interfaceEndpoints: z.boolean().optional(),
@@ -106,8 +134,19 @@ const databaseSchema = z
      * @default "aurora-serverless-v2"
      */
     engine: z.enum(['aurora-serverless-v2', 'instance']).default('aurora-serverless-v2'),
-    /** Aurora minimum capacity; 0 pauses the cluster when idle (development only). @default 0.5 */
+    /**
+     * Aurora minimum capacity; 0 pauses the cluster after `autoPauseMinutes` without any
+     * connection (development only; the first request after that waits ~15 s).
+     * @default 0.5
+     */
     minCapacityAcu: z.number().min(0).max(256).default(0.5),
+    /**
+     * With `minCapacityAcu` 0: minutes without any connection before Aurora pauses. The
+     * platform keeps no idle connection and its schedulers skip the database when no sandbox
+     * runs, so an unused environment pays storage only (docs/cost-model.md).
+     * @default 5
+     */
+    autoPauseMinutes: z.number().int().min(5).max(1440).default(5),
     /** Aurora maximum capacity. @default 4 */
     maxCapacityAcu: z.number().min(1).max(256).default(4),
     /** Instance class for `engine: "instance"`. @default "t4g.micro" */
@@ -125,6 +164,12 @@ const databaseSchema = z
     multiAz: z.boolean().optional(),
     /** Place the database in public subnets (warns; the security group still admits only the platform). @default false */
     publiclyAccessible: z.boolean().default(false),
+    /**
+     * An AWS Backup plan for the database (daily, kept 35 days; monthly, kept 1 year) in its own
+     * vault, on top of the engine's automated backups.
+     * @default false (development), true (production)
+     */
+    backupPlan: z.boolean().optional(),
   })
   .strict();
 
@@ -161,6 +206,12 @@ const edgeSchema = z
     waf: z.boolean().optional(),
     /** Requests per 5 minutes per IP before the WAF blocks. @default 2000 */
     wafRateLimitPer5Min: z.number().int().min(100).default(2000),
+    /**
+     * WAF request logs to CloudWatch Logs (`aws-waf-logs-lap-<env>`), the Authorization header
+     * redacted. Only with `waf`.
+     * @default false (development), true (production)
+     */
+    wafLogging: z.boolean().optional(),
   })
   .strict();
 
@@ -178,6 +229,29 @@ const platformSchema = z
   .object({
     /** CPU architecture of every image and task. @default "x86_64" */
     architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
+    /**
+     * `combined`: one service runs the API and the worker in one task (`PLATFORM_ROLE=all`), the
+     * cheapest shape, for development: the internet-facing task then holds the worker's rights.
+     * `split`: a web service (API, behind the ALB) and a worker service (sandbox launches and
+     * callbacks), each with its own role and security group.
+     * @default "combined" (development), "split" (production)
+     */
+    services: z.enum(['combined', 'split']).optional(),
+    /** The one service of `services: "combined"`. cpu 256, memoryMiB 1024. */
+    combined: serviceSchema({ cpu: 256, memoryMiB: 1024 }).prefault({}),
+    /**
+     * Fargate capacity of the platform services (and the egress gateway): `spot` costs ~70% less
+     * and may be interrupted with 2 minutes' notice (ECS starts a replacement).
+     * @default "spot" (development), "on-demand" (production)
+     */
+    capacity: z.enum(['on-demand', 'spot']).optional(),
+    /**
+     * Longest pause of the job runner between polls of an empty queue (JOB_POLL_IDLE_MAX_MS): it
+     * polls every second while there is work, then backs off to this. With `services:
+     * "combined"` the API wakes the runner in-process, so a long pause lets the database pause.
+     * @default 21600000 (6 h, combined), 1000 (split: the web service cannot wake the worker yet)
+     */
+    jobPollIdleMaxMs: z.number().int().min(1000).max(86_400_000).optional(),
     /** Web service (REST API, SSE). cpu 512, memoryMiB 1024. */
     web: serviceSchema({ cpu: 512, memoryMiB: 1024 })
       .extend({
@@ -214,7 +288,11 @@ const platformSchema = z
     preinstalledGithubRepo: z
       .url({ message: 'must be a git repository URL, e.g. https://github.com/org/repo' })
       .optional(),
-    /** @default 30 (development), 365 (production) */
+    /**
+     * Retention of every log group. Production also keeps the log groups when the stack is
+     * deleted (RemovalPolicy RETAIN_ON_UPDATE_OR_DELETE).
+     * @default 30 (development), 365 (production)
+     */
     logRetentionDays: logRetention.optional(),
   })
   .strict();
@@ -232,6 +310,28 @@ const sandboxSchema = z
     ephemeralStorageGiB: z.number().int().min(21).max(200).default(30),
     /** @default "spot-with-fallback" (development), "on-demand" (production) */
     capacity: z.enum(['spot-with-fallback', 'on-demand', 'spot']).optional(),
+    /**
+     * `enforced`: sandboxes run in subnets without any route out; their only way to the
+     * internet is the egress gateway (a Fargate service that forwards only connections
+     * authenticated with a per-sandbox token that only the vault holds), and their security
+     * group reaches only the gateway, the VPC endpoints Fargate needs to start them, the VPC
+     * DNS resolver and the worker's internal port. `advisory`: sandboxes reach the internet
+     * through the NAT on 80/443 and the vault's allow_out/deny_out are advice an agent can
+     * bypass by ignoring HTTPS_PROXY (synth warns); cheaper (no gateway task, no endpoints).
+     * @default "enforced" (production), "advisory" (development)
+     */
+    egress: z.enum(['enforced', 'advisory']).optional(),
+    /** The egress gateway of `egress: "enforced"`. */
+    egressGateway: z
+      .object({
+        ...serviceSchema({ cpu: 256, memoryMiB: 512 }).shape,
+        /** @default 1 (development), 2 (production) */
+        tasks: z.number().int().min(1).max(10).optional(),
+        /** Destination ports the gateway forwards to (EGRESS_GATEWAY_ALLOWED_PORTS). @default [443, 80] */
+        allowedPorts: z.array(z.number().int().min(1).max(65535)).min(1).default([443, 80]),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -283,6 +383,8 @@ const imagesSchema = z
     platform: z.string().regex(IMAGE_URI, 'must be an image URI with a tag or digest').optional(),
     /** Prebuilt vault image. @default - built from sandbox/vault/Dockerfile */
     vault: z.string().regex(IMAGE_URI, 'must be an image URI with a tag or digest').optional(),
+    /** Prebuilt egress gateway image. @default - built from sandbox/egress-gateway/Dockerfile */
+    egressGateway: z.string().regex(IMAGE_URI, 'must be an image URI with a tag or digest').optional(),
     /** Prebuilt harness images by harness. @default - built from sandbox/harness/Dockerfile */
     harness: z
       .partialRecord(
@@ -322,21 +424,54 @@ export const deploymentConfigSchema = z
     images: imagesSchema.prefault({}),
     /** Private repositories: the git token sandboxes clone with. @default - public repositories only */
     git: gitSchema.prefault({}),
+    monitoring: z
+      .object({
+        /** The CloudWatch dashboard ($3/month). @default false (development), true (production) */
+        dashboard: z.boolean().optional(),
+        /**
+         * ECS Container Insights on the cluster (billed as custom metrics, see
+         * docs/cost-model.md); the alarms do not need it.
+         * @default false (development), true (production)
+         */
+        containerInsights: z.boolean().optional(),
+      })
+      .strict()
+      .prefault({}),
+    iam: z
+      .object({
+        /**
+         * Name of the IAM managed policy set as permissions boundary on every role the stack
+         * creates: required when the account was bootstrapped with the least-privilege
+         * execution policy (`npm run bootstrap -- --least-privilege`, docs/deploy.md), whose
+         * CloudFormation role may create roles only with this boundary.
+         * @default - no boundary (bootstrap with AdministratorAccess)
+         */
+        permissionsBoundary: z
+          .string()
+          .regex(/^[\w+=,.@-]{1,128}$/, 'must be an IAM policy name like lap-permissions-boundary')
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {
     const sizes: Array<[string[], { cpu: number; memoryMiB: number }]> = [
       [['platform', 'web'], c.platform.web],
       [['platform', 'worker'], c.platform.worker],
+      [['platform', 'combined'], c.platform.combined],
       [['sandbox'], c.sandbox],
+      [['sandbox', 'egressGateway'], c.sandbox.egressGateway],
     ];
     for (const [at, size] of sizes) {
       const [min, max] = FARGATE_MEMORY[size.cpu]!;
-      if (size.memoryMiB < min || size.memoryMiB > max || size.memoryMiB % 1024 !== 0) {
+      // Fargate: 512 is allowed with 0.25 vCPU only; otherwise whole GiB within the range.
+      const halfGiB = size.cpu === 256 && size.memoryMiB === 512;
+      if (!halfGiB && (size.memoryMiB < min || size.memoryMiB > max || size.memoryMiB % 1024 !== 0)) {
         ctx.addIssue({
           code: 'custom',
           path: [...at, 'memoryMiB'],
-          message: `must be a multiple of 1024 between ${min} and ${max} for cpu ${size.cpu}`,
+          message: `must be ${size.cpu === 256 ? '512 or ' : ''}a multiple of 1024 between ${Math.max(min, 1024)} and ${max} for cpu ${size.cpu}`,
         });
       }
     }
@@ -397,10 +532,52 @@ export const deploymentConfigSchema = z
       });
     }
     const existing = c.network.existingVpc;
+    const egress = c.sandbox.egress ?? (c.production ? 'enforced' : 'advisory');
+    if (!existing && c.network.availabilityZones === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['network', 'availabilityZones'],
+        message: `is required: list 2 or 3 zones of ${c.region}, e.g. from \`aws ec2 describe-availability-zones --region ${c.region} --query "AvailabilityZones[?ZoneType=='availability-zone'].ZoneName"\`, then check them with \`npm run preflight\``,
+      });
+    }
+    const zones: Array<[string[], string[] | undefined]> = [
+      [['network', 'availabilityZones'], c.network.availabilityZones],
+      [['network', 'existingVpc', 'availabilityZones'], existing?.availabilityZones],
+    ];
+    for (const [at, names] of zones) {
+      (names ?? []).forEach((name, i) => {
+        if (!name.startsWith(c.region)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, i],
+            message: `"${name}" is not a zone of the config's region ${c.region}`,
+          });
+        }
+      });
+      if (names && new Set(names).size !== names.length) {
+        ctx.addIssue({ code: 'custom', path: at, message: 'must not list a zone twice' });
+      }
+    }
+    if (existing && egress === 'enforced' && existing.sandboxSubnetIds === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['network', 'existingVpc', 'sandboxSubnetIds'],
+        message:
+          'is required with sandbox.egress "enforced": subnets without any route out (no NAT, no internet gateway), one per zone; or set sandbox.egress "advisory"',
+      });
+    }
+    if (c.edge.wafLogging && !(c.edge.waf ?? c.production)) {
+      ctx.addIssue({ code: 'custom', path: ['edge', 'wafLogging'], message: 'needs edge.waf true' });
+    }
     if (existing) {
       const azs = existing.availabilityZones.length;
-      for (const key of ['publicSubnetIds', 'privateSubnetIds', 'isolatedSubnetIds'] as const) {
-        if (existing[key].length !== azs) {
+      for (const key of [
+        'publicSubnetIds',
+        'privateSubnetIds',
+        'sandboxSubnetIds',
+        'isolatedSubnetIds',
+      ] as const) {
+        if (existing[key] !== undefined && existing[key].length !== azs) {
           ctx.addIssue({
             code: 'custom',
             path: ['network', 'existingVpc', key],
@@ -418,12 +595,13 @@ type Parsed = z.output<typeof deploymentConfigSchema>;
 /** The resolved configuration: every default applied. */
 export interface DeploymentConfig extends Omit<
   Parsed,
-  'network' | 'database' | 'edge' | 'platform' | 'sandbox'
+  'network' | 'database' | 'edge' | 'platform' | 'sandbox' | 'monitoring'
 > {
   /** Environment name (file name), part of every stack and resource name. */
   envName: string;
   network: Parsed['network'] & {
     availabilityZones: string[];
+    nat: NonNullable<Parsed['network']['nat']>;
     natGateways: number;
     interfaceEndpoints: boolean;
   };
@@ -431,13 +609,22 @@ export interface DeploymentConfig extends Omit<
     backupRetentionDays: number;
     deletionProtection: boolean;
     multiAz: boolean;
+    backupPlan: boolean;
   };
-  edge: Parsed['edge'] & { waf: boolean; https: boolean };
+  edge: Parsed['edge'] & { waf: boolean; wafLogging: boolean; https: boolean };
   platform: Parsed['platform'] & {
     web: Parsed['platform']['web'] & { minTasks: number };
+    services: NonNullable<Parsed['platform']['services']>;
+    capacity: NonNullable<Parsed['platform']['capacity']>;
+    jobPollIdleMaxMs: number;
     logRetentionDays: number;
   };
-  sandbox: Parsed['sandbox'] & { capacity: NonNullable<Parsed['sandbox']['capacity']> };
+  sandbox: Parsed['sandbox'] & {
+    capacity: NonNullable<Parsed['sandbox']['capacity']>;
+    egress: NonNullable<Parsed['sandbox']['egress']>;
+    egressGateway: Parsed['sandbox']['egressGateway'] & { tasks: number };
+  };
+  monitoring: { dashboard: boolean; containerInsights: boolean };
 }
 
 export class ConfigError extends Error {
@@ -465,14 +652,17 @@ export function resolveConfig(
   }
   const c = parsed.data;
   const prod = c.production;
-  const azs = c.network.existingVpc?.availabilityZones ??
-    c.network.availabilityZones ?? [`${c.region}a`, `${c.region}b`];
+  // Checked by the schema: a new VPC names its zones, an imported one brings them.
+  const azs = (c.network.existingVpc?.availabilityZones ?? c.network.availabilityZones)!;
+  const services = c.platform.services ?? (prod ? 'split' : 'combined');
+  const waf = c.edge.waf ?? prod;
   return {
     ...c,
     envName,
     network: {
       ...c.network,
       availabilityZones: azs,
+      nat: c.network.nat ?? (prod ? 'gateway' : 'instance'),
       natGateways: c.network.natGateways ?? (prod ? azs.length : 1),
       interfaceEndpoints: c.network.interfaceEndpoints ?? prod,
     },
@@ -481,18 +671,32 @@ export function resolveConfig(
       backupRetentionDays: c.database.backupRetentionDays ?? (prod ? 14 : 1),
       deletionProtection: c.database.deletionProtection ?? prod,
       multiAz: c.database.multiAz ?? prod,
+      backupPlan: c.database.backupPlan ?? prod,
     },
     edge: {
       ...c.edge,
-      waf: c.edge.waf ?? prod,
+      waf,
+      wafLogging: waf && (c.edge.wafLogging ?? prod),
       https: c.edge.certificateArn !== undefined || c.edge.hostedZone !== undefined,
     },
     platform: {
       ...c.platform,
       web: { ...c.platform.web, minTasks: c.platform.web.minTasks ?? (prod ? 2 : 1) },
+      services,
+      capacity: c.platform.capacity ?? (prod ? 'on-demand' : 'spot'),
+      jobPollIdleMaxMs: c.platform.jobPollIdleMaxMs ?? (services === 'combined' ? 21_600_000 : 1000),
       logRetentionDays: c.platform.logRetentionDays ?? (prod ? 365 : 30),
     },
-    sandbox: { ...c.sandbox, capacity: c.sandbox.capacity ?? (prod ? 'on-demand' : 'spot-with-fallback') },
+    sandbox: {
+      ...c.sandbox,
+      capacity: c.sandbox.capacity ?? (prod ? 'on-demand' : 'spot-with-fallback'),
+      egress: c.sandbox.egress ?? (prod ? 'enforced' : 'advisory'),
+      egressGateway: { ...c.sandbox.egressGateway, tasks: c.sandbox.egressGateway.tasks ?? (prod ? 2 : 1) },
+    },
+    monitoring: {
+      dashboard: c.monitoring.dashboard ?? prod,
+      containerInsights: c.monitoring.containerInsights ?? prod,
+    },
   };
 }
 

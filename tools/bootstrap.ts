@@ -1,19 +1,36 @@
 /**
- * `npm run bootstrap -- --env <name> [--execution-policy <policy-arn>] [--dry-run] [-- <cdk bootstrap args>]`
+ * `npm run bootstrap -- --env <name> [--least-privilege | --execution-policy <arn>...] [--dry-run] [-- <cdk bootstrap args>]`
  *
  * Runs `cdk bootstrap aws://<account>/<region>` for the environment's account and region from
  * config/<name>.json (the account of your credentials when the config names none). By default
- * CDK deploys with AdministratorAccess; `--execution-policy` restricts CloudFormation to a
- * managed policy instead: create it from tools/bootstrap-execution-policy.json (only the
- * services LAP deploys, IAM only on lap-* roles), see docs/new-environment.md.
+ * CDK deploys with AdministratorAccess. `--least-privilege` restricts CloudFormation to the
+ * managed policies created from tools/iam/execution-*.json and sets tools/iam/permissions-boundary.json
+ * (policy `lap-permissions-boundary`) as the boundary of its role; the config must then name the
+ * same boundary (`iam.permissionsBoundary`) so every role the stack creates carries it
+ * (docs/deploy.md, step 1).
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../lib/config';
 
+/** The managed policies of the least-privilege bootstrap: `lap-cdk-<file name>` from tools/iam/. */
+export const IAM_POLICY_DIR = path.join(__dirname, 'iam');
+export const PERMISSIONS_BOUNDARY_POLICY = 'lap-permissions-boundary';
+
+export function executionPolicyNames(): string[] {
+  return fs
+    .readdirSync(IAM_POLICY_DIR)
+    .filter((f) => f.startsWith('execution-') && f.endsWith('.json'))
+    .sort()
+    .map((f) => `lap-cdk-${f.replace(/\.json$/, '')}`);
+}
+
 export interface BootstrapOptions {
   envName: string;
-  executionPolicyArn?: string;
+  leastPrivilege?: boolean;
+  executionPolicyArns?: string[];
   extraArgs?: string[];
 }
 
@@ -23,15 +40,45 @@ export function bootstrapCommand(options: BootstrapOptions): string[] {
   // "unknown-account" makes the CDK CLI use the account of the current credentials.
   const target = `aws://${config.account ?? 'unknown-account'}/${config.region}`;
   const args = ['cdk', 'bootstrap', target, '--tags', `lap:environment=${config.envName}`];
-  if (options.executionPolicyArn) {
-    if (!/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\//.test(options.executionPolicyArn)) {
+  const arns = [...(options.executionPolicyArns ?? [])];
+  if (options.leastPrivilege) {
+    if (!config.account) {
       throw new Error(
-        `--execution-policy must be an IAM policy ARN (arn:aws:iam::<account>:policy/<name>), got "${options.executionPolicyArn}"`,
+        `--least-privilege needs the account in config/${config.envName}.json ("account"): the policy ARNs name it`,
       );
     }
-    args.push('--cloudformation-execution-policies', options.executionPolicyArn);
+    if (config.iam.permissionsBoundary !== PERMISSIONS_BOUNDARY_POLICY) {
+      throw new Error(
+        `--least-privilege: set "iam": { "permissionsBoundary": "${PERMISSIONS_BOUNDARY_POLICY}" } in config/${config.envName}.json, or the deploy cannot create its roles`,
+      );
+    }
+    arns.push(...executionPolicyNames().map((name) => `arn:aws:iam::${config.account}:policy/${name}`));
   }
+  for (const arn of arns) {
+    if (!/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\//.test(arn)) {
+      throw new Error(
+        `--execution-policy must be an IAM policy ARN (arn:aws:iam::<account>:policy/<name>), got "${arn}"`,
+      );
+    }
+  }
+  if (arns.length) args.push('--cloudformation-execution-policies', arns.join(','));
+  if (options.leastPrivilege) args.push('--custom-permissions-boundary', PERMISSIONS_BOUNDARY_POLICY);
   return [...args, ...(options.extraArgs ?? [])];
+}
+
+/** The AWS CLI commands that create the least-privilege policies (run once per account). */
+export function createPolicyCommands(): string[] {
+  const files = fs
+    .readdirSync(IAM_POLICY_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+  return files.map((file) => {
+    const name =
+      file === 'permissions-boundary.json'
+        ? PERMISSIONS_BOUNDARY_POLICY
+        : `lap-cdk-${file.replace(/\.json$/, '')}`;
+    return `aws iam create-policy --policy-name ${name} --policy-document file://tools/iam/${file}`;
+  });
 }
 
 function main(): void {
@@ -39,13 +86,20 @@ function main(): void {
     allowPositionals: true,
     options: {
       env: { type: 'string', default: 'dev' },
-      'execution-policy': { type: 'string' },
+      'least-privilege': { type: 'boolean', default: false },
+      'execution-policy': { type: 'string', multiple: true },
+      'print-policy-commands': { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
     },
   });
+  if (values['print-policy-commands']) {
+    console.log(createPolicyCommands().join('\n'));
+    return;
+  }
   const args = bootstrapCommand({
     envName: values.env!,
-    executionPolicyArn: values['execution-policy'],
+    leastPrivilege: values['least-privilege'],
+    executionPolicyArns: values['execution-policy'],
     extraArgs: positionals,
   });
   console.log(`$ npx ${args.join(' ')}`);

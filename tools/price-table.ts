@@ -36,13 +36,45 @@ export const PRICES = {
   kmsKeyMonth: 1.0,
   alarmMonth: 0.1,
   dashboardMonth: 3.0,
-  cloudMapNamespaceMonth: 0.5,
+  /** A Cloud Map private DNS namespace is a Route 53 private hosted zone. */
+  privateHostedZoneMonth: 0.5,
+  /** Cloud Map, per registered instance (each ECS task of a service with service discovery). */
+  cloudMapInstanceMonth: 0.1,
+  /** A CloudWatch custom metric (Container Insights metrics are billed as these), first 10,000. */
+  customMetricMonth: 0.3,
   wafWebAclMonth: 5.0,
   wafRuleMonth: 1.0,
   lambdaArmGbSecond: 0.0000133334,
   lambdaRequestMillion: 0.2,
   schedulerInvocationMillion: 1.0,
   logsIngestGiB: 0.5,
-  /** Baseline database storage assumed for an empty control plane. */
-  assumedDatabaseGiB: 10,
+  ecrGiBMonth: 0.1,
+  /** AWS Backup storage of Aurora and RDS recovery points (warm). */
+  backupGiBMonth: 0.021,
+} as const;
+
+/**
+ * What the baseline assumes where the template alone cannot say; each figure is shown next to
+ * its line in `npm run cost` and explained in docs/cost-model.md.
+ */
+export const ASSUMPTIONS = {
+  /** Database size of a young control plane. */
+  databaseGiB: 10,
+  /** Aurora's capacity while awake with a 0 ACU minimum. */
+  auroraActiveMinAcu: 0.5,
+  /** The job runner's poll while the platform does not back off (platform/src/worker/job-runner.ts). */
+  legacyPollMs: 1000,
+  /** A scheduled function's run that finds no sandbox and skips the database, billed duration. */
+  idleRunSeconds: 0.3,
+  /** Log lines of one scheduled run (platform START/END/REPORT + one JSON line). */
+  logBytesPerScheduledRun: 1200,
+  /** Log lines of one idle service task per month (health checks, heartbeats). */
+  logBytesPerTaskMonth: 50 * 1024 ** 2,
+  /** VPC flow log records of an idle VPC per month. */
+  flowLogBytesPerMonth: 300 * 1024 ** 2,
+  /** One stored version of every image (platform, vault, four harnesses, gateway; layers shared). */
+  imageGiB: 3,
+  /** Container Insights metrics (standard): per cluster and per service. */
+  containerInsightsClusterMetrics: 8,
+  containerInsightsServiceMetrics: 10,
 } as const;

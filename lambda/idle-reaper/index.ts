@@ -1,38 +1,64 @@
 /**
- * idle-reaper Lambda (EventBridge Scheduler, every 5 minutes, reserved concurrency 1):
- * idle sessions -> dead, creating timeouts -> failed, expired warm sandboxes and
- * orphan tasks stopped. Idempotent and safe to overlap (see platform/src/reaper).
+ * idle-reaper Lambda (EventBridge Scheduler, every 5 minutes): idle sessions -> dead, creating
+ * timeouts -> failed, expired warm sandboxes and orphan tasks stopped. Idempotent and safe to
+ * overlap: a run takes a PostgreSQL advisory lock and skips when another holds it
+ * (platform/src/reaper).
+ *
+ * While no sandbox of the environment runs there is nothing to stop, so the run skips the
+ * database and lets it pause, except the day's first run after 00:00 UTC, which sweeps rows a
+ * crash may have left (lambda/shared/sandbox-activity.ts).
  */
 import { runIdleReaper, type ReaperResult } from '../../platform/src/reaper/reaper';
 import { emitMetrics } from '../shared/metrics';
 import { createLambdaRuntime, type LambdaRuntime } from '../shared/runtime';
+import { isDailyPass, sandboxesRunning } from '../shared/sandbox-activity';
 import { parseLambdaEnv, reaperEnvSchema } from '../shared/settings';
 
 let runtime: LambdaRuntime | null = null;
 
-export async function handler(): Promise<ReaperResult> {
+/** A run that did not touch the database: no sandbox ran and it was not the daily pass. */
+export interface ReaperSkip {
+  skipped: true;
+  reason: 'no sandbox runs';
+}
+
+/** One run at `now` (the handler's clock; tests pass their own). */
+export async function runReaper(now: Date): Promise<ReaperResult | ReaperSkip> {
   runtime ??= createLambdaRuntime('idle-reaper');
   const { log, env } = runtime;
+  const settings = parseLambdaEnv(reaperEnvSchema);
   const started = Date.now();
-  const result = await runIdleReaper({
-    db: await runtime.database.get(),
-    launcher: runtime.launcher(),
-    log,
-    environment: env.SANDBOX_ENVIRONMENT,
-    creatingTimeoutMs: parseLambdaEnv(reaperEnvSchema).SESSION_CREATING_TIMEOUT_MS,
-  });
-  emitMetrics(
-    env.METRICS_NAMESPACE,
-    { Environment: env.SANDBOX_ENVIRONMENT },
-    {
-      IdleSessionsReaped: result.idleSessions,
-      CreatingSessionsTimedOut: result.creatingTimeouts,
-      StaleWarmSandboxesStopped: result.staleWarmSandboxes,
-      OrphanTasksStopped: result.orphanTasks,
-      SandboxStopFailures: result.stopFailures,
-      ReaperDatabaseMs: result.databaseMs,
-    },
-  );
-  log.info({ ...result, duration_ms: Date.now() - started }, 'idle reaper pass');
-  return result;
+  const daily = isDailyPass(now, settings.SCHEDULE_EVERY_MINUTES);
+  if (!daily && !(await sandboxesRunning(runtime.launcher()))) {
+    log.info({ duration_ms: Date.now() - started }, 'no sandbox runs: idle reaper pass skipped');
+    return { skipped: true, reason: 'no sandbox runs' };
+  }
+  try {
+    const result = await runIdleReaper({
+      db: await runtime.database.get(),
+      launcher: runtime.launcher(),
+      log,
+      environment: env.SANDBOX_ENVIRONMENT,
+      creatingTimeoutMs: settings.SESSION_CREATING_TIMEOUT_MS,
+    });
+    emitMetrics(
+      env.METRICS_NAMESPACE,
+      { Environment: env.SANDBOX_ENVIRONMENT },
+      {
+        IdleSessionsReaped: result.idleSessions,
+        CreatingSessionsTimedOut: result.creatingTimeouts,
+        StaleWarmSandboxesStopped: result.staleWarmSandboxes,
+        OrphanTasksStopped: result.orphanTasks,
+        SandboxStopFailures: result.stopFailures,
+        ReaperDatabaseMs: result.databaseMs,
+      },
+    );
+    log.info({ ...result, daily, duration_ms: Date.now() - started }, 'idle reaper pass');
+    return result;
+  } finally {
+    // A frozen Lambda keeps its connections open, and an open connection keeps Aurora awake.
+    await runtime.database.reset();
+  }
 }
+
+export const handler = (): Promise<ReaperResult | ReaperSkip> => runReaper(new Date());

@@ -7,11 +7,12 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
-import { readRdsSecret, type RdsCredentials } from '../../platform/src/db/rds-secret';
+import {
+  isAuthenticationFailure,
+  readRdsSecret,
+  type RdsCredentials,
+} from '../../platform/src/db/rds-secret';
 import { databaseEnvSchema, parseLambdaEnv } from './settings';
-
-/** PostgreSQL's invalid_password / invalid_authorization_specification. */
-const AUTH_FAILURES = new Set(['28P01', '28000']);
 
 export class LambdaDatabase {
   private pool: Promise<pg.Pool> | null = null;
@@ -45,7 +46,7 @@ export class LambdaDatabase {
       client.release();
       return pool;
     } catch (err) {
-      if (!AUTH_FAILURES.has((err as { code?: string }).code ?? '')) throw err;
+      if (!isAuthenticationFailure(err)) throw err;
       await this.reset();
       return this.connect();
     }

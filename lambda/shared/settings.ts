@@ -28,6 +28,8 @@ export const warmPoolEnvSchema = z.object({
 
 export const reaperEnvSchema = z.object({
   SESSION_CREATING_TIMEOUT_MS: z.coerce.number().int().positive().default(600_000),
+  /** The reaper's schedule: its day's first run does a full pass even when no sandbox runs. */
+  SCHEDULE_EVERY_MINUTES: z.coerce.number().int().positive().default(5),
 });
 
 const FIXES: Record<string, string> = {

@@ -12,10 +12,16 @@ let runtime: LambdaRuntime | null = null;
 export async function handler(event: unknown): Promise<TaskEventOutcome> {
   runtime ??= createLambdaRuntime('task-events');
   const { log, env } = runtime;
-  const outcome = await handleTaskStateChange(
-    { db: await runtime.database.get(), log, clusterArn: process.env.SANDBOX_CLUSTER_ARN },
-    event,
-  );
+  let outcome: TaskEventOutcome;
+  try {
+    outcome = await handleTaskStateChange(
+      { db: await runtime.database.get(), log, clusterArn: process.env.SANDBOX_CLUSTER_ARN },
+      event,
+    );
+  } finally {
+    // A frozen Lambda keeps its connections open, and an open connection keeps Aurora awake.
+    await runtime.database.reset();
+  }
   if (outcome.action === 'ignored') {
     log.info({ why: outcome.why }, 'task event ignored');
     return outcome;

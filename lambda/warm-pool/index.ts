@@ -1,42 +1,63 @@
 /**
- * warm-pool Lambda (EventBridge Scheduler, every minute, reserved concurrency 1):
- * recycles expired/stale/surplus warm sandboxes (stopping their tasks) and plans the
- * top-up (provisioning rows + warm_bring_up jobs that the worker runs). Idempotent.
+ * warm-pool Lambda (EventBridge Scheduler, every minute): recycles expired/stale/surplus warm
+ * sandboxes (stopping their tasks) and plans the top-up (provisioning rows + warm_bring_up jobs
+ * that the worker runs). Idempotent; overlapping runs plan under one advisory lock.
+ *
+ * While no sandbox of the environment runs there is nothing to recycle, and the pool is seeded
+ * again by the next session (each claim queues a top-up for the worker), so the run skips the
+ * database and lets it pause (lambda/shared/sandbox-activity.ts).
  */
 import { runWarmPoolPass } from '../../platform/src/warm-pool/warm-pool';
 import { emitMetrics } from '../shared/metrics';
 import { createLambdaRuntime, type LambdaRuntime } from '../shared/runtime';
+import { sandboxesRunning } from '../shared/sandbox-activity';
 import { parseLambdaEnv, warmPoolEnvSchema } from '../shared/settings';
 
 let runtime: LambdaRuntime | null = null;
 
-export async function handler(): Promise<{ recycled: number; planned: number }> {
+export interface WarmPoolRunResult {
+  recycled: number;
+  planned: number;
+  /** No sandbox ran: the database was not touched. */
+  skipped: boolean;
+}
+
+export async function handler(): Promise<WarmPoolRunResult> {
   runtime ??= createLambdaRuntime('warm-pool');
   const { log, env } = runtime;
   const pool = parseLambdaEnv(warmPoolEnvSchema);
   const started = Date.now();
-  const result = await runWarmPoolPass({
-    db: await runtime.database.get(),
-    launcher: runtime.launcher(),
-    log,
-    settings: {
-      size: pool.WARM_POOL_SIZE,
-      recentAgentHours: pool.WARM_POOL_RECENT_AGENT_HOURS,
-      maxProvisioning: pool.WARM_POOL_MAX_PROVISIONING,
-      ttlMinutes: pool.WARM_POOL_TTL_MINUTES,
-    },
-  });
-  emitMetrics(
-    env.METRICS_NAMESPACE,
-    { Environment: env.SANDBOX_ENVIRONMENT },
-    {
-      WarmSandboxesRecycled: result.recycled,
-      WarmSandboxesPlanned: result.planned,
-    },
-  );
-  log.info(
-    { ...result, duration_ms: Date.now() - started, pool_size: pool.WARM_POOL_SIZE },
-    'warm pool pass',
-  );
-  return result;
+  if (!(await sandboxesRunning(runtime.launcher()))) {
+    log.info({ duration_ms: Date.now() - started }, 'no sandbox runs: warm pool pass skipped');
+    return { recycled: 0, planned: 0, skipped: true };
+  }
+  try {
+    const result = await runWarmPoolPass({
+      db: await runtime.database.get(),
+      launcher: runtime.launcher(),
+      log,
+      settings: {
+        size: pool.WARM_POOL_SIZE,
+        recentAgentHours: pool.WARM_POOL_RECENT_AGENT_HOURS,
+        maxProvisioning: pool.WARM_POOL_MAX_PROVISIONING,
+        ttlMinutes: pool.WARM_POOL_TTL_MINUTES,
+      },
+    });
+    emitMetrics(
+      env.METRICS_NAMESPACE,
+      { Environment: env.SANDBOX_ENVIRONMENT },
+      {
+        WarmSandboxesRecycled: result.recycled,
+        WarmSandboxesPlanned: result.planned,
+      },
+    );
+    log.info(
+      { ...result, duration_ms: Date.now() - started, pool_size: pool.WARM_POOL_SIZE },
+      'warm pool pass',
+    );
+    return { ...result, skipped: false };
+  } finally {
+    // A frozen Lambda keeps its connections open, and an open connection keeps Aurora awake.
+    await runtime.database.reset();
+  }
 }

@@ -1,6 +1,7 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -10,6 +11,7 @@ import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config';
 import { PORTS } from './security-perimeter';
+import { SUBNETS } from './vpc-network';
 
 export interface ApiEndpointProps {
   envName: string;
@@ -17,6 +19,9 @@ export interface ApiEndpointProps {
   edge: DeploymentConfig['edge'];
   vpc: ec2.IVpc;
   securityGroup: ec2.ISecurityGroup;
+  /** Of the WAF log group. */
+  logRetentionDays: number;
+  removalPolicy: RemovalPolicy;
 }
 
 /**
@@ -38,9 +43,7 @@ export class ApiEndpoint extends Construct {
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
       vpc: props.vpc,
       internetFacing: edge.internetFacing,
-      vpcSubnets: {
-        subnetType: edge.internetFacing ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS,
-      },
+      vpcSubnets: { subnetGroupName: edge.internetFacing ? SUBNETS.public : SUBNETS.private },
       securityGroup: props.securityGroup,
       idleTimeout: Duration.seconds(edge.idleTimeoutSeconds),
       dropInvalidHeaderFields: true,
@@ -102,7 +105,7 @@ export class ApiEndpoint extends Construct {
     this.url = certificate ? `https://${host}` : `http://${host}`;
 
     if (edge.waf) {
-      this.addWaf(props.envName, edge.wafRateLimitPer5Min);
+      this.addWaf(props);
     } else {
       Validations.of(this.loadBalancer).acknowledge({
         id: 'AwsSolutions-WAF2',
@@ -112,7 +115,9 @@ export class ApiEndpoint extends Construct {
     }
   }
 
-  private addWaf(envName: string, rateLimit: number): void {
+  private addWaf(props: ApiEndpointProps): void {
+    const { envName } = props;
+    const rateLimit = props.edge.wafRateLimitPer5Min;
     const managed = (name: string, priority: number, excludedRules: string[] = []) => ({
       name,
       priority,
@@ -156,6 +161,29 @@ export class ApiEndpoint extends Construct {
       resourceArn: this.loadBalancer.loadBalancerArn,
       webAclArn: acl.attrArn,
     });
+    if (props.edge.wafLogging) {
+      // WAF delivers only to log groups named aws-waf-logs-*; kept on stack deletion in
+      // production, deleted when a failed first create rolls back (RETAIN_ON_UPDATE_OR_DELETE).
+      const logGroup = new logs.LogGroup(this, 'WafLogs', {
+        logGroupName: `aws-waf-logs-lap-${envName}`,
+        retention: props.logRetentionDays as logs.RetentionDays,
+        removalPolicy: props.removalPolicy,
+      });
+      new wafv2.CfnLoggingConfiguration(this, 'WafLogging', {
+        resourceArn: acl.attrArn,
+        // The log group's ARN without the ":*" that logGroupArn ends with (WAF refuses it).
+        logDestinationConfigs: [
+          Stack.of(this).formatArn({
+            service: 'logs',
+            resource: 'log-group',
+            resourceName: logGroup.logGroupName,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+        // Every API request carries MASTER_KEY as a bearer token: never into the logs.
+        redactedFields: [{ singleHeader: { Name: 'authorization' } }],
+      });
+    }
   }
 
   /** Routes every request to the web service (health-checked on /healthz). */

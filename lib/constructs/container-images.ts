@@ -52,6 +52,17 @@ export class ContainerImages extends Construct {
     return this.image('Vault', this.props.images.vault, 'sandbox/vault/Dockerfile', {}, 'images.vault');
   }
 
+  /** The egress gateway of `sandbox.egress` "enforced". */
+  get egressGateway(): ecs.ContainerImage {
+    return this.image(
+      'EgressGateway',
+      this.props.images.egressGateway,
+      'sandbox/egress-gateway/Dockerfile',
+      {},
+      'images.egressGateway',
+    );
+  }
+
   /** One harness image per harness: the Dockerfile takes the harness as build argument HARNESS. */
   harness(harness: HarnessName): ecs.ContainerImage {
     const id = `Harness-${harness}`;

@@ -15,27 +15,33 @@ export interface MonitoringProps {
   alarmEmail?: string;
   loadBalancer: elbv2.ApplicationLoadBalancer;
   targetGroup: elbv2.ApplicationTargetGroup;
-  web: ecs.FargateService;
+  /** The service behind the load balancer and the one running the worker (the same one when combined). */
+  api: ecs.FargateService;
   worker: ecs.FargateService;
+  /** The egress gateway (`sandbox.egress` "enforced"). */
+  egressGateway?: ecs.FargateService;
   cluster: ecs.ICluster;
   functions: Record<string, lambda.IFunction>;
   /** Log groups of the processes that call RunTask: a metric filter counts refused launches. */
   launcherLogGroups: logs.ILogGroup[];
   taskEventsDeadLetterQueue: sqs.IQueue;
   database: { cpu: () => cloudwatch.Metric; connections: () => cloudwatch.Metric; maxConnections: number };
+  /** The CloudWatch dashboard ($3/month). */
+  dashboard: boolean;
 }
 
 /** Log message of platform/src/sandbox/ecs when RunTask refuses or fails a launch. */
 const RUN_TASK_REFUSED_MESSAGE = 'sandbox launch refused';
 
 /**
- * Alarms to one SNS topic (optionally mailed) and one dashboard: API errors and health, the
- * worker being down, Lambda errors, refused sandbox launches, dropped task events, database CPU
- * and connections.
+ * Alarms to one SNS topic (optionally mailed) and an optional dashboard: API errors and health,
+ * the worker (and the egress gateway) being down, Lambda errors, refused sandbox launches,
+ * dropped task events, database CPU and connections. Every metric is one AWS publishes for free
+ * (no Container Insights needed).
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
-  readonly dashboard: cloudwatch.Dashboard;
+  readonly dashboard?: cloudwatch.Dashboard;
   readonly alarms: cloudwatch.Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
@@ -94,21 +100,19 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
 
+    // Running tasks from the free AWS/ECS namespace: each task reports CPU once a minute.
     const runningTasks = (service: ecs.FargateService) =>
-      new cloudwatch.Metric({
-        namespace: 'ECS/ContainerInsights',
-        metricName: 'RunningTaskCount',
-        dimensionsMap: { ClusterName: props.cluster.clusterName, ServiceName: service.serviceName },
-        period: Duration.minutes(1),
-        statistic: 'Minimum',
+      service.metricCpuUtilization({ period: Duration.minutes(1), statistic: 'SampleCount' });
+    // Missing data means no task reported at all: that is the outage.
+    const down = (name: string, service: ecs.FargateService) =>
+      alarm(name, runningTasks(service), {
+        threshold: 1,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       });
-    // Missing data means Container Insights saw no task at all: that is the outage.
-    alarm('worker-down', runningTasks(props.worker), {
-      threshold: 1,
-      evaluationPeriods: 3,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-    });
+    down('worker-down', props.worker);
+    if (props.egressGateway) down('egress-gateway-down', props.egressGateway);
 
     for (const [name, fn] of Object.entries(props.functions)) {
       alarm(`${name}-errors`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), {
@@ -161,10 +165,14 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
 
+    if (!props.dashboard) return;
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `lap-${props.envName}-${Stack.of(this).region}`.replace(/[^\w-]/g, '-'),
       defaultInterval: Duration.hours(6),
     });
+    const services = [
+      ...new Set([props.api, props.worker, ...(props.egressGateway ? [props.egressGateway] : [])]),
+    ];
     const fnMetrics = Object.values(props.functions);
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
@@ -178,17 +186,17 @@ export class Monitoring extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Running tasks',
-        left: [runningTasks(props.web), runningTasks(props.worker)],
+        left: services.map(runningTasks),
       }),
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Service CPU %',
-        left: [props.web.metricCpuUtilization(), props.worker.metricCpuUtilization()],
+        left: services.map((service) => service.metricCpuUtilization()),
       }),
       new cloudwatch.GraphWidget({
         title: 'Service memory %',
-        left: [props.web.metricMemoryUtilization(), props.worker.metricMemoryUtilization()],
+        left: services.map((service) => service.metricMemoryUtilization()),
       }),
       new cloudwatch.GraphWidget({ title: 'Sandbox RunTask failures', left: [runTaskFailures] }),
     );

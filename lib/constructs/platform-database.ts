@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -6,6 +6,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config';
+import { stackCreationId } from './stack-creation-id';
 
 export interface PlatformDatabaseProps {
   envName: string;
@@ -39,7 +40,9 @@ export class PlatformDatabase extends Construct {
     const subnetType = db.publiclyAccessible ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_ISOLATED;
     const credentials = rds.Credentials.fromUsername(DATABASE_USER);
     const logExports = ['postgresql'];
-    const identifier = `lap-${props.envName}`;
+    // Unique per stack creation: a failed first create whose database survives its rollback
+    // (deletion protection) never blocks the retry with "already exists".
+    const identifier = Fn.join('-', [`lap-${props.envName}`, stackCreationId()]);
 
     if (db.engine === 'aurora-serverless-v2') {
       const engine = rds.DatabaseClusterEngine.auroraPostgres({
@@ -64,7 +67,10 @@ export class PlatformDatabase extends Construct {
           : [],
         serverlessV2MinCapacity: db.minCapacityAcu,
         serverlessV2MaxCapacity: db.maxCapacityAcu,
-        serverlessV2AutoPauseDuration: db.minCapacityAcu === 0 ? Duration.minutes(30) : undefined,
+        // Pauses only without any connection: the services close idle connections after 30 s and
+        // the schedulers skip the database while no sandbox runs (lambda/shared/sandbox-activity.ts).
+        serverlessV2AutoPauseDuration:
+          db.minCapacityAcu === 0 ? Duration.minutes(db.autoPauseMinutes) : undefined,
         storageEncrypted: true,
         iamAuthentication: true,
         deletionProtection: db.deletionProtection,
@@ -157,8 +163,11 @@ export class PlatformDatabase extends Construct {
     return new logs.LogGroup(this, 'PostgresLogs', {
       logGroupName: `/aws/rds/${kind}/${identifier}/postgresql`,
       retention: props.logRetentionDays as logs.RetentionDays,
+      // Kept with the snapshot when the stack goes, deleted when a failed create rolls back.
       removalPolicy:
-        props.removalPolicy === RemovalPolicy.SNAPSHOT ? RemovalPolicy.RETAIN : props.removalPolicy,
+        props.removalPolicy === RemovalPolicy.SNAPSHOT
+          ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+          : props.removalPolicy,
     });
   }
 }

@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { type Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { FUNCTION_PROJECT, REPO_ROOT, functionBundling } from './function-bundling';
+import { SUBNETS } from './vpc-network';
 
 export interface PlatformFunctionProps {
   /** Folder under lambda/ holding index.ts (e.g. "warm-pool"). */
@@ -21,9 +22,8 @@ export interface PlatformFunctionProps {
   secretArns?: Record<string, secretsmanager.ISecret>;
   timeout: Duration;
   memorySizeMiB?: number;
-  /** 1 for the schedulers: a slow run never overlaps the next. */
-  reservedConcurrency?: number;
   logRetentionDays: number;
+  removalPolicy: RemovalPolicy;
   /** Extra files copied next to the bundle: repository path -> path inside the bundle. */
   copyIntoBundle?: Record<string, string>;
   architecture: lambda.Architecture;
@@ -48,7 +48,7 @@ export class PlatformFunction extends Construct {
     }
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetentionDays as logs.RetentionDays,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.removalPolicy,
     });
     const copies = Object.entries(props.copyIntoBundle ?? {});
     const secretEnv = Object.fromEntries(
@@ -62,9 +62,10 @@ export class PlatformFunction extends Construct {
       architecture: props.architecture,
       memorySize: props.memorySizeMiB ?? 512,
       timeout: props.timeout,
-      reservedConcurrentExecutions: props.reservedConcurrency,
+      // No reserved concurrency: new accounts (quota 10) refuse any; overlapping scheduler runs
+      // are safe (the reaper takes an advisory lock, the warm pool plans under one).
       vpc: props.vpc,
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: { subnetGroupName: SUBNETS.private },
       securityGroups: [props.securityGroup],
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,

@@ -8,8 +8,22 @@ export interface PlatformSecretsProps {
   envName: string;
   /** Existing gateway key secret; when absent an empty one is created for the user to fill. */
   gatewayKeySecretArn?: string;
+  /** `enforced` adds the egress token key (worker and egress gateway). */
+  egress: 'enforced' | 'advisory';
   removalPolicy: RemovalPolicy;
 }
+
+/**
+ * The KMS encryption contexts the platform binds into its ciphertexts
+ * (platform/src/agents/secrets.ts and the web -> worker session hand-off): a grant on the agent
+ * secrets key holds only with one of them, so a stolen role cannot decrypt anything else.
+ */
+export const AGENT_SECRETS_CONTEXTS = {
+  /** Agent env vars and keys stored in PostgreSQL: `{ agent_id, purpose }`. */
+  agent: { purposes: ['env_vars', 'litellm_api_key'], idKey: 'agent_id' },
+  /** Per-session env vars sealed by the web service for the worker, stored nowhere: `{ session_id, purpose }`. */
+  session: { purposes: ['session_env_vars'], idKey: 'session_id' },
+} as const;
 
 /** Secrets Manager reference used as an ECS `secrets` entry: a secret and, for JSON secrets, its field. */
 export interface SecretField {
@@ -34,6 +48,11 @@ export class PlatformSecrets extends Construct {
   readonly gatewayKey: secretsmanager.ISecret;
   /** Envelope-encryption key for agent env vars (worker and web only). */
   readonly agentSecretsKey: kms.Key;
+  /**
+   * EGRESS_TOKEN_KEY (`sandbox.egress` "enforced"): the HMAC key of the per-sandbox egress
+   * tokens; the worker mints them, the egress gateway checks them.
+   */
+  readonly egressTokenKey?: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: PlatformSecretsProps) {
     super(scope, id);
@@ -72,6 +91,19 @@ export class PlatformSecrets extends Construct {
         'Sandbox tokens are derived from this key; rotating it invalidates every running sandbox, so it is rotated by hand in a maintenance window (docs/upgrading.md).',
     });
 
+    if (props.egress === 'enforced') {
+      this.egressTokenKey = new secretsmanager.Secret(this, 'EgressTokenKey', {
+        description: `LAP ${props.envName}: EGRESS_TOKEN_KEY (HMAC key of the per-sandbox egress tokens)`,
+        generateSecretString: { passwordLength: 64, excludePunctuation: true },
+        removalPolicy: props.removalPolicy,
+      });
+      Validations.of(this.egressTokenKey).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Egress tokens of running sandboxes are derived from this key; rotating it cuts their egress, so it is rotated by hand with a redeploy of the worker and the gateway (docs/upgrading.md).',
+      });
+    }
+
     if (props.gatewayKeySecretArn) {
       this.gatewayKey = secretsmanager.Secret.fromSecretCompleteArn(
         this,
@@ -92,6 +124,10 @@ export class PlatformSecrets extends Construct {
         reason:
           'The LiteLLM gateway key is issued by the gateway, not by AWS; it is rotated on the gateway and put here with the command in the stack outputs.',
       });
+      new CfnOutput(stack, 'GatewayKeySecretArn', {
+        description: 'The secret holding LITELLM_API_KEY (npm run preflight checks it holds a value)',
+        value: gatewayKey.secretArn,
+      });
       new CfnOutput(stack, 'SetGatewayKeyCommand', {
         description: 'Run once after the first deploy: stores the LiteLLM gateway key the sandboxes use',
         value: `aws secretsmanager put-secret-value --region ${stack.region} --secret-id ${gatewayKey.secretArn} --secret-string "$LITELLM_API_KEY"`,
@@ -100,23 +136,28 @@ export class PlatformSecrets extends Construct {
     }
   }
 
-  /** Lets `grantee` use the agent secrets key, limited to what `mode` needs. */
+  /**
+   * Lets `grantee` use the agent secrets key, limited to what `mode` needs: `encrypt` (the web
+   * service: store agent secrets, seal per-session values for the worker; it can read neither
+   * back) or `encrypt-decrypt` (the worker, which hands them to the sandboxes).
+   */
   grantAgentSecrets(grantee: iam.IGrantable, mode: 'encrypt' | 'encrypt-decrypt'): void {
     const actions =
       mode === 'encrypt'
         ? ['kms:GenerateDataKey', 'kms:Encrypt']
         : ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'];
-    // Only with the context the platform binds into every agent ciphertext (platform/src/agents/secrets.ts).
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions,
-        resources: [this.agentSecretsKey.keyArn],
-        conditions: {
-          Null: { 'kms:EncryptionContext:agent_id': 'false' },
-          StringEquals: { 'kms:EncryptionContext:purpose': ['env_vars', 'litellm_api_key'] },
-          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['agent_id', 'purpose'] },
-        },
-      }),
-    );
+    for (const context of Object.values(AGENT_SECRETS_CONTEXTS)) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions,
+          resources: [this.agentSecretsKey.keyArn],
+          conditions: {
+            Null: { [`kms:EncryptionContext:${context.idKey}`]: 'false' },
+            StringEquals: { 'kms:EncryptionContext:purpose': [...context.purposes] },
+            'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [context.idKey, 'purpose'] },
+          },
+        }),
+      );
+    }
   }
 }

@@ -1,5 +1,5 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -7,35 +7,51 @@ import type * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config';
 import { PORTS } from './security-perimeter';
+import { SUBNETS } from './vpc-network';
 import { acknowledgeWildcardResource } from './wildcard-acknowledgement';
+
+/** The Cloud Map name of the service that serves the internal port (sandbox callbacks, web -> worker). */
+export const WORKER_SERVICE_NAME = 'worker';
 
 export interface PlatformServicesProps {
   cluster: ecs.ICluster;
   vpc: ec2.IVpc;
-  securityGroup: ec2.ISecurityGroup;
   image: ecs.ContainerImage;
   platform: DeploymentConfig['platform'];
-  /** Plain settings shared by both services (never secret values). */
+  /** Plain settings shared by every service (never secret values). */
   environment: Record<string, string>;
-  /** Secret settings, resolved by ECS from Secrets Manager at task start. */
+  /** Secret settings of every service, resolved by ECS from Secrets Manager at task start. */
   secrets: Record<string, ecs.Secret>;
-  /** Private DNS namespace: the web service registers as `web.<namespace>` for sandbox callbacks. */
+  /** Secret settings only the worker role holds (EGRESS_TOKEN_KEY). */
+  workerSecrets: Record<string, ecs.Secret>;
+  /** The worker registers as `worker.<namespace>` (its internal port). */
   namespace: servicediscovery.IPrivateDnsNamespace;
-  /** Shared by both services (both run bring-up jobs). */
-  taskRole: iam.IRole;
+  roles: { web: iam.IRole; worker: iam.IRole };
+  securityGroups: { web: ec2.ISecurityGroup; worker: ec2.ISecurityGroup };
   logRetentionDays: number;
+  removalPolicy: RemovalPolicy;
+}
+
+/** One platform service and its log group. */
+export interface PlatformService {
+  service: ecs.FargateService;
+  logGroup: logs.LogGroup;
 }
 
 /**
- * The control plane on Fargate: the web service (REST API, SSE, sandbox callbacks; behind the
- * ALB, autoscaled on CPU) and the worker service (bring-up jobs and sandbox traffic), both from
- * the platform image, both with a deployment circuit breaker that rolls a failed deploy back.
+ * The control plane on Fargate, from the platform image, each service with a deployment circuit
+ * breaker that rolls a failed deploy back:
+ *   split:    the web service (public API and SSE on 3000, behind the ALB, autoscaled on CPU;
+ *             the web role) and the worker service (bring-up jobs, sandbox launches, the
+ *             internal port 3001 for sandbox callbacks and web -> worker calls; the worker role);
+ *   combined: one service doing both (PLATFORM_ROLE=all) with the worker role and both groups.
  */
 export class PlatformServices extends Construct {
-  readonly web: ecs.FargateService;
-  readonly worker: ecs.FargateService;
-  readonly webLogGroup: logs.LogGroup;
-  readonly workerLogGroup: logs.LogGroup;
+  /** The service behind the load balancer (port 3000). */
+  readonly api: PlatformService;
+  /** The service running the job runner and the internal port. */
+  readonly worker: PlatformService;
+  readonly all: PlatformService[];
 
   constructor(scope: Construct, id: string, props: PlatformServicesProps) {
     super(scope, id);
@@ -45,29 +61,38 @@ export class PlatformServices extends Construct {
       cpuArchitecture:
         platform.architecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
     };
+    const capacityProvider = platform.capacity === 'spot' ? 'FARGATE_SPOT' : 'FARGATE';
 
     const service = (
-      role: 'web' | 'worker',
+      role: 'web' | 'worker' | 'all',
       size: { cpu: number; memoryMiB: number },
       desiredCount: number,
-    ) => {
+    ): PlatformService => {
+      const serves = { api: role !== 'worker', worker: role !== 'web' };
       const logGroup = new logs.LogGroup(this, `${role}-logs`, {
         retention: props.logRetentionDays as logs.RetentionDays,
-        removalPolicy: RemovalPolicy.DESTROY,
+        removalPolicy: props.removalPolicy,
       });
       const taskDefinition = new ecs.FargateTaskDefinition(this, `${role}-task`, {
         cpu: size.cpu,
         memoryLimitMiB: size.memoryMiB,
         runtimePlatform,
-        taskRole: props.taskRole,
+        taskRole: serves.worker ? props.roles.worker : props.roles.web,
       });
       taskDefinition.addContainer('platform', {
         image: props.image,
         essential: true,
         logging: ecs.LogDriver.awsLogs({ logGroup, streamPrefix: role }),
-        portMappings: [{ containerPort: PORTS.platformHttp, name: 'http' }],
-        environment: { ...props.environment, PLATFORM_ROLE: role, PORT: String(PORTS.platformHttp) },
-        secrets: props.secrets,
+        portMappings: [
+          { containerPort: PORTS.platformHttp, name: 'http' },
+          ...(serves.worker ? [{ containerPort: PORTS.platformInternal, name: 'internal' }] : []),
+        ],
+        environment: {
+          ...props.environment,
+          PLATFORM_ROLE: role,
+          PORT: String(PORTS.platformHttp),
+        },
+        secrets: { ...props.secrets, ...(serves.worker ? props.workerSecrets : {}) },
         // node is in the image; curl may not be.
         healthCheck: {
           command: [
@@ -86,7 +111,7 @@ export class PlatformServices extends Construct {
       Validations.of(taskDefinition).acknowledge({
         id: 'AwsSolutions-ECS2',
         reason:
-          'The environment holds only non-secret settings (hosts, ARNs, ids, sizes); MASTER_KEY, HARNESS_TOKEN_SIGNING_KEY and VAULT_CA_CERT come from Secrets Manager through ECS secrets, and the database password is read from its RDS-managed secret at run time (DB_SECRET_ARN).',
+          'The environment holds only non-secret settings (hosts, ports, ARNs, ids, sizes); MASTER_KEY, HARNESS_TOKEN_SIGNING_KEY, VAULT_CA_CERT and EGRESS_TOKEN_KEY come from Secrets Manager through ECS secrets, and the database password is read from its RDS-managed secret at run time (DB_SECRET_ARN).',
       });
       acknowledgeWildcardResource(
         taskDefinition.obtainExecutionRole(),
@@ -97,28 +122,38 @@ export class PlatformServices extends Construct {
         cluster: props.cluster,
         taskDefinition,
         desiredCount,
-        securityGroups: [props.securityGroup],
-        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        securityGroups: [
+          ...(serves.api ? [props.securityGroups.web] : []),
+          ...(serves.worker ? [props.securityGroups.worker] : []),
+        ],
+        vpcSubnets: { subnetGroupName: SUBNETS.private },
         assignPublicIp: false,
         circuitBreaker: { enable: true, rollback: true },
         minHealthyPercent: 100,
         maxHealthyPercent: 200,
-        capacityProviderStrategies: [{ capacityProvider: 'FARGATE', weight: 1 }],
+        capacityProviderStrategies: [{ capacityProvider, weight: 1 }],
         enableExecuteCommand: false,
         propagateTags: ecs.PropagatedTagSource.SERVICE,
       });
-      return { fargateService, logGroup };
+      if (serves.worker) {
+        fargateService.enableCloudMap({
+          name: WORKER_SERVICE_NAME,
+          cloudMapNamespace: props.namespace,
+          dnsTtl: Duration.seconds(10),
+        });
+      }
+      return { service: fargateService, logGroup };
     };
 
-    const web = service('web', platform.web, platform.web.minTasks);
-    this.web = web.fargateService;
-    this.webLogGroup = web.logGroup;
-    this.web.enableCloudMap({
-      name: 'web',
-      cloudMapNamespace: props.namespace,
-      dnsTtl: Duration.seconds(10),
-    });
-    const scaling = this.web.autoScaleTaskCount({
+    if (platform.services === 'combined') {
+      const one = service('all', platform.combined, 1);
+      this.api = one;
+      this.worker = one;
+      this.all = [one];
+      return;
+    }
+    this.api = service('web', platform.web, platform.web.minTasks);
+    const scaling = this.api.service.autoScaleTaskCount({
       minCapacity: platform.web.minTasks,
       maxCapacity: platform.web.maxTasks,
     });
@@ -127,9 +162,7 @@ export class PlatformServices extends Construct {
       scaleOutCooldown: Duration.seconds(60),
       scaleInCooldown: Duration.seconds(300),
     });
-
-    const worker = service('worker', platform.worker, platform.worker.tasks);
-    this.worker = worker.fargateService;
-    this.workerLogGroup = worker.logGroup;
+    this.worker = service('worker', platform.worker, platform.worker.tasks);
+    this.all = [this.api, this.worker];
   }
 }

@@ -7,10 +7,14 @@ import { acknowledgeWildcardResource } from './wildcard-acknowledgement';
 /**
  * The IAM permissions for operating sandboxes, each scoped to the sandbox cluster, the sandbox
  * task definition families and roles, and the sandbox log group:
- *   observe: describe/list tasks, read task definitions, read sandbox logs;
- *   stop:    stop sandbox tasks;
- *   launch:  run (and tag) tasks of the sandbox families, register pinned-image families,
- *            pass the two sandbox roles to ECS.
+ *   observe:   describe/list tasks, read task definitions;
+ *   readLogs:  read the sandbox log group (what a vault or harness printed);
+ *   stop:      stop sandbox tasks;
+ *   launch:    run (and tag) tasks of the sandbox families, register pinned-image families,
+ *              pass the two sandbox roles to ECS.
+ * The internet-facing web service gets observe and stop only: launch (with its container
+ * overrides and the execution role that reads the vault's secrets) and the logs (where a
+ * launched task could print them) are the worker's.
  */
 export class SandboxAccess {
   constructor(
@@ -46,12 +50,6 @@ export class SandboxAccess {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] }),
     );
-    this.sandboxes.logGroup.grant(
-      grantee,
-      'logs:GetLogEvents',
-      'logs:FilterLogEvents',
-      'logs:DescribeLogStreams',
-    );
     this.acknowledge(
       grantee,
       this.taskArns,
@@ -61,6 +59,15 @@ export class SandboxAccess {
       grantee,
       '*',
       'Only ecs:ListTasks (limited to the sandbox cluster by the ecs:cluster condition), ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition (limited by the lap:environment request tag) use "*": none supports resource-level permissions.',
+    );
+  }
+
+  grantReadLogs(grantee: iam.IGrantable): void {
+    this.sandboxes.logGroup.grant(
+      grantee,
+      'logs:GetLogEvents',
+      'logs:FilterLogEvents',
+      'logs:DescribeLogStreams',
     );
   }
 

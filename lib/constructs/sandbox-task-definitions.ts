@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -23,9 +23,14 @@ export interface SandboxTaskDefinitionsProps {
   litellmApiBase: string;
   /** Private repositories: the git token secret (vault only) and the hosts the vault may send it to. */
   git: DeploymentConfig['git'];
-  /** Host the sandboxes call back (internal DNS name of the web service): bypasses the vault proxy. */
+  /** Host the sandboxes call back (internal DNS name of the worker): bypasses the vault proxy. */
   callbackHost: string;
+  /** `host:port` of the egress gateway (`sandbox.egress` "enforced"): the vault dials every upstream through it. */
+  egressGatewayEndpoint?: string;
+  /** The deployment's own ranges (the VPC): the vault refuses them besides link-local and metadata. */
+  internalCidrs: string[];
   logRetentionDays: number;
+  removalPolicy: RemovalPolicy;
 }
 
 /** Container names the launcher overrides (platform/src/sandbox/ecs). */
@@ -57,7 +62,7 @@ export class SandboxTaskDefinitions extends Construct {
     this.familyPrefix = `lap-${props.envName}-sandbox-`;
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetentionDays as logs.RetentionDays,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.removalPolicy,
     });
     this.taskRole = new iam.Role(this, 'TaskRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
@@ -118,6 +123,8 @@ export class SandboxTaskDefinitions extends Construct {
           // Where the vault publishes the CA certificate for the harness (NODE_EXTRA_CA_CERTS).
           VAULT_CA_CERT_OUT: caFile,
           ...gitTokenHosts,
+          EGRESS_INTERNAL_CIDRS: props.internalCidrs.join(','),
+          ...(props.egressGatewayEndpoint ? { VAULT_EGRESS_GATEWAY: props.egressGatewayEndpoint } : {}),
         },
         secrets: {
           REAL_LITELLM_API_KEY: gatewayKey,

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { CustomResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -14,17 +13,29 @@ export interface VaultCertificateAuthorityProps {
   envName: string;
   logRetentionDays: number;
   removalPolicy: RemovalPolicy;
+  /** Also issue the egress gateway's server certificate for this TLS server name (`sandbox.egress` "enforced"). */
+  egressGatewayServerName?: string;
+}
+
+/** A certificate and its private key, each in its own secret (PEM). */
+export interface CertificateSecrets {
+  certificate: secretsmanager.Secret;
+  privateKey: secretsmanager.Secret;
 }
 
 /**
  * The deployment CA of the sandbox vaults (TLS interception and the vault admin endpoint),
  * created at deploy time by `lambda/vault-ca` into two secrets: the certificate (read by the
  * platform and every sandbox) and the private key (read only by the sandbox execution role, for
- * the vault container). Neither value passes through CloudFormation.
+ * the vault container). With the egress gateway, the same function issues the gateway's server
+ * certificate (signed by that CA, which the vaults verify) into two more secrets, read only by
+ * the gateway's execution role. No value passes through CloudFormation; replaced secrets are
+ * filled again on the update that replaces them.
  */
 export class VaultCertificateAuthority extends Construct {
   readonly certificate: secretsmanager.Secret;
   readonly privateKey: secretsmanager.Secret;
+  readonly egressGateway?: CertificateSecrets;
 
   constructor(scope: Construct, id: string, props: VaultCertificateAuthorityProps) {
     super(scope, id);
@@ -39,12 +50,26 @@ export class VaultCertificateAuthority extends Construct {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
-          'The vault CA lives 10 years and every sandbox trusts it; replacing it is a planned operation (docs/upgrading.md), not a scheduled rotation.',
+          'The vault CA (and the gateway certificate it signs) lives 10 years and every sandbox trusts it; replacing it is a planned operation (docs/upgrading.md), not a scheduled rotation.',
       });
       return secret;
     };
     this.certificate = emptySecret('Certificate', `LAP ${props.envName}: vault CA certificate (PEM)`);
     this.privateKey = emptySecret('PrivateKey', `LAP ${props.envName}: vault CA private key (PEM)`);
+    if (props.egressGatewayServerName) {
+      this.egressGateway = {
+        certificate: emptySecret(
+          'GatewayCertificate',
+          `LAP ${props.envName}: egress gateway TLS certificate (PEM, signed by the vault CA)`,
+        ),
+        privateKey: emptySecret(
+          'GatewayPrivateKey',
+          `LAP ${props.envName}: egress gateway TLS private key (PEM)`,
+        ),
+      };
+    }
+    const managed = [this.certificate, this.privateKey];
+    if (this.egressGateway) managed.push(this.egressGateway.certificate, this.egressGateway.privateKey);
 
     const onEvent = new nodejs.NodejsFunction(this, 'Handler', {
       entry: path.join(REPO_ROOT, 'lambda/vault-ca/index.ts'),
@@ -52,25 +77,20 @@ export class VaultCertificateAuthority extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
       timeout: Duration.minutes(2),
-      description: `LAP ${props.envName}: creates the vault CA into Secrets Manager at deploy time`,
+      description: `LAP ${props.envName}: creates the vault CA (and the egress gateway certificate) into Secrets Manager at deploy time`,
       ...FUNCTION_PROJECT,
       bundling: functionBundling(),
       environment: { NODE_OPTIONS: '--enable-source-maps' },
       logGroup: new logs.LogGroup(this, 'HandlerLogs', {
         retention: props.logRetentionDays as logs.RetentionDays,
-        removalPolicy: RemovalPolicy.DESTROY,
+        removalPolicy: props.removalPolicy,
       }),
       loggingFormat: lambda.LoggingFormat.JSON,
     });
-    this.certificate.grantWrite(onEvent);
-    this.privateKey.grantWrite(onEvent);
-    for (const secret of [this.certificate, this.privateKey]) {
-      onEvent.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['secretsmanager:DescribeSecret'],
-          resources: [secret.secretArn],
-        }),
-      );
+    // Read too: the gateway certificate is signed with the stored CA, and checked against it on updates.
+    for (const secret of managed) {
+      secret.grantWrite(onEvent);
+      secret.grantRead(onEvent);
     }
     Validations.of(onEvent).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
@@ -81,7 +101,7 @@ export class VaultCertificateAuthority extends Construct {
       onEventHandler: onEvent,
       logGroup: new logs.LogGroup(this, 'ProviderLogs', {
         retention: props.logRetentionDays as logs.RetentionDays,
-        removalPolicy: RemovalPolicy.DESTROY,
+        removalPolicy: props.removalPolicy,
       }),
     });
     Validations.of(provider).acknowledge({
@@ -102,6 +122,13 @@ export class VaultCertificateAuthority extends Construct {
         CertificateSecretArn: this.certificate.secretArn,
         PrivateKeySecretArn: this.privateKey.secretArn,
         CommonName: `LAP ${props.envName} sandbox vault CA`,
+        ...(this.egressGateway
+          ? {
+              GatewayCertificateSecretArn: this.egressGateway.certificate.secretArn,
+              GatewayPrivateKeySecretArn: this.egressGateway.privateKey.secretArn,
+              GatewayServerName: props.egressGatewayServerName,
+            }
+          : {}),
       },
     });
   }

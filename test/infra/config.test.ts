@@ -4,7 +4,21 @@ import path from 'node:path';
 import { ConfigError, loadConfig, resolveConfig } from '../../lib/config';
 import { readConfigFile } from './support/synth';
 
-const base = { litellmApiBase: 'https://litellm.example.com', edge: { allowHttp: true } };
+const base = {
+  litellmApiBase: 'https://litellm.example.com',
+  edge: { allowHttp: true },
+  network: { availabilityZones: ['us-east-1a', 'us-east-1b'] },
+};
+
+/** An imported VPC without sandbox subnets of its own. */
+const importedVpc = {
+  vpcId: 'vpc-0abc0abc',
+  vpcCidr: '10.1.0.0/16',
+  availabilityZones: ['us-east-1a', 'us-east-1b'],
+  publicSubnetIds: ['subnet-01000000000000000', 'subnet-02000000000000000'],
+  privateSubnetIds: ['subnet-03000000000000000', 'subnet-04000000000000000'],
+  isolatedSubnetIds: ['subnet-05000000000000000', 'subnet-06000000000000000'],
+};
 
 function errorOf(input: unknown, envName = 'test'): string {
   try {
@@ -26,8 +40,19 @@ describe('deployment config', () => {
     const config = resolveConfig('test', base);
     expect(config.region).toBe('us-east-1');
     expect(config.network.availabilityZones).toEqual(['us-east-1a', 'us-east-1b']);
+    expect(config.network.nat).toBe('instance');
     expect(config.network.natGateways).toBe(1);
     expect(config.network.interfaceEndpoints).toBe(false);
+    expect(config.sandbox.egress).toBe('advisory');
+    expect(config.platform).toMatchObject({
+      services: 'combined',
+      capacity: 'spot',
+      jobPollIdleMaxMs: 21_600_000,
+      combined: { cpu: 256, memoryMiB: 1024 },
+    });
+    expect(config.monitoring).toEqual({ dashboard: false, containerInsights: false });
+    expect(config.database).toMatchObject({ backupPlan: false, autoPauseMinutes: 5 });
+    expect(config.iam).toEqual({});
     expect(config.database).toMatchObject({
       engine: 'aurora-serverless-v2',
       deletionProtection: false,
@@ -47,10 +72,22 @@ describe('deployment config', () => {
       ...base,
       production: true,
       region: 'eu-west-1',
+      network: { availabilityZones: ['eu-west-1a', 'eu-west-1b'] },
       edge: { certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' },
     });
+    expect(config.network.nat).toBe('gateway');
     expect(config.network.natGateways).toBe(2);
     expect(config.network.interfaceEndpoints).toBe(true);
+    expect(config.sandbox.egress).toBe('enforced');
+    expect(config.sandbox.egressGateway).toMatchObject({ tasks: 2, allowedPorts: [443, 80] });
+    expect(config.platform).toMatchObject({
+      services: 'split',
+      capacity: 'on-demand',
+      jobPollIdleMaxMs: 1000,
+    });
+    expect(config.monitoring).toEqual({ dashboard: true, containerInsights: true });
+    expect(config.database.backupPlan).toBe(true);
+    expect(config.edge).toMatchObject({ waf: true, wafLogging: true });
     expect(config.database).toMatchObject({
       deletionProtection: true,
       backupRetentionDays: 14,
@@ -118,7 +155,7 @@ describe('deployment config', () => {
     [
       'memory not valid for cpu',
       { ...base, platform: { web: { cpu: 256, memoryMiB: 8192 } } },
-      /platform\.web\.memoryMiB: must be a multiple of 1024 between 512 and 2048 for cpu 256/,
+      /platform\.web\.memoryMiB: must be 512 or a multiple of 1024 between 1024 and 2048 for cpu 256/,
     ],
     ['invalid Fargate cpu', { ...base, sandbox: { cpu: 300 } }, /sandbox\.cpu: /],
     ['unknown harness', { ...base, sandbox: { harnesses: ['cursor'] } }, /sandbox\.harnesses\.0: /],
@@ -157,9 +194,56 @@ describe('deployment config', () => {
     ],
     ['bad alarm email', { ...base, alarmEmail: 'ops' }, /alarmEmail: must be an email address/],
     [
-      'bad private subnet size',
-      { ...base, network: { privateSubnetCidrMask: 28 } },
-      /network\.privateSubnetCidrMask: /,
+      'no availability zones for a new VPC',
+      { ...base, network: {} },
+      /network\.availabilityZones: is required: list 2 or 3 zones of us-east-1, e\.g\. from `aws ec2 describe-availability-zones --region us-east-1 .*npm run preflight/,
+    ],
+    [
+      'a zone of another region',
+      { ...base, network: { availabilityZones: ['us-east-1a', 'eu-west-1b'] } },
+      /network\.availabilityZones\.1: "eu-west-1b" is not a zone of the config's region us-east-1/,
+    ],
+    [
+      'a zone twice',
+      { ...base, network: { availabilityZones: ['us-east-1a', 'us-east-1a'] } },
+      /network\.availabilityZones: must not list a zone twice/,
+    ],
+    [
+      'a zone that is no zone name',
+      { ...base, network: { availabilityZones: ['a', 'b'] } },
+      /network\.availabilityZones\.0: must be an AZ name/,
+    ],
+    [
+      'an imported VPC with enforced egress but no sandbox subnets',
+      {
+        ...base,
+        sandbox: { egress: 'enforced' },
+        network: {
+          existingVpc: importedVpc,
+        },
+      },
+      /network\.existingVpc\.sandboxSubnetIds: is required with sandbox\.egress "enforced": subnets without any route out/,
+    ],
+    ['unknown egress mode', { ...base, sandbox: { egress: 'open' } }, /sandbox\.egress: /],
+    [
+      'WAF logging without WAF',
+      { ...base, edge: { allowHttp: true, wafLogging: true } },
+      /edge\.wafLogging: needs edge\.waf true/,
+    ],
+    [
+      'bad permissions boundary name',
+      { ...base, iam: { permissionsBoundary: 'a b' } },
+      /iam\.permissionsBoundary: must be an IAM policy name/,
+    ],
+    [
+      'auto-pause below 5 minutes',
+      { ...base, database: { autoPauseMinutes: 1 } },
+      /database\.autoPauseMinutes: /,
+    ],
+    [
+      'bad sandbox subnet size',
+      { ...base, network: { availabilityZones: ['us-east-1a', 'us-east-1b'], sandboxSubnetCidrMask: 28 } },
+      /network\.sandboxSubnetCidrMask: /,
     ],
     [
       'existing VPC with a missing subnet',
@@ -167,12 +251,8 @@ describe('deployment config', () => {
         ...base,
         network: {
           existingVpc: {
-            vpcId: 'vpc-0abc',
-            vpcCidr: '10.1.0.0/16',
-            availabilityZones: ['us-east-1a', 'us-east-1b'],
-            publicSubnetIds: ['subnet-01', 'subnet-02'],
-            privateSubnetIds: ['subnet-03', 'subnet-04'],
-            isolatedSubnetIds: ['subnet-05', 'subnet-06', 'subnet-07'],
+            ...importedVpc,
+            isolatedSubnetIds: [...importedVpc.isolatedSubnetIds, 'subnet-07000000000000000'],
           },
         },
       },

@@ -40,6 +40,7 @@ const event = (
   type: VaultCaEvent['RequestType'],
   arns: { cert: string; key: string },
   physicalId?: string,
+  gateway?: { cert: string; key: string },
 ): VaultCaEvent => ({
   RequestType: type,
   PhysicalResourceId: physicalId,
@@ -47,6 +48,13 @@ const event = (
     CertificateSecretArn: arns.cert,
     PrivateKeySecretArn: arns.key,
     CommonName: 'LAP test vault CA',
+    ...(gateway
+      ? {
+          GatewayCertificateSecretArn: gateway.cert,
+          GatewayPrivateKeySecretArn: gateway.key,
+          GatewayServerName: 'lap-egress-gateway',
+        }
+      : {}),
   },
 });
 
@@ -86,4 +94,54 @@ it('fails a Create without the secret ARNs', async () => {
       client,
     ),
   ).rejects.toThrow(/CertificateSecretArn and PrivateKeySecretArn are required/);
+});
+
+it('fills replaced, empty secrets on an Update: sandboxes never start with an empty CA', async () => {
+  const arns = await emptySecrets();
+  const first = await handleVaultCaEvent(event('Create', arns), client);
+  // CloudFormation replaced both secrets: the Update names two new, empty ones.
+  const replaced = await emptySecrets();
+  await handleVaultCaEvent(event('Update', replaced, first.PhysicalResourceId), client);
+  const cert = new X509Certificate(await value(replaced.cert));
+  expect(cert.ca).toBe(true);
+  expect(cert.checkPrivateKey(createPrivateKey(await value(replaced.key)))).toBe(true);
+});
+
+it("issues the egress gateway's certificate for lap-egress-gateway, signed by the CA, and keeps it", async () => {
+  const arns = await emptySecrets();
+  const gateway = await emptySecrets();
+  await handleVaultCaEvent(event('Create', arns, undefined, gateway), client);
+  const ca = new X509Certificate(await value(arns.cert));
+  const certPem = await value(gateway.cert);
+  const cert = new X509Certificate(certPem);
+  expect(cert.subjectAltName).toBe('DNS:lap-egress-gateway');
+  expect(cert.ca).toBe(false);
+  expect(cert.verify(ca.publicKey)).toBe(true);
+  expect(cert.checkPrivateKey(createPrivateKey(await value(gateway.key)))).toBe(true);
+  // Long-lived: the gateway reads it once at task start and nothing renews it between deploys.
+  expect(Date.parse(cert.validTo) - Date.now()).toBeGreaterThan(9 * 365 * 24 * 3600 * 1000);
+  expect(logged.join('\n')).not.toMatch(/BEGIN|PRIVATE KEY/);
+
+  await handleVaultCaEvent(event('Update', arns, 'vault-ca', gateway), client);
+  expect(await value(gateway.cert)).toBe(certPem);
+  expect(logged.join('\n')).toMatch(/egress gateway certificate already present, kept/);
+});
+
+it('issues the gateway certificate again when the CA was replaced', async () => {
+  const arns = await emptySecrets();
+  const gateway = await emptySecrets();
+  await handleVaultCaEvent(event('Create', arns, undefined, gateway), client);
+  const before = await value(gateway.cert);
+  const newCa = await emptySecrets();
+  await handleVaultCaEvent(event('Update', newCa, 'vault-ca', gateway), client);
+  const after = new X509Certificate(await value(gateway.cert));
+  expect(await value(gateway.cert)).not.toBe(before);
+  expect(after.verify(new X509Certificate(await value(newCa.cert)).publicKey)).toBe(true);
+});
+
+it('refuses half a gateway configuration', async () => {
+  const arns = await emptySecrets();
+  const bad = event('Create', arns);
+  bad.ResourceProperties.GatewayServerName = 'lap-egress-gateway';
+  await expect(handleVaultCaEvent(bad, client)).rejects.toThrow(/go together: set all three or none/);
 });

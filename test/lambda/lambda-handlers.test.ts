@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { Client } from 'pg';
 import { handler as migrateHandler } from '../../lambda/migrate/index';
-import { handler as reaperHandler } from '../../lambda/idle-reaper/index';
+import { handler as reaperHandler, runReaper } from '../../lambda/idle-reaper/index';
 import { handler as warmPoolHandler } from '../../lambda/warm-pool/index';
 import { handler as taskEventsHandler } from '../../lambda/task-events/index';
 import { EcsSandboxLauncher } from '../../platform/src/sandbox/ecs/ecs-sandbox-launcher';
@@ -99,6 +99,52 @@ beforeEach(() => {
   stdout = [];
 });
 
+/**
+ * Connections to the test database other than the asking one, once closing ones are gone (a
+ * server backend exits a moment after its client says goodbye): a frozen Lambda must keep none.
+ */
+async function openConnections(): Promise<number> {
+  let open = 0;
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const { rows } = await seed.client.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    open = rows[0].n;
+    if (open === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return open;
+}
+
+/** Runs `fn` with the database unreachable: a handler that touches it fails. */
+async function withoutDatabase<T>(fn: () => Promise<T>): Promise<T> {
+  const port = process.env.DB_PORT;
+  process.env.DB_PORT = '9'; // discard: nothing listens
+  try {
+    return await fn();
+  } finally {
+    process.env.DB_PORT = port;
+  }
+}
+
+/** Starts a sandbox task of `agentId` in the moto cluster; returns its task ARN. */
+async function launchSandbox(agentId: string, sandboxId: string = crypto.randomUUID()): Promise<string> {
+  const launcher = new EcsSandboxLauncher({
+    settings: parseEcsSandboxSettings(process.env),
+    log: () => undefined,
+  });
+  const { ref } = await launcher.launch({
+    sandboxId,
+    kind: 'session',
+    agentId,
+    harnessId: 'opencode',
+    harnessImage: null,
+    harnessEnv: {},
+    vaultEnv: {},
+  });
+  return ref;
+}
+
 function metricsLine(name: string): Record<string, unknown> {
   const line = stdout.map((l) => l.trim()).find((l) => l.startsWith('{"_aws"') && l.includes(`"${name}"`));
   expect(line).toBeDefined();
@@ -126,33 +172,11 @@ test('migrate applies the bundled migrations once; Delete keeps the schema', asy
 });
 
 test("idle-reaper stops an idle session's Fargate task and reports EMF metrics", async () => {
-  const launcher = new EcsSandboxLauncher({
-    settings: parseEcsSandboxSettings(process.env),
-    log: () => undefined,
-  });
   const agent = await seed.agent();
   const idle = await seed.session(agent, { idleMinutes: 25 * 60 });
-  const { ref } = await launcher.launch({
-    sandboxId: idle,
-    kind: 'session',
-    agentId: agent,
-    harnessId: 'opencode',
-    harnessImage: null,
-    harnessEnv: {},
-    vaultEnv: {},
-  });
+  const ref = await launchSandbox(agent, idle);
   await seed.client.query(`UPDATE sessions SET sandbox_ref = $2 WHERE id = $1`, [idle, ref]);
-  const orphanRef = (
-    await launcher.launch({
-      sandboxId: crypto.randomUUID(),
-      kind: 'session',
-      agentId: agent,
-      harnessId: 'opencode',
-      harnessImage: null,
-      harnessEnv: {},
-      vaultEnv: {},
-    })
-  ).ref;
+  const orphanRef = await launchSandbox(agent);
 
   const handler = reaperHandler;
   const result = await handler();
@@ -168,19 +192,45 @@ test("idle-reaper stops an idle session's Fargate task and reports EMF metrics",
     (metrics._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics[0].Namespace,
   ).toBe('LAP');
 
-  // A second run has nothing left.
-  expect(await handler()).toMatchObject({ idleSessions: 0, orphanTasks: 0 });
+  // The pass closed its connections: Aurora can pause.
+  expect(await openConnections()).toBe(0);
+  // Nothing runs any more: the next run skips the database altogether.
+  expect(await withoutDatabase(() => handler())).toEqual({ skipped: true, reason: 'no sandbox runs' });
 });
 
-test('warm-pool plans warm sandboxes for a recently active agent', async () => {
+test("idle-reaper's first run of the day sweeps the database even when no sandbox runs", async () => {
+  const agent = await seed.agent();
+  const stuck = await seed.session(agent, { status: 'creating', ageMinutes: 30 });
+  const midnight = new Date('2026-03-01T00:03:00Z');
+  const result = await runReaper(midnight);
+  expect(result).toMatchObject({ skipped: false, creatingTimeouts: 1 });
+  expect((await seed.client.query(`SELECT status FROM sessions WHERE id = $1`, [stuck])).rows[0].status).toBe(
+    'failed',
+  );
+  // Any other run of the day skips while no sandbox runs.
+  expect(await withoutDatabase(() => runReaper(new Date('2026-03-01T00:08:00Z')))).toMatchObject({
+    skipped: true,
+  });
+});
+
+test('warm-pool skips the database while no sandbox runs', async () => {
   const agent = await seed.agent();
   await seed.session(agent, { status: 'dead' });
+  expect(await withoutDatabase(() => warmPoolHandler())).toEqual({ recycled: 0, planned: 0, skipped: true });
+  expect(stdout.join('')).not.toMatch(/WarmSandboxesPlanned/);
+});
+
+test('warm-pool plans warm sandboxes for a recently active agent while sandboxes run', async () => {
+  const agent = await seed.agent();
+  await seed.session(agent, { status: 'dead' });
+  await launchSandbox(agent);
   const handler = warmPoolHandler;
-  expect(await handler()).toEqual({ recycled: 0, planned: 2 });
+  expect(await handler()).toEqual({ recycled: 0, planned: 2, skipped: false });
   expect(metricsLine('WarmSandboxesPlanned')).toMatchObject({ WarmSandboxesPlanned: 2 });
   const jobs = await seed.client.query(`SELECT count(*)::int AS n FROM jobs WHERE kind = 'warm_bring_up'`);
   expect(jobs.rows[0].n).toBe(2);
-  expect(await handler()).toEqual({ recycled: 0, planned: 0 });
+  expect(await handler()).toEqual({ recycled: 0, planned: 0, skipped: false });
+  expect(await openConnections()).toBe(0);
 });
 
 test('task-events ends the session of a stopped task', async () => {
@@ -203,6 +253,7 @@ test('task-events ends the session of a stopped task', async () => {
   });
   expect(outcome).toMatchObject({ action: 'handled', sessionDead: id });
   expect(metricsLine('SessionsEndedByTaskStop')).toMatchObject({ SessionsEndedByTaskStop: 1 });
+  expect(await openConnections()).toBe(0);
   const row = await new Client({ connectionString: database.url });
   await row.connect();
   expect((await row.query(`SELECT status FROM sessions WHERE id = $1`, [id])).rows[0].status).toBe('dead');

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { forgetPasswordOnAuthenticationFailure, isRdsPassword } from './rds-secret';
 
 /** Anything that runs a query: the pool itself or a client inside a transaction. */
 export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
@@ -42,6 +43,10 @@ export function createPool(options: PoolOptions): pg.Pool {
     ...connectionSettings(options.url, options.password),
     max: options.max ?? 10,
     ssl: options.ssl,
+    // A password refused after an RDS rotation is read again for the very next connection.
+    Client: isRdsPassword(options.password)
+      ? forgetPasswordOnAuthenticationFailure(options.password)
+      : undefined,
     idleTimeoutMillis: options.idleTimeoutMs ?? 10_000,
     connectionTimeoutMillis: 10_000,
   });

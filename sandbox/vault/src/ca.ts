@@ -78,8 +78,11 @@ export class LeafCertificateIssuer {
   private readonly leafKeyPem: string;
   private readonly leafPublicKey: forge.pki.rsa.PublicKey;
   private readonly cache = new Map<string, IssuedCertificate>();
+  private readonly validityDays: number;
 
-  constructor(ca: CertificateAuthority) {
+  /** `validityDays`: leaves default to 30 days; a long-lived server (the egress gateway) asks for more. */
+  constructor(ca: CertificateAuthority, options: { validityDays?: number } = {}) {
+    this.validityDays = options.validityDays ?? LEAF_VALIDITY_DAYS;
     try {
       this.caCert = forge.pki.certificateFromPem(ca.certPem);
       this.caKey = forge.pki.privateKeyFromPem(ca.keyPem) as forge.pki.rsa.PrivateKey;
@@ -112,7 +115,7 @@ export class LeafCertificateIssuer {
     cert.serialNumber = randomSerial();
     const now = Date.now();
     cert.validity.notBefore = new Date(now - BACKDATE_MS);
-    cert.validity.notAfter = new Date(now + LEAF_VALIDITY_DAYS * 24 * 60 * 60 * 1000);
+    cert.validity.notAfter = new Date(now + this.validityDays * 24 * 60 * 60 * 1000);
     cert.setSubject([{ name: 'commonName', value: name.slice(0, 64) }]);
     cert.setIssuer(this.caCert.subject.attributes);
     const altName = isIP(name) ? { type: 7, ip: name } : { type: 2, value: name };

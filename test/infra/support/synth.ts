@@ -8,15 +8,38 @@ import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { resolveConfig, type DeploymentConfig } from '../../../lib/config';
-import { createStacks, type LapStacks } from '../../../lib/create-stacks';
+import { createEnvironment } from '../../../lib/create-environment';
+import type { EnvironmentStack } from '../../../lib/stacks/environment-stack';
+import type { CfnTemplate } from './template-model';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** Every environment in config/ (the tests cover each one). */
+export const CONFIG_ENVS = fs
+  .readdirSync(path.join(REPO_ROOT, 'config'))
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.replace(/\.json$/, ''))
+  .sort();
 
 export function readConfigFile(envName: string): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'config', `${envName}.json`), 'utf8')) as Record<
     string,
     unknown
   >;
+}
+
+/** `config/<envName>.json` with `patch` merged in one level deep (sections are merged, not replaced). */
+export function configWith(envName: string, patch: Record<string, unknown>): Record<string, unknown> {
+  const base = readConfigFile(envName);
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    const current = base[key];
+    merged[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object'
+        ? { ...(current as object), ...(value as object) }
+        : value;
+  }
+  return merged;
 }
 
 export function cdkJsonContext(): Record<string, unknown> {
@@ -28,10 +51,10 @@ export function cdkJsonContext(): Record<string, unknown> {
 
 export interface Synthesized {
   config: DeploymentConfig;
-  stacks: LapStacks;
-  templates: { network: Template; data: Template; platform: Template };
-  /** Raw template JSON by stack name. */
-  json: Record<string, unknown>;
+  stack: EnvironmentStack;
+  template: Template;
+  /** The raw template JSON. */
+  json: CfnTemplate;
 }
 
 export function synthesize(
@@ -49,20 +72,9 @@ export function synthesize(
     },
   });
   const config = resolveConfig(envName, input);
-  const stacks = createStacks(app, config, { nag: options.nag ?? true });
-  const assembly = app.synth();
-  const json: Record<string, unknown> = {};
-  for (const stack of assembly.stacks) json[stack.stackName] = stack.template;
-  return {
-    config,
-    stacks,
-    templates: {
-      network: Template.fromJSON(json[stacks.network.stackName] as Record<string, unknown>),
-      data: Template.fromJSON(json[stacks.data.stackName] as Record<string, unknown>),
-      platform: Template.fromJSON(json[stacks.platform.stackName] as Record<string, unknown>),
-    },
-    json,
-  };
+  const stack = createEnvironment(app, config, { nag: options.nag ?? true });
+  const json = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
+  return { config, stack, template: Template.fromJSON(json as unknown as Record<string, unknown>), json };
 }
 
 /**

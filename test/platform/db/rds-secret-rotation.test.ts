@@ -1,7 +1,8 @@
 /**
  * The services' pool with DB_SECRET_ARN against a real PostgreSQL and moto's Secrets
- * Manager: after a rotation (ALTER ROLE ... PASSWORD + new secret value) new connections
- * fail only until the cached password expires, then work again without a restart.
+ * Manager: after a rotation (ALTER ROLE ... PASSWORD + new secret value) the first new
+ * connection is refused, its refusal drops the cached password, and the next one reads the
+ * secret again and works, without a restart or waiting for the cache to expire.
  */
 import crypto from 'node:crypto';
 import {
@@ -66,7 +67,7 @@ afterAll(async () => {
   await moto?.stop();
 });
 
-test('after a rotation, new connections work again once the cached password expires', async () => {
+test('after a rotation, one connection is refused and the next reads the new password', async () => {
   let clock = 1_000_000;
   const sm = countingClient();
   const password = rdsSecretPassword({ client: sm.client, secretArn, ttlMs: 60_000, now: () => clock });
@@ -87,15 +88,20 @@ test('after a rotation, new connections work again once the cached password expi
       }),
     );
 
-    // Within the TTL a new connection still offers A and is refused; an open one keeps working.
+    // The next new connection still offers the cached A and is refused; an open one keeps working.
     await expect(pool.connect()).rejects.toMatchObject({ code: '28P01' });
     expect((await held.query('SELECT 1 AS one')).rows[0].one).toBe(1);
     held.release(true);
 
-    clock += 60_000;
+    // Well within the 60 s cache: the refusal made the pool forget A, so this one reads B.
+    clock += 1_000;
     const after = await pool.connect();
     expect((await after.query('SELECT current_user AS u')).rows[0].u).toBe(role);
-    after.release();
+    after.release(true);
+    expect(sm.reads()).toBe(2);
+    // And B is cached again: no read per connection.
+    const again = await pool.connect();
+    again.release();
     expect(sm.reads()).toBe(2);
   } finally {
     await pool.end();

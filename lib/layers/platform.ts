@@ -1,62 +1,98 @@
-import { CfnOutput, Duration } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { CfnOutput, Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config';
-import { EnvironmentStack, type EnvironmentStackProps } from './environment-stack';
 import { ApiEndpoint } from '../constructs/api-endpoint';
 import { ContainerImages } from '../constructs/container-images';
 import { DatabaseMigrations } from '../constructs/database-migrations';
+import { EgressGateway } from '../constructs/egress-gateway';
 import { FunctionSchedule } from '../constructs/function-schedule';
 import { Monitoring } from '../constructs/monitoring';
 import { DATABASE_NAME, DATABASE_USER } from '../constructs/platform-database';
 import { PlatformFunction } from '../constructs/platform-function';
-import { PlatformServices } from '../constructs/platform-services';
+import { PlatformServices, WORKER_SERVICE_NAME } from '../constructs/platform-services';
 import { SandboxAccess } from '../constructs/sandbox-access';
 import { SandboxTaskDefinitions } from '../constructs/sandbox-task-definitions';
 import type { SecurityPerimeter } from '../constructs/security-perimeter';
 import { PORTS } from '../constructs/security-perimeter';
 import { TaskStateEvents } from '../constructs/task-state-events';
-import type { DataStack } from './data-stack';
+import { SUBNETS } from '../constructs/vpc-network';
+import type { Data } from './data';
 
-export interface PlatformStackProps extends EnvironmentStackProps {
+export interface PlatformProps {
+  config: DeploymentConfig;
   vpc: ec2.IVpc;
   securityGroups: SecurityPerimeter;
-  data: DataStack;
+  data: Data;
+  /** Of the log groups. */
+  removalPolicy: RemovalPolicy;
 }
 
 /**
- * Everything stateless: the ECS cluster, the web and worker services, the ALB, the sandbox task
- * definitions, the Lambdas (warm pool, idle reaper, task events, migrations) and monitoring.
- * Safe to destroy and redeploy; state lives in the data stack.
+ * Everything stateless: the ECS cluster, the platform services, the ALB, the sandbox task
+ * definitions, the egress gateway, the Lambdas (warm pool, idle reaper, task events,
+ * migrations) and monitoring.
  */
-export class PlatformStack extends EnvironmentStack {
+export class Platform extends Construct {
   readonly apiUrl: string;
 
-  constructor(scope: Construct, id: string, props: PlatformStackProps) {
-    super(scope, id, props);
-    const { config, vpc, securityGroups: sg, data } = props;
+  constructor(scope: Construct, id: string, props: PlatformProps) {
+    super(scope, id);
+    const { config, vpc, securityGroups: sg, data, removalPolicy } = props;
+    const stack = Stack.of(this);
     const envName = config.envName;
     const logRetentionDays = config.platform.logRetentionDays;
+    const enforced = config.sandbox.egress === 'enforced';
+    const vpcCidr = config.network.existingVpc?.vpcCidr ?? config.network.cidr;
 
     const cluster = new ecs.Cluster(this, 'Cluster', {
       vpc,
       enableFargateCapacityProviders: true,
-      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      containerInsightsV2: config.monitoring.containerInsights
+        ? ecs.ContainerInsights.ENABLED
+        : ecs.ContainerInsights.DISABLED,
     });
+    if (!config.monitoring.containerInsights) {
+      Validations.of(cluster).acknowledge({
+        id: 'AwsSolutions-ECS4',
+        reason:
+          'Container Insights is off by configuration (monitoring.containerInsights false, the development default: it is billed as custom metrics); the alarms use the free AWS/ECS metrics.',
+      });
+    }
     const namespace = new servicediscovery.PrivateDnsNamespace(this, 'Namespace', {
       name: `lap-${envName}.internal`,
       vpc,
-      description: `LAP ${envName}: internal names (sandbox callbacks reach the web service here)`,
+      description: `LAP ${envName}: internal names (the worker's internal port, the egress gateway)`,
     });
-    const callbackHost = `web.${namespace.namespaceName}`;
+    const callbackHost = `${WORKER_SERVICE_NAME}.${namespace.namespaceName}`;
     const images = new ContainerImages(this, 'Images', {
       images: config.images,
       architecture: config.platform.architecture,
     });
+
+    const egressGateway = enforced
+      ? new EgressGateway(this, 'EgressGateway', {
+          cluster,
+          vpc,
+          securityGroup: sg.egressGateway!,
+          image: images.egressGateway,
+          gateway: config.sandbox.egressGateway,
+          architecture: config.platform.architecture,
+          capacity: config.platform.capacity,
+          namespace,
+          tlsCertificate: data.vaultCa.egressGateway!.certificate,
+          tlsPrivateKey: data.vaultCa.egressGateway!.privateKey,
+          tokenKey: data.secrets.egressTokenKey!,
+          // The VPC itself: sandboxes reach the platform directly, never through the gateway.
+          denyCidrs: [vpcCidr],
+          logRetentionDays,
+          removalPolicy,
+        })
+      : undefined;
 
     const sandboxes = new SandboxTaskDefinitions(this, 'Sandboxes', {
       envName,
@@ -69,7 +105,10 @@ export class PlatformStack extends EnvironmentStack {
       litellmApiBase: config.litellmApiBase,
       git: config.git,
       callbackHost,
+      egressGatewayEndpoint: egressGateway?.endpoint,
+      internalCidrs: [vpcCidr],
       logRetentionDays,
+      removalPolicy,
     });
     const access = new SandboxAccess(cluster, sandboxes, envName);
 
@@ -79,6 +118,8 @@ export class PlatformStack extends EnvironmentStack {
       edge: config.edge,
       vpc,
       securityGroup: sg.loadBalancer,
+      logRetentionDays,
+      removalPolicy,
     });
     this.apiUrl = endpoint.url;
 
@@ -93,7 +134,9 @@ export class PlatformStack extends EnvironmentStack {
       KMS_KEY_ARN: data.secrets.agentSecretsKey.keyArn,
       SANDBOX_LAUNCHER: 'ecs',
       LITELLM_API_BASE: config.litellmApiBase,
-      CALLBACK_URL: `http://${callbackHost}:${PORTS.platformHttp}`,
+      // The worker's internal port: sandbox callbacks and web -> worker calls, never behind the ALB.
+      INTERNAL_PORT: String(PORTS.platformInternal),
+      CALLBACK_URL: `http://${callbackHost}:${PORTS.platformInternal}`,
       BASE_URL: endpoint.url,
       WARM_POOL_SIZE: String(config.platform.warmPoolSize),
       WARM_POOL_RECENT_AGENT_HOURS: String(config.platform.warmPoolRecentAgentHours),
@@ -102,9 +145,7 @@ export class PlatformStack extends EnvironmentStack {
       SESSION_CREATING_TIMEOUT_MS: String(config.platform.sessionCreatingTimeoutMs),
       LOG_LEVEL: config.platform.logLevel,
       SANDBOX_CLUSTER_ARN: cluster.clusterArn,
-      SANDBOX_SUBNET_IDS: vpc
-        .selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS })
-        .subnetIds.join(','),
+      SANDBOX_SUBNET_IDS: vpc.selectSubnets({ subnetGroupName: SUBNETS.sandbox }).subnetIds.join(','),
       SANDBOX_SECURITY_GROUP_ID: sg.sandbox.securityGroupId,
       SANDBOX_TASK_DEFINITIONS: JSON.stringify(sandboxes.families),
       SANDBOX_CAPACITY: config.sandbox.capacity,
@@ -112,27 +153,38 @@ export class PlatformStack extends EnvironmentStack {
       SANDBOX_LOG_GROUP: sandboxes.logGroup.logGroupName,
       SANDBOX_EXECUTION_ROLE_ARN: sandboxes.executionRole.roleArn,
       SANDBOX_TASK_ROLE_ARN: sandboxes.taskRole.roleArn,
+      SANDBOX_EGRESS: config.sandbox.egress,
       ...(config.platform.preinstalledGithubRepo
         ? { PREINSTALLED_GITHUB_REPO: config.platform.preinstalledGithubRepo }
         : {}),
     };
 
-    // One task role for web and worker: both run bring-up jobs (the process that received a
-    // session's create request brings it up itself), so both launch sandboxes and decrypt agent secrets.
-    const platformTaskRole = new iam.Role(this, 'PlatformTaskRole', {
+    // The web role (internet-facing) observes and stops sandboxes and only encrypts: it cannot
+    // launch one (RunTask with overrides, PassRole of the execution role that reads the vault's
+    // secrets), read what sandboxes log, or decrypt agent secrets. The worker role does all that.
+    const webRole = new iam.Role(this, 'WebTaskRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'LAP web and worker services: operate sandboxes, use the agent secrets key',
+      description: 'LAP web service: observe and stop sandboxes, encrypt agent secrets',
     });
-    access.grantObserve(platformTaskRole);
-    access.grantStop(platformTaskRole);
-    access.grantLaunch(platformTaskRole);
-    data.secrets.grantAgentSecrets(platformTaskRole, 'encrypt-decrypt');
-    data.database.secret.grantRead(platformTaskRole);
+    access.grantObserve(webRole);
+    access.grantStop(webRole);
+    data.secrets.grantAgentSecrets(webRole, 'encrypt');
+    data.database.secret.grantRead(webRole);
+    const workerRole = new iam.Role(this, 'WorkerTaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description:
+        'LAP worker service: launch, observe and stop sandboxes, read their logs, use the agent secrets key',
+    });
+    access.grantObserve(workerRole);
+    access.grantReadLogs(workerRole);
+    access.grantStop(workerRole);
+    access.grantLaunch(workerRole);
+    data.secrets.grantAgentSecrets(workerRole, 'encrypt-decrypt');
+    data.database.secret.grantRead(workerRole);
 
     const services = new PlatformServices(this, 'Services', {
       cluster,
       vpc,
-      securityGroup: sg.platform,
       image: images.platform,
       platform: config.platform,
       environment: {
@@ -140,19 +192,26 @@ export class PlatformStack extends EnvironmentStack {
         // The RDS CA bundle the platform image ships (DB_SSL=require verifies the certificate).
         NODE_EXTRA_CA_CERTS: PLATFORM_IMAGE_RDS_CA_BUNDLE,
         // The database password: read by the services from the RDS-managed secret (task role) for
-        // each new connection, so a rotation (every 7 days) needs no restart.
+        // each new connection, so a rotation needs no restart.
         DB_SECRET_ARN: data.database.secret.secretArn,
+        // How long the job runner may sleep on an empty queue (the database pauses meanwhile).
+        JOB_POLL_IDLE_MAX_MS: String(config.platform.jobPollIdleMaxMs),
       },
       secrets: {
         MASTER_KEY: ecs.Secret.fromSecretsManager(data.secrets.platform, 'MASTER_KEY'),
         HARNESS_TOKEN_SIGNING_KEY: ecs.Secret.fromSecretsManager(data.secrets.harnessTokenSigningKey),
         VAULT_CA_CERT: ecs.Secret.fromSecretsManager(data.vaultCa.certificate),
       },
+      workerSecrets: data.secrets.egressTokenKey
+        ? { EGRESS_TOKEN_KEY: ecs.Secret.fromSecretsManager(data.secrets.egressTokenKey) }
+        : {},
       namespace,
-      taskRole: platformTaskRole,
+      roles: { web: webRole, worker: workerRole },
+      securityGroups: { web: sg.web, worker: sg.worker },
       logRetentionDays,
+      removalPolicy,
     });
-    const targetGroup = endpoint.serve(services.web);
+    const targetGroup = endpoint.serve(services.api.service);
 
     // Lambdas: same settings, the DB password by secret ARN (read at cold start).
     const functionSettings = {
@@ -176,6 +235,7 @@ export class PlatformStack extends EnvironmentStack {
         secretArns: { DB_SECRET_ARN: data.database.secret },
         timeout,
         logRetentionDays,
+        removalPolicy,
         architecture: lambda.Architecture.ARM_64,
         ...extra,
       });
@@ -184,19 +244,15 @@ export class PlatformStack extends EnvironmentStack {
       'warm-pool',
       'plans warm sandboxes for recently used agents, recycles expired ones',
       Duration.seconds(55),
-      {
-        reservedConcurrency: 1,
-      },
     );
     access.grantObserve(warmPool.function);
     access.grantStop(warmPool.function);
+    const reaperEvery = Duration.minutes(5);
     const idleReaper = fn(
       'idle-reaper',
       'stops idle sessions, creating timeouts, orphan and stale tasks',
       Duration.minutes(4),
-      {
-        reservedConcurrency: 1,
-      },
+      { environment: { ...functionSettings, SCHEDULE_EVERY_MINUTES: String(reaperEvery.toMinutes()) } },
     );
     access.grantObserve(idleReaper.function);
     access.grantStop(idleReaper.function);
@@ -212,7 +268,7 @@ export class PlatformStack extends EnvironmentStack {
     });
     new FunctionSchedule(this, 'IdleReaperSchedule', {
       target: idleReaper.function,
-      every: Duration.minutes(5),
+      every: reaperEvery,
       description: `LAP ${envName}: idle reaper`,
     });
     const taskStateEvents = new TaskStateEvents(this, 'TaskStateEvents', {
@@ -221,7 +277,7 @@ export class PlatformStack extends EnvironmentStack {
     });
     new DatabaseMigrations(this, 'Migrations', {
       handler: migrate.function,
-      executeBefore: [services.web, services.worker, warmPool, idleReaper, taskEvents],
+      executeBefore: [...services.all.map((s) => s.service), warmPool, idleReaper, taskEvents],
     });
 
     new Monitoring(this, 'Monitoring', {
@@ -229,8 +285,9 @@ export class PlatformStack extends EnvironmentStack {
       alarmEmail: config.alarmEmail,
       loadBalancer: endpoint.loadBalancer,
       targetGroup,
-      web: services.web,
-      worker: services.worker,
+      api: services.api.service,
+      worker: services.worker.service,
+      egressGateway: egressGateway?.service,
       cluster,
       functions: {
         'warm-pool': warmPool.function,
@@ -238,26 +295,34 @@ export class PlatformStack extends EnvironmentStack {
         'task-events': taskEvents.function,
         migrate: migrate.function,
       },
-      launcherLogGroups: [services.webLogGroup, services.workerLogGroup],
+      // Only the worker launches sandboxes.
+      launcherLogGroups: [services.worker.logGroup],
       taskEventsDeadLetterQueue: taskStateEvents.deadLetterQueue,
       database: {
         ...data.database.metrics,
         maxConnections: estimatedMaxConnections(config.database),
       },
+      dashboard: config.monitoring.dashboard,
     });
 
-    new CfnOutput(this, 'ApiUrl', {
+    new CfnOutput(stack, 'ApiUrl', {
       description: 'The LAP API (BASE_URL for the SDK and `lap login`)',
       value: endpoint.url,
     });
-    new CfnOutput(this, 'TailLogsCommand', {
+    new CfnOutput(stack, 'TailLogsCommand', {
       description: 'Follows the control-plane logs',
-      value: `aws logs tail --region ${this.region} --follow ${services.webLogGroup.logGroupName} ${services.workerLogGroup.logGroupName}`,
+      value: `aws logs tail --region ${stack.region} --follow ${services.all.map((s) => s.logGroup.logGroupName).join(' ')}`,
     });
-    new CfnOutput(this, 'TailSandboxLogsCommand', {
+    new CfnOutput(stack, 'TailSandboxLogsCommand', {
       description: 'Follows the sandbox logs (harness and vault containers)',
-      value: `aws logs tail --region ${this.region} --follow ${sandboxes.logGroup.logGroupName}`,
+      value: `aws logs tail --region ${stack.region} --follow ${sandboxes.logGroup.logGroupName}`,
     });
+    if (egressGateway) {
+      new CfnOutput(stack, 'TailEgressLogsCommand', {
+        description: 'Follows the egress gateway log (one JSON line per forwarded or refused connection)',
+        value: `aws logs tail --region ${stack.region} --follow ${egressGateway.logGroup.logGroupName}`,
+      });
+    }
   }
 }
 
