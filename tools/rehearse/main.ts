@@ -386,16 +386,24 @@ async function main(): Promise<void> {
 
     // The ECS API double, with the template's sandbox task definitions registered.
     const ecsPort = await freePort();
-    const callbackHost = new URL(
+    // The private DNS namespace of the services (CALLBACK_URL names one of them, web.<namespace>
+    // today, worker.<namespace> once the worker serves the callbacks): each name to its container.
+    const namespace = new URL(
       String(services('web').Environment!.find((e) => e.Name === 'CALLBACK_URL')!.Value),
-    ).hostname;
-    let webIp = '';
+    ).hostname
+      .split('.')
+      .slice(1)
+      .join('.');
+    const serviceIps: Record<string, string> = {};
     ecs = new EcsDouble({
       podman,
       region: REGION,
       imageFor,
       secretValue,
-      hosts: () => ({ [callbackHost]: webIp, [gatewayHost]: HOST_ON_PODMAN_NETWORK }),
+      hosts: () => ({
+        ...Object.fromEntries(Object.entries(serviceIps).map(([role, ip]) => [`${role}.${namespace}`, ip])),
+        [gatewayHost]: HOST_ON_PODMAN_NETWORK,
+      }),
       mounts: { vault: [`${systemRoots}:/etc/ssl/certs/ca-certificates.crt:ro`] },
       infraImage: bases.NODE_IMAGE,
       workDir: work,
@@ -447,7 +455,7 @@ async function main(): Promise<void> {
           ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
           imageFor(container.Image),
         ]);
-        if (role === 'web') webIp = await podman.address('lap-rh-web');
+        serviceIps[role] = await podman.address(`lap-rh-${role}`);
       }
       await waitFor(
         async () => (await fetch(`http://${webAddress}/healthz`).catch(() => null))?.ok === true,
