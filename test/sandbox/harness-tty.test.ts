@@ -29,7 +29,7 @@ beforeAll(async () => {
     adapter,
     logger: pino({ level: 'silent' }),
   });
-  await adapter.start();
+  await adapter.start(() => undefined);
   harness.setReady();
   port = await harness.listen(0, '127.0.0.1');
 });
@@ -65,7 +65,13 @@ function connect(url: string, headers: Record<string, string> = {}) {
 
 it('reports supports_tui on /health', async () => {
   const response = await fetch(`http://127.0.0.1:${port}/health`);
-  expect(await response.json()).toEqual({ status: 'ok', harness_id: 'claude-code', supports_tui: true });
+  expect(await response.json()).toEqual({
+    status: 'ok',
+    harness_id: 'claude-code',
+    supports_tui: true,
+    harness_session_id: null,
+    busy: false,
+  });
 });
 
 it('carries keystrokes into the PTY and its output back (token as ?token=)', async () => {

@@ -28,6 +28,8 @@ export interface AdapterContext {
   logger: Logger;
   /** Overrides the TUI program (HARNESS_TTY_COMMAND). */
   ttyCommand?: string;
+  /** Restarts of a dead agent process allowed within 10 min (HARNESS_AGENT_RESTARTS). */
+  restarts?: number;
   processEnv?: NodeJS.ProcessEnv;
 }
 
@@ -44,6 +46,7 @@ export function createAdapter(context: AdapterContext): HarnessAdapter {
         prompt: spec.prompt,
         litellmApiBase: apiBase,
         logger,
+        maxRestarts: context.restarts,
       });
     case 'claude-agent-sdk':
       return new ClaudeAgentSdkAdapter({
