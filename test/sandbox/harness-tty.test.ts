@@ -117,3 +117,12 @@ it('answers /turn on a TUI harness with a clear 409 and protects it with the tok
   expect(response.status).toBe(409);
   expect(((await response.json()) as { error: string }).error).toMatch(/TUI harness: connect to GET \/tty/);
 });
+
+it('has no opencode API: /opencode/* answers 404 (after the token check)', async () => {
+  expect((await fetch(`http://127.0.0.1:${port}/opencode/session`)).status).toBe(401);
+  const response = await fetch(`http://127.0.0.1:${port}/opencode/session`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  expect(response.status).toBe(404);
+  expect(((await response.json()) as { error: string }).error).toBe('claude-code has no opencode server');
+});

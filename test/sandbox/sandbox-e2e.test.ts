@@ -208,6 +208,21 @@ it('gave the agent processes stubs only (the environment of opencode itself)', a
   for (const real of [REAL_GATEWAY_KEY, REAL_GIT_TOKEN, REAL_AGENT_SECRET]) expect(text).not.toContain(real);
 });
 
+it('asked nothing of the npm registry: opencode does not install its plugin package at each start', () => {
+  const hosts = vault.process
+    .output()
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        return [String((JSON.parse(line) as { host?: unknown }).host ?? '')];
+      } catch {
+        return [];
+      }
+    });
+  expect(hosts).toContain('localhost'); // the vault logs each request's host: it saw the LLM calls
+  expect(hosts.filter((host) => host.includes('npmjs'))).toEqual([]);
+});
+
 it('kept every real value out of both processes logs', () => {
   const logs = vault.process.output() + harness.output();
   expect(vault.process.output()).toContain('"swapped":["LITELLM_API_KEY"]');

@@ -98,6 +98,29 @@ export function opencodeConfig(model: string, apiBase: string): Record<string, u
   };
 }
 
+/**
+ * At each start opencode installs `@opencode-ai/plugin` from the npm registry into its global
+ * config folder, in the background, for plugins kept there (we keep none): 26 packages and
+ * about 6 CPU-seconds per cold start, through the vault. Its install check (opencode 1.18)
+ * passes when `node_modules` exists and `package-lock.json` lists every dependency, so a fresh
+ * HOME gets both; a config folder the agent's own files put something into is left alone
+ * (its plugins may need the package: opencode then installs it, as the egress policy allows).
+ */
+export function skipPluginInstall(env: Record<string, string>): void {
+  const configHome = env.XDG_CONFIG_HOME ?? (env.HOME ? path.join(env.HOME, '.config') : null);
+  if (!configHome) return;
+  const dir = path.join(configHome, 'opencode');
+  if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) return;
+  fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'package-lock.json'),
+    JSON.stringify({
+      lockfileVersion: 3,
+      packages: { '': { dependencies: { '@opencode-ai/plugin': '*' } } },
+    }),
+  );
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -176,6 +199,7 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
   private async launch(): Promise<void> {
     if (path.isAbsolute(this.options.binary) && !fs.existsSync(this.options.binary))
       throw new Error(`the opencode binary ${this.options.binary} does not exist`);
+    skipPluginInstall(this.options.env);
     const port = await freePort();
     const group = spawnProcessGroup(
       this.options.binary,
