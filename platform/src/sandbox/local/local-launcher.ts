@@ -1,6 +1,6 @@
 /**
  * SandboxLauncher for local mode: a sandbox is two local processes, the vault and
- * the harness (`node --import tsx <file>`), on free loopback ports, living in
+ * the harness (bundled, entry-command.ts), on free loopback ports, living in
  * `<dataDir>/sandboxes/<id>/` with HOME and WORKSPACE_DIR inside it. Each process runs
  * in a process group of its own that dies with this process, however it ends
  * (@lap/harness process-group.ts), so stop() and a crash both take down whatever it
@@ -10,7 +10,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { pathToFileURL } from 'node:url';
 import { HARNESS_TTY_COMMAND_ENV } from '@lap/sandbox-protocol';
 import { describeExit, spawnProcessGroup, type ProcessGroup } from '@lap/harness/src/process-group';
 import type {
@@ -20,6 +19,7 @@ import type {
   SandboxState,
   SandboxTags,
 } from '../launcher';
+import { entryCommand } from './entry-command';
 import { freeLoopbackPort } from './free-port';
 import { readLogTail } from './log-tail';
 
@@ -148,9 +148,14 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       'lap:agent-id': spec.agentId,
       'lap:environment': this.options.environment ?? 'local',
     };
+    // Our own programs run bundled; an entry given in the options (a test double) through tsx.
+    const [vaultArgs, harnessArgs] = await Promise.all([
+      entryCommand(this.vaultEntry, { bundle: this.options.vaultEntry === undefined }),
+      entryCommand(this.harnessEntry, { bundle: this.options.harnessEntry === undefined }),
+    ]);
     const log = fs.createWriteStream(path.join(dir, 'sandbox.log'), { flags: 'a', mode: 0o600 });
-    const vault = this.spawnProcess('vault', this.vaultEntry, vaultEnv, workspace, log);
-    const harness = this.spawnProcess('harness', this.harnessEntry, harnessEnv, workspace, log);
+    const vault = this.spawnProcess('vault', vaultArgs, vaultEnv, workspace, log);
+    const harness = this.spawnProcess('harness', harnessArgs, harnessEnv, workspace, log);
     const processes = { vault, harness };
     const sandbox: LocalSandbox = {
       ref,
@@ -269,7 +274,7 @@ export class LocalSandboxLauncher implements SandboxLauncher {
 
   private spawnProcess(
     name: Container,
-    entry: string,
+    nodeArgs: string[],
     env: Record<string, string>,
     cwd: string,
     log: fs.WriteStream,
@@ -277,9 +282,7 @@ export class LocalSandboxLauncher implements SandboxLauncher {
     const write = (line: string) => {
       if (!log.writableEnded) log.write(`${new Date().toISOString()} [${name}] ${line}\n`);
     };
-    // Resolved here, not at load: the service image bundles this module but never runs local sandboxes.
-    const tsxLoader = pathToFileURL(require.resolve('tsx')).href;
-    const group = spawnProcessGroup(process.execPath, ['--import', tsxLoader, entry], {
+    const group = spawnProcessGroup(process.execPath, nodeArgs, {
       cwd,
       env,
       label: `lap-sandbox-${name}`,
