@@ -5,8 +5,9 @@
  * that requires the real token, and a fake OpenAI-compatible LLM over HTTPS that records
  * the key it receives. Only the vault ever holds a real value.
  * Then what the platform relies on: each reply once on /events, every turn bracketed,
- * /health's session id and busy flag, opencode's own API through /opencode/*, and opencode
- * dying (killed): restarted once (HARNESS_AGENT_RESTARTS=1), then reported dead.
+ * /health's session id and busy flag, opencode's own API through /opencode/*, an idle
+ * opencode stopped and woken by the next request, and opencode dying (killed): restarted
+ * once (HARNESS_AGENT_RESTARTS=1), then reported dead.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,7 +17,6 @@ import { startFakePlatform } from './support/fake-platform';
 import { createBareRepo, startGitServer } from './support/git-server';
 import {
   findOpencode,
-  isRunning,
   processTree,
   spawnHarnessProcess,
   spawnVaultProcess,
@@ -90,6 +90,8 @@ beforeAll(async () => {
     CALLBACK_TOKEN,
     LOG_LEVEL: 'debug',
     HARNESS_AGENT_RESTARTS: '1',
+    // Idle opencode is stopped after 2 s here (30 s by default): every test below wakes it.
+    HARNESS_AGENT_PARK_MS: '2000',
   });
   // The harness waits for the vault; the platform pushes a little later, as in bring-up.
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -270,6 +272,20 @@ async function waitForHealth(predicate: (h: Health) => boolean, timeoutMs = 90_0
   }
 }
 
+/** A process's state letter from /proc (`T`: stopped). */
+function processState(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
+}
+
+async function waitForState(pid: number, state: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (processState(pid) !== state) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} never reached state ${state}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** The events of one turn, in order, once its turn_done or error arrived. */
 async function eventsOfTurn(events: ReturnType<typeof openSse>, turnId: string): Promise<Event[]> {
   await events.waitFor<Event>((e) => e.turn_id === turnId && (e.type === 'turn_done' || e.type === 'error'));
@@ -373,11 +389,35 @@ describe('what the platform relies on', () => {
     expect((await health()).body.busy).toBe(false);
   });
 
+  it('stops an idle opencode (SIGSTOP) and wakes it for the next request; never while /opencode/event is open', async () => {
+    const opencode = await findOpencode(harness.child.pid!);
+    await waitForState(opencode, 'T', 15_000);
+    const answered = await turn('Wake up.');
+    expect(answered.status).toBe(200);
+    expect(answered.body.parts).toContainEqual({ type: 'text', text: 'fake-llm: Wake up.' });
+
+    await waitForState(opencode, 'T', 15_000);
+    const watching = openSse(`${harnessUrl}/opencode/event`, auth);
+    try {
+      expect(await watching.opened).toBe(200);
+      expect(processState(opencode)).not.toBe('T');
+      // Three times the idle time with a client watching: it stays up and its events flow.
+      await new Promise((resolve) => setTimeout(resolve, 6000));
+      expect(processState(opencode)).not.toBe('T');
+      expect(watching.json<{ type: string }>().map((e) => e.type)).toContain('server.connected');
+    } finally {
+      await watching.close();
+    }
+    await waitForState(opencode, 'T', 15_000);
+  });
+
   it('restarts opencode when it dies, in the same session, and the next turn works', async () => {
     const killed = await findOpencode(harness.child.pid!);
     process.kill(killed, 'SIGKILL');
     expect(await waitGone([killed])).toEqual([]);
-    const back = await waitForHealth((h) => h.status === 'ok' && isRunning(killed) === false, 90_000);
+    const restarting = await waitForHealth((h) => h.status === 'starting', 10_000);
+    expect(restarting).toMatchObject({ harness_session_id: sessionId, busy: false });
+    const back = await waitForHealth((h) => h.status === 'ok', 90_000);
     expect(back.harness_session_id).toBe(sessionId);
     const restarted = await findOpencode(harness.child.pid!);
     expect(restarted).not.toBe(killed);

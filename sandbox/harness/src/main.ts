@@ -8,7 +8,7 @@
  * The agent's processes die with the harness, however it ends (process-group.ts).
  */
 import pino from 'pino';
-import { createAdapter } from './adapters';
+import { createAdapter, preloadAdapter } from './adapters';
 import { bootSandbox, BootTimer } from './boot';
 import { HarnessConfigError, loadHarnessConfig, type HarnessConfig } from './config';
 import { PlatformClient } from './platform-client';
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => stop('SIGHUP'));
 
+  preloadAdapter(config.HARNESS_ID);
   try {
     const { spec, agentEnv } = await bootSandbox(config, platform, logger, timer);
     const adapter = createAdapter({
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
       logger,
       ttyCommand: config.HARNESS_TTY_COMMAND,
       restarts: config.HARNESS_AGENT_RESTARTS,
+      parkAfterMs: config.HARNESS_AGENT_PARK_MS,
     });
     cleanups.push(() => adapter.stop());
     const server = createHarnessServer({

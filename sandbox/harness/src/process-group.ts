@@ -17,17 +17,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 
-// $0 is a label, "$@" the program. fd 3 keeps the lifeline; the program gets /dev/null as
-// stdin and not the lifeline. The guard ignores SIGTERM/SIGINT/SIGHUP (set after the program
-// started, so the program keeps the default handling): a stop signals the group, the program
-// shuts down, and the guard reports its exit status (128 + n for a signal) when it is gone.
+// $0 is a label, "$@" the program. fd 4 keeps the lifeline (our stdin pipe); the program gets
+// /dev/null as stdin and neither the lifeline nor fd 3, on which the guard reports the
+// program's pid. The guard ignores SIGTERM/SIGINT/SIGHUP (set after the program started, so
+// the program keeps the default handling): a stop signals the group, the program shuts
+// down, and the guard reports its exit status (128 + n for a signal) when it is gone.
 const GUARD = [
-  'exec 3<&0 0</dev/null',
-  '"$@" 3<&- &',
+  'exec 4<&0 0</dev/null',
+  '"$@" 3>&- 4<&- &',
   'program=$!',
-  '(while read -r _ <&3; do :; done; kill -9 0) &',
+  'echo "$program" >&3',
+  'exec 3>&-',
+  '(while read -r _ <&4; do :; done; kill -9 0) &',
   'watcher=$!',
-  'exec 3<&-',
+  'exec 4<&-',
   "trap '' TERM INT HUP",
   'wait "$program"; status=$?',
   'kill "$watcher" 2>/dev/null',
@@ -85,6 +88,14 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   return signalGroupId(pgid, signal);
 }
 
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone
+  }
+}
+
 /** 128 + n from the guard's `wait`: the program died of signal n. */
 function decodeExit(code: number | null, signal: NodeJS.Signals | null): ProgramExit {
   if (signal) return { code: null, signal };
@@ -108,7 +119,10 @@ export class ProcessGroup {
   readonly exited: Promise<ProgramExit>;
   readonly stdout: Readable;
   readonly stderr: Readable;
+  /** The program's own pid (the guard's child), once the guard reported it. */
+  readonly programPid: Promise<number | null>;
   private exit: ProgramExit | null = null;
+  private paused = false;
 
   constructor(command: string, args: string[], options: SpawnGroupOptions) {
     installExitHook();
@@ -116,7 +130,7 @@ export class ProcessGroup {
       cwd: options.cwd,
       env: options.env,
       detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     });
     if (child.pid === undefined) throw new Error(`cannot start ${command}: /bin/sh did not start`);
     this.child = child;
@@ -124,6 +138,13 @@ export class ProcessGroup {
     this.stdout = child.stdout!;
     this.stderr = child.stderr!;
     liveGroups.add(this.pgid);
+    const report = child.stdio[3] as Readable;
+    this.programPid = new Promise((resolve) => {
+      let text = '';
+      report.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      report.on('close', () => resolve(Number(text.trim()) || null));
+      report.on('error', () => resolve(null));
+    });
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exit = decodeExit(code, signal);
@@ -147,8 +168,28 @@ export class ProcessGroup {
     if (this.running) signalGroupId(this.pgid, signal);
   }
 
+  /**
+   * Stops (SIGSTOP) the program itself, not its group: what it started keeps running, and so
+   * does the guard, which must still see the lifeline close. resume() continues it.
+   */
+  async pause(): Promise<void> {
+    const pid = await this.programPid;
+    if (pid === null || !this.running || this.paused) return;
+    this.paused = true;
+    signalProcess(pid, 'SIGSTOP');
+  }
+
+  async resume(): Promise<void> {
+    if (!this.paused) return;
+    this.paused = false;
+    const pid = await this.programPid;
+    if (pid !== null) signalProcess(pid, 'SIGCONT');
+  }
+
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves when the program is gone. */
   async stop(graceMs = 5000): Promise<ProgramExit> {
+    // A stopped program would only see the SIGTERM once continued.
+    await this.resume();
     this.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));

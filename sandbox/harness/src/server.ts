@@ -179,13 +179,15 @@ export function createHarnessServer(options: HarnessServerOptions): HarnessServe
       req.resume();
       return sendJson(res, 404, { error: `${options.harnessId} has no opencode server` });
     }
-    const target = native.nativeServer!();
-    if (!target) {
-      req.resume();
-      const agent = adapter.health();
-      return sendJson(res, 503, { error: agent.reason ?? 'opencode is starting' });
-    }
-    forwardToOpencode(req, res, target);
+    void native.nativeServer!().then((target) => {
+      if (!target) {
+        req.resume();
+        const agent = adapter.health();
+        return sendJson(res, 503, { error: agent.reason ?? 'opencode is starting' });
+      }
+      res.once('close', () => target.release());
+      forwardToOpencode(req, res, target);
+    });
   };
 
   const server = http.createServer((req, res) => {

@@ -160,11 +160,11 @@ export function commandLine(pid: number): string | null {
   }
 }
 
-/** The `opencode serve` under `root`, waited for. */
+/** The `opencode serve` process under `root` (not the shell guarding it), waited for. */
 export async function findOpencode(root: number, timeoutMs = 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const pid = processTree(root).find((p) => /\/opencode serve /.test(commandLine(p) ?? ''));
+    const pid = processTree(root).find((p) => /^\S*\/opencode(\.exe)? serve /.test(commandLine(p) ?? ''));
     if (pid) return pid;
     if (Date.now() > deadline) throw new Error(`no opencode serve under process ${root}`);
     await new Promise((resolve) => setTimeout(resolve, 100));

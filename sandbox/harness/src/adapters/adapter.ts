@@ -33,6 +33,8 @@ export class AgentBusyError extends Error {
 export interface NativeServer {
   url: string;
   authorization: string;
+  /** The request through it is over (the agent may idle again). */
+  release(): void;
 }
 
 interface AdapterBase {
@@ -52,8 +54,8 @@ export interface ApiHarnessAdapter extends AdapterBase {
   busy(): boolean;
   /** Stops such a turn; a POST /turn in flight is stopped through its context's signal. */
   abort(): void;
-  /** Set for harnesses with a server of their own (opencode); null while it is down. */
-  nativeServer?(): NativeServer | null;
+  /** Set for harnesses with a server of their own (opencode), for one request; null while it is down. */
+  nativeServer?(): Promise<NativeServer | null>;
 }
 
 /** A harness exposing a terminal program over WebSocket (claude-code, codex). */

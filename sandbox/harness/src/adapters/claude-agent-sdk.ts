@@ -13,6 +13,17 @@ import {
   type TurnContext,
 } from './adapter';
 
+let sdk: Promise<typeof import('@anthropic-ai/claude-agent-sdk')> | null = null;
+
+/**
+ * The SDK (ESM, a large module: 0.3-0.7 s to load here): loaded once. main.ts starts loading it
+ * while the boot waits for the vault, so the harness is not slower for it.
+ */
+export function loadClaudeAgentSdk(): Promise<typeof import('@anthropic-ai/claude-agent-sdk')> {
+  sdk ??= import('@anthropic-ai/claude-agent-sdk');
+  return sdk;
+}
+
 export interface ClaudeAgentSdkAdapterOptions {
   cwd: string;
   env: Record<string, string>;
@@ -51,12 +62,12 @@ export class ClaudeAgentSdkAdapter implements ApiHarnessAdapter {
   }
 
   async start(_emit: EventSink): Promise<void> {
-    // The SDK is ESM; load it once up front so a broken install fails the boot, not the first turn.
-    await import('@anthropic-ai/claude-agent-sdk');
+    // Loaded before the first turn, so a broken install fails the boot instead.
+    await loadClaudeAgentSdk();
   }
 
   async turn(parts: MessagePart[], context: TurnContext): Promise<MessagePart[]> {
-    const { query } = await import('@anthropic-ai/claude-agent-sdk');
+    const { query } = await loadClaudeAgentSdk();
     const abortController = new AbortController();
     this.running = abortController;
     context.signal.addEventListener('abort', () => abortController.abort(), { once: true });

@@ -57,9 +57,17 @@ export interface OpencodeAdapterOptions {
   restartWindowMs?: number;
   /** Delay before the first restart; each further restart waits four times longer. */
   restartDelayMs?: number;
+  /**
+   * An idle opencode still spends about 1% of a core (its runtime wakes every second), most
+   * of an idle sandbox's CPU. After this long without a turn and without a request through
+   * /opencode/*, opencode itself is stopped (SIGSTOP; what it started keeps running) until
+   * the next request. 0: never.
+   */
+  parkAfterMs?: number;
 }
 
 const PROVIDER = 'litellm';
+
 const LISTENING = /opencode server listening on (http:\/\/\S+)/;
 /** Once opencode listens, its API answers at once; longer means it is wedged. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -161,6 +169,9 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
   private restartTimer: NodeJS.Timeout | null = null;
   private translator: OpencodeEventTranslator | null = null;
   private emit: EventSink = () => undefined;
+  /** Requests through /opencode/* in flight (an event stream held open included). */
+  private holds = 0;
+  private parkTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: OpencodeAdapterOptions) {
     this.authorization = `Basic ${Buffer.from(`opencode:${this.password}`).toString('base64')}`;
@@ -168,9 +179,14 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
 
   async start(emit: EventSink): Promise<void> {
     this.emit = emit;
-    this.translator = new OpencodeEventTranslator(emit);
+    this.translator = new OpencodeEventTranslator((event) => {
+      emit(event);
+      // A turn sent through /opencode/* may end after its request did (prompt_async).
+      if (event.type === 'turn_done' || event.type === 'error') this.parkWhenIdle();
+    });
     await this.launch();
     this.state = { state: 'ready' };
+    this.parkWhenIdle();
   }
 
   health(): AgentHealth {
@@ -186,13 +202,49 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
   }
 
   abort(): void {
-    if (this.server && this.sessionId && this.busy()) void this.abortSession();
+    const server = this.server;
+    if (server && this.sessionId && this.busy()) void this.wake(server).then(() => this.abortSession());
   }
 
-  nativeServer(): NativeServer | null {
-    return this.state.state === 'ready' && this.server
-      ? { url: this.server.url, authorization: this.authorization }
-      : null;
+  async nativeServer(): Promise<NativeServer | null> {
+    const server = this.server;
+    if (this.state.state !== 'ready' || !server) return null;
+    this.holds++;
+    await this.wake(server);
+    let released = false;
+    return {
+      url: server.url,
+      authorization: this.authorization,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.holds--;
+        this.parkWhenIdle();
+      },
+    };
+  }
+
+  /** Stops opencode after `parkAfterMs` unless a turn or a request comes first. */
+  private parkWhenIdle(): void {
+    if (this.parkTimer) clearTimeout(this.parkTimer);
+    this.parkTimer = null;
+    const server = this.server;
+    const parkAfterMs = this.options.parkAfterMs ?? 30_000;
+    if (!server || this.state.state !== 'ready' || this.stopping || parkAfterMs <= 0) return;
+    this.parkTimer = setTimeout(() => {
+      this.parkTimer = null;
+      if (this.server !== server || this.holds > 0 || this.busy() || this.stopping) {
+        this.options.logger.debug({ event: 'opencode_not_parked', holds: this.holds, busy: this.busy() });
+        return;
+      }
+      void server.group.pause().then(() => this.options.logger.debug({ event: 'opencode_parked' }));
+    }, parkAfterMs);
+  }
+
+  private async wake(server: Server): Promise<void> {
+    if (this.parkTimer) clearTimeout(this.parkTimer);
+    this.parkTimer = null;
+    await server.group.resume();
   }
 
   /** Starts `opencode serve`, waits until it listens, then opens (or reopens) the session. */
@@ -364,6 +416,7 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
           if (this.stopping) return;
           this.state = { state: 'ready' };
           this.options.logger.info({ event: 'agent_restarted', session: this.sessionId });
+          this.parkWhenIdle();
         },
         (error: Error) => {
           if (!this.stopping)
@@ -387,6 +440,7 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
       throw new AgentBusyError('the agent is running a turn sent to it directly; POST /abort to stop it');
     }
     const translator = this.translator!;
+    await this.wake(server);
     const onAbort = () => void this.abortSession();
     context.signal.addEventListener('abort', onAbort, { once: true });
     translator.beginOwnTurn(context.turnId);
@@ -417,6 +471,7 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
     } finally {
       translator.endOwnTurn(answer);
       context.signal.removeEventListener('abort', onAbort);
+      this.parkWhenIdle();
     }
   }
 
@@ -434,6 +489,7 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.parkTimer) clearTimeout(this.parkTimer);
     this.server?.events.abort();
     await this.group?.stop(5000);
   }
