@@ -25,6 +25,7 @@ import {
   type VaultProcess,
 } from './support/processes';
 import { createTestPki, type TestPki } from './support/tls';
+import { launchDouble, launcherOfDoubles } from './support/local-sandboxes';
 import { ADMIN_TOKEN, pushVaultSecrets } from './support/vault';
 
 jest.setTimeout(180_000);
@@ -148,33 +149,9 @@ describe('local mode (LocalSandboxLauncher)', () => {
 
   it('stops what an earlier run left behind on start, and never a process that is not its own', async () => {
     const dataDir = fs.mkdtempSync(path.join(pki.dir, 'restart-'));
-    const options = {
-      dataDir,
-      caCertPath: pki.deploymentCaPath,
-      caKeyPath: pki.deploymentCaKeyPath,
-      litellm: { apiBase: 'http://127.0.0.1:9', apiKey: 'sk-test-gateway' },
-      harnessEntry: path.join(REPO_ROOT, 'test/platform/runtime/support/fake-harness.ts'),
-    };
-    const earlier = new LocalSandboxLauncher(options);
-    const sandboxId = 'b2b2b2b2-0000-4000-8000-00000000000b';
-    await earlier.launch({
-      sandboxId,
-      kind: 'warm',
-      agentId: 'agent',
-      harnessId: 'opencode',
-      harnessImage: null,
-      harnessEnv: {
-        SANDBOX_ID: sandboxId,
-        HARNESS_ID: 'opencode',
-        HARNESS_TOKEN,
-        CALLBACK_URL: 'http://127.0.0.1:9',
-        CALLBACK_TOKEN,
-      },
-      vaultEnv: { VAULT_ADMIN_TOKEN: ADMIN_TOKEN },
-    });
-    const { pids } = JSON.parse(
-      fs.readFileSync(path.join(dataDir, 'sandboxes', sandboxId, 'sandbox.json'), 'utf8'),
-    ) as { pids: Record<string, number> };
+    const ca = { certPath: pki.deploymentCaPath, keyPath: pki.deploymentCaKeyPath };
+    const earlier = launcherOfDoubles(dataDir, ca);
+    const { pids } = await launchDouble(earlier, dataDir, 'b2b2b2b2-0000-4000-8000-00000000000b');
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const leftovers = Object.values(pids).flatMap((pid) => processTree(pid));
 
@@ -187,7 +164,7 @@ describe('local mode (LocalSandboxLauncher)', () => {
       JSON.stringify({ pids: { harness: stranger.pid }, started: { harness: '1' } }),
     );
     try {
-      const next = new LocalSandboxLauncher(options);
+      const next = launcherOfDoubles(dataDir, ca);
       expect(next.stopLeftovers()).toBe(2);
       expect(await waitGone(leftovers, 10_000)).toEqual([]);
       expect(isRunning(stranger.pid!)).toBe(true);
