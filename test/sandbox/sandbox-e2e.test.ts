@@ -106,6 +106,9 @@ beforeAll(async () => {
 
   const ready = await harness.waitForLog((line) => line.event === 'harness_listening', 120_000);
   harnessUrl = `http://127.0.0.1:${String(ready.port)}`;
+  // The harness logs that it listens, then reports it: wait for the report too.
+  while (!platform.phases.some((report) => report.phase === 'harness_listening'))
+    await new Promise((resolve) => setTimeout(resolve, 20));
 });
 
 afterAll(async () => {
