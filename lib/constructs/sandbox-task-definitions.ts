@@ -176,6 +176,12 @@ export class SandboxTaskDefinitions extends Construct {
         essential: true,
         logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: harness }),
         portMappings: [{ containerPort: PORTS.harness, name: 'harness' }],
+        // An init process as PID 1 (ECS's, like `docker run --init`): the harness runs each
+        // agent program in a process group and kills the group, and what the program spawned
+        // is then re-parented to PID 1, which only an init reaps (Node as PID 1 leaves zombies).
+        linuxParameters: new ecs.LinuxParameters(this, `HarnessLinuxParameters-${harness}`, {
+          initProcessEnabled: true,
+        }),
         healthCheck: {
           command: ['CMD', 'node', '-e', HARNESS_PROBE],
           interval: Duration.seconds(30),

@@ -8,7 +8,9 @@ import path from 'node:path';
 import * as images from '../../lib/constructs/container-images';
 
 const ROOT = path.join(__dirname, '..', '..');
-const DOCKERFILES = ['platform/Dockerfile', 'sandbox/vault/Dockerfile', 'sandbox/harness/Dockerfile'];
+/** The images on the Node base, which share its runtime layer. */
+const NODE_DOCKERFILES = ['platform/Dockerfile', 'sandbox/vault/Dockerfile', 'sandbox/harness/Dockerfile'];
+const DOCKERFILES = [...NODE_DOCKERFILES, 'sandbox/egress-gateway/Dockerfile'];
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 
 /** The lines of the stage named `name` and the ones it builds on, up to the final FROM. */
@@ -22,18 +24,35 @@ function runtimeStages(dockerfile: string): string {
 describe('image build inputs', () => {
   it.each(DOCKERFILES)('%s pins every base by digest, on Node 24 and a supported Go', (file) => {
     const text = read(file);
-    const bases = [...text.matchAll(/^ARG (NODE_IMAGE|GO_IMAGE)=(\S+)$/gm)].map((m) => [m[1], m[2]]);
+    const bases = [...text.matchAll(/^ARG (NODE_IMAGE|GO_IMAGE|RUNTIME_IMAGE)=(\S+)$/gm)].map((m) => [
+      m[1],
+      m[2],
+    ]);
     expect(bases.length).toBeGreaterThan(0);
     for (const [name, image] of bases) {
       expect(image).toMatch(/@sha256:[0-9a-f]{64}$/);
       if (name === 'NODE_IMAGE') expect(image).toMatch(/^node:24\.\d+\.\d+-bookworm-slim@/);
       if (name === 'GO_IMAGE') expect(image).toMatch(/^golang:1\.2[7-9]\.\d+-bookworm@/);
+      // A static binary's base: no shell, no package manager, a non-root user.
+      if (name === 'RUNTIME_IMAGE') expect(image).toMatch(/^gcr\.io\/distroless\/static-debian12:nonroot@/);
     }
     // Every FROM is one of the pinned bases, an earlier stage, or scratch.
     for (const [, from] of text.matchAll(/^FROM (\S+)/gm)) {
-      expect(from).toMatch(/^(\$\{NODE_IMAGE\}|\$\{GO_IMAGE\}|scratch|[a-z][\w-]*)$/);
+      expect(from).toMatch(/^(\$\{(NODE|GO|RUNTIME)_IMAGE\}|scratch|[a-z][\w-]*)$/);
     }
   });
+
+  it('the Go programs build with one toolchain (the vault relay and the egress gateway)', () => {
+    const goImage = (file: string) => /^ARG GO_IMAGE=(\S+)$/m.exec(read(file))?.[1];
+    expect(goImage('sandbox/egress-gateway/Dockerfile')).toBe(goImage('sandbox/vault/Dockerfile'));
+  });
+
+  it.each(DOCKERFILES)(
+    '%s declares no HEALTHCHECK (ECS ignores it; the task definition has the check)',
+    (file) => {
+      expect(read(file)).not.toMatch(/^HEALTHCHECK/m);
+    },
+  );
 
   it.each(DOCKERFILES)('%s downloads nothing unchecked (no ADD of a URL, no curl or wget)', (file) => {
     const text = read(file);
@@ -42,7 +61,7 @@ describe('image build inputs', () => {
   });
 
   it('every Node image builds the same runtime layer (shared by the vault and harness of a task)', () => {
-    const [first, ...others] = DOCKERFILES.map((file) => runtimeStages(read(file)));
+    const [first, ...others] = NODE_DOCKERFILES.map((file) => runtimeStages(read(file)));
     for (const other of others) expect(other).toBe(first);
   });
 

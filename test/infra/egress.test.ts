@@ -119,6 +119,9 @@ describe('production sandboxes (sandbox.egress "enforced")', () => {
       EGRESS_GATEWAY_ALLOWED_PORTS: '443,80',
       EGRESS_GATEWAY_DENY_CIDRS: vpc.props.CidrBlock,
     });
+    // ECS ignores an image's HEALTHCHECK: the task definition runs the binary's own check (the
+    // distroless image has no shell or curl).
+    expect(gateway.container.HealthCheck.Command).toEqual(['CMD', '/egress-gateway', '-healthcheck']);
     const registry = model.ofType('AWS::ServiceDiscovery::Service').map((s) => s.props.Name);
     expect(registry.sort()).toEqual(['egress', 'worker']);
     // The certificate is issued for the name the vaults verify.

@@ -140,6 +140,15 @@ describe.each(['dev', 'prod'])('%s templates', (envName) => {
     }
   });
 
+  it('runs each harness under an init process that reaps what its agent programs leave', () => {
+    for (const containers of sandboxContainers(envs[envName]!.template)) {
+      const init = (name: string) =>
+        (containers.find((c) => c.Name === name)!.LinuxParameters as { InitProcessEnabled?: boolean })
+          ?.InitProcessEnabled;
+      expect(init('harness')).toBe(true);
+    }
+  });
+
   it('admits only the web, worker and function security groups to the database', () => {
     const { template } = envs[envName]!;
     const dbSg = securityGroup(template, /LAP database/);
