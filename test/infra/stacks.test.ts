@@ -77,6 +77,7 @@ interface ContainerDefinition {
   Name: string;
   Environment?: Array<{ Name: string; Value: unknown }>;
   Secrets?: Array<{ Name: string; ValueFrom: unknown }>;
+  LinuxParameters?: { InitProcessEnabled?: boolean };
 }
 
 /** The container definitions of every sandbox task definition template. */
@@ -142,10 +143,8 @@ describe.each(['dev', 'prod'])('%s templates', (envName) => {
 
   it('runs each harness under an init process that reaps what its agent programs leave', () => {
     for (const containers of sandboxContainers(envs[envName]!.template)) {
-      const init = (name: string) =>
-        (containers.find((c) => c.Name === name)!.LinuxParameters as { InitProcessEnabled?: boolean })
-          ?.InitProcessEnabled;
-      expect(init('harness')).toBe(true);
+      const harness = containers.find((c) => c.Name === 'harness')!;
+      expect(harness.LinuxParameters?.InitProcessEnabled).toBe(true);
     }
   });
 

@@ -10,8 +10,12 @@
 #     node:<version>-bookworm-slim.
 #   GO_IMAGE stand-in: Debian trixie minbase + golang-1.27 from trixie-backports + ca-certificates,
 #     GOTOOLCHAIN=local: the layout of golang:1.27-bookworm as far as the Dockerfiles use it.
+#   RUNTIME_IMAGE stand-in (the egress gateway's gcr.io/distroless/static-debian12:nonroot): no
+#     shell, no libc, no package manager; Debian's CA bundle, an /etc/passwd and
+#     /etc/group with root, nobody and nonroot (uid/gid 65532, home /home/nonroot), /tmp, user
+#     nonroot: the layout of the distroless image as far as a static Go binary uses it.
 #
-# Usage: bases.sh <podman command...>   (prints `NODE_IMAGE=<ref>` and `GO_IMAGE=<ref>`)
+# Usage: bases.sh <podman command...>   (prints `NODE_IMAGE=<ref>`, `GO_IMAGE=<ref>`, `RUNTIME_IMAGE=<ref>`)
 # An image whose label lap.rehearse.key matches this script's content is reused as is.
 set -euo pipefail
 
@@ -34,6 +38,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 key="$(sha256sum "$here/bases.sh" | cut -c1-16)"
 node_ref="localhost/lap-rehearse-node:${NODE_VERSION}-${key}"
 go_ref="localhost/lap-rehearse-go:1.27-${key}"
+static_ref="localhost/lap-rehearse-static:nonroot-${key}"
 
 case "$(uname -m)" in
   x86_64) node_arch=x64; node_sha512="$NODE_SHA512_X64" ;;
@@ -150,7 +155,32 @@ build_go() {
   rm -rf "$root"
 }
 
+# From the Go stand-in's Debian: its CA bundle, nothing else.
+build_static() {
+  local root
+  root="$(mktemp -d /var/tmp/lap-rehearse-static.XXXXXX)"
+  chmod 755 "$root"
+  mkdir -p "$root/etc/ssl/certs" "$root/home/nonroot" "$root/tmp"
+  "${podman[@]}" run --rm --entrypoint cat "$go_ref" /etc/ssl/certs/ca-certificates.crt \
+    > "$root/etc/ssl/certs/ca-certificates.crt"
+  printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' 'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin' \
+    'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' > "$root/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'nobody:x:65534:' 'nonroot:x:65532:' > "$root/etc/group"
+  chown 65532:65532 "$root/home/nonroot"
+  chmod 1777 "$root/tmp"
+  tar -C "$root" -c . | "${podman[@]}" import --quiet \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
+    --change "LABEL lap.rehearse.key=${key}" \
+    --change 'USER 65532' \
+    --change 'WORKDIR /home/nonroot' \
+    - "$static_ref" >/dev/null
+  rm -rf "$root"
+}
+
 have "$node_ref" || build_node
 have "$go_ref" || build_go
+have "$static_ref" || build_static
 echo "NODE_IMAGE=$node_ref"
 echo "GO_IMAGE=$go_ref"
+echo "RUNTIME_IMAGE=$static_ref"

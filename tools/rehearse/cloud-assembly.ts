@@ -36,6 +36,7 @@ export interface ContainerDefinition {
     StartPeriod?: number;
   };
   PortMappings?: Array<{ ContainerPort: number }>;
+  LinuxParameters?: { InitProcessEnabled?: boolean };
   LogConfiguration?: { LogDriver: string; Options?: Record<string, unknown> };
   Command?: string[];
   EntryPoint?: string[];

@@ -4,7 +4,9 @@
  * ListTasks, StopTask, DescribeTaskDefinition and RegisterTaskDefinition (AWS JSON 1.1) for the
  * task definitions of the synthesized template, and runs each task as a podman pod the way
  * Fargate runs it:
- *   - one network namespace per task (the pod), its address reported as the ENI's;
+ *   - one network namespace per task (the pod), on the network of the subnets RunTask names, its
+ *     address there reported as the ENI's;
+ *   - an init process as PID 1 of each container whose definition enables it (`--init`);
  *   - each container with exactly its definition's Environment, its Secrets read from Secrets
  *     Manager (moto) like the ECS agent does with the execution role, the RunTask overrides, and
  *     the variables Fargate adds (AWS_REGION, AWS_DEFAULT_REGION, AWS_EXECUTION_ENV);
@@ -21,7 +23,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerDefinition } from './cloud-assembly';
-import { REHEARSAL_LABEL, type Podman } from './podman';
+import { INIT_PATH, REHEARSAL_LABEL, type Podman } from './podman';
 
 const ACCOUNT = '123456789012';
 
@@ -43,6 +45,8 @@ export interface EcsDoubleOptions {
   secretValue: (valueFrom: string) => Promise<string>;
   /** The VPC's DNS as the sandboxes see it: name -> address. */
   hosts: () => Record<string, string>;
+  /** The podman network of each subnet (network.ts). */
+  subnetNetworks: Map<string, string>;
   /** Extra mounts per container (the rehearsal's stand-in trust stores), by container name. */
   mounts?: Record<string, string[]>;
   /** Image used as the pod's infra container (any local image with `sleep`). */
@@ -77,6 +81,7 @@ interface Task {
   stopCode?: string;
   stoppedReason?: string;
   ip?: string;
+  network: string;
   pod: string;
   containers: Map<string, ContainerState>;
   /** Milestones for the rehearsal's report (ms since epoch). */
@@ -238,6 +243,15 @@ export class EcsDouble {
       return { tasks: [this.describe(this.tasks.get(this.clientTokens.get(token)!)!, true)], failures: [] };
     }
     const definition = this.lookup(String(body.taskDefinition));
+    const subnets =
+      (body.networkConfiguration as { awsvpcConfiguration?: { subnets?: string[] } } | undefined)
+        ?.awsvpcConfiguration?.subnets ?? [];
+    const networks = new Set(subnets.map((subnet) => this.options.subnetNetworks.get(subnet)));
+    if (subnets.length === 0 || networks.has(undefined) || networks.size !== 1) {
+      throw new ClientException(
+        `awsvpcConfiguration.subnets must name subnets of one kind of this VPC: ${JSON.stringify(subnets)}`,
+      );
+    }
     const cluster = String(body.cluster ?? 'default')
       .split('/')
       .pop()!;
@@ -265,6 +279,7 @@ export class EcsDouble {
       lastStatus: 'PROVISIONING',
       desiredStatus: 'RUNNING',
       createdAt: Date.now(),
+      network: [...networks][0]!,
       pod: `lap-rh-task-${id.slice(0, 12)}`,
       containers: new Map(
         definition.containers.map((c) => [
@@ -307,7 +322,7 @@ export class EcsDouble {
       '--label',
       REHEARSAL_LABEL,
       '--network',
-      'podman',
+      task.network,
       '--infra-image',
       this.options.infraImage,
       '--infra-command',
@@ -317,6 +332,7 @@ export class EcsDouble {
     await podman.run(['pod', 'start', task.pod]);
     task.ip = await podman.address(
       await podman.run(['pod', 'inspect', '--format', '{{.InfraContainerID}}', task.pod]),
+      task.network,
     );
     task.lastStatus = 'PENDING';
     task.timeline.podReady = Date.now();
@@ -359,6 +375,7 @@ export class EcsDouble {
           REHEARSAL_LABEL,
           ...envArgs(env),
           ...mounts,
+          ...(definition.LinuxParameters?.InitProcessEnabled ? ['--init', '--init-path', INIT_PATH] : []),
           ...(definition.EntryPoint ? ['--entrypoint', JSON.stringify(definition.EntryPoint)] : []),
           image,
           ...(definition.Command ?? []),

@@ -1,14 +1,17 @@
 /**
  * `npm run rehearse`: the deployment, rehearsed in containers on this machine (README in this
- * folder). Builds every image of the synthesized app from its committed Dockerfile (podman, on
- * local stand-ins for the pinned bases), runs the web and worker images with their template
- * environment against PostgreSQL, lets the real worker launch the sandbox task definition of the
- * template through an ECS API double that runs tasks as podman pods, and drives one session
- * through the published SDK: create, ready, message, stop. Prints each image's size and where the
- * time went. Exits non-zero on any failure; removes every container, pod and process it started.
+ * folder). Builds every image of the synthesized app (dev in the production shape: enforced
+ * egress, split services; app.ts) from its committed Dockerfile (podman, on local stand-ins for
+ * the pinned bases), runs the egress gateway, web and worker images with their template
+ * environment, lets the real worker launch the sandbox task definition of the template through an
+ * ECS API double that runs tasks as podman pods in a network with no way out but the egress
+ * gateway, tries to get out of the sandbox around the vault, and drives one session through the
+ * published SDK: create, ready, message (the vault reaches the LLM only through the gateway),
+ * stop. Prints each image's size and where the time went. Exits non-zero on any failure; removes
+ * every container, pod, network and process it started.
  *
- *   npm run rehearse [-- --harness opencode] [-- --keep] [-- --cdk-out cdk.out/dev]
- *   (--keep: leave the work dir with the logs; --cdk-out: use a synthesized dev assembly)
+ *   npm run rehearse [-- --harness opencode] [-- --keep] [-- --cdk-out cdk.out/rehearse]
+ *   (--keep: leave the work dir with the logs; --cdk-out: an assembly of app.ts synthesized already)
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -27,16 +30,19 @@ import { Agent } from '../../clients/sdk/src/index.js';
 import { CloudAssembly, type ContainerDefinition, type PhysicalResolver } from './cloud-assembly';
 import { EcsDouble } from './ecs-double';
 import { IMAGE_BUDGETS_MB } from './image-budgets';
-import { Podman, tmpDir } from './podman';
+import { createNetworks, INTERNET_HOST, NETWORKS, subnetNetworks } from './network';
+import { INIT_PATH, Podman, tmpDir } from './podman';
+import { checkInit, tryToLeave } from './sandbox-checks';
 import { freeLoopbackPort as freePort } from '../../platform/src/sandbox/local/free-port';
 import { HOST_ON_PODMAN_NETWORK, RehearsalCa, World } from './world';
 
 const execFileAsync = promisify(execFile);
 const REPO = path.resolve(__dirname, '..', '..');
+/** The environment tools/rehearse/app.ts synthesizes, and its one stack. */
 const ENV_NAME = 'dev';
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
-const PLATFORM_STACK = `lap-${ENV_NAME}-platform`;
+const STACK = `lap-${ENV_NAME}`;
 /** What the operator puts in the gateway key secret after the first deploy (README step). */
 const REAL_GATEWAY_KEY = `sk-rehearsal-${crypto.randomBytes(8).toString('hex')}`;
 const DB_HOST = `lap-${ENV_NAME}.cluster-rehearsal.${REGION}.rds.amazonaws.com`;
@@ -45,7 +51,7 @@ const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'rehearsal', AWS_SECRET_ACCESS_KEY: 're
 const args = process.argv.slice(2);
 const harness = args.includes('--harness') ? args[args.indexOf('--harness') + 1] : 'opencode';
 const keep = args.includes('--keep');
-/** A cloud assembly of the dev environment synthesized already (CI's synth step), else synth here. */
+/** A cloud assembly of tools/rehearse/app.ts synthesized already, else synth here. */
 const cdkOut = args.includes('--cdk-out') ? path.resolve(args[args.indexOf('--cdk-out') + 1]) : null;
 
 const timings: Array<[string, number]> = [];
@@ -70,6 +76,9 @@ async function main(): Promise<void> {
     fs.appendFileSync(path.join(work, 'rehearsal.log'), `${new Date().toISOString()} ${message}\n`);
   console.log(`work dir ${work}`);
   try {
+    if (!fs.existsSync(INIT_PATH)) {
+      throw new Error(`${INIT_PATH} is missing: apt-get install tini (the init of initProcessEnabled)`);
+    }
     await podman.removeAll();
     const bases = await step('local base images (tools/rehearse/bases.sh)', async () => {
       const { stdout } = await execFileAsync('bash', [path.join(__dirname, 'bases.sh'), ...podman.command], {
@@ -86,11 +95,12 @@ async function main(): Promise<void> {
 
     const outDir = cdkOut ?? path.join(REPO, 'cdk.out', 'rehearse');
     if (!cdkOut) {
-      await step(`cdk synth -c env=${ENV_NAME}`, () =>
-        execFileAsync('npx', ['cdk', 'synth', '-q', '-c', `env=${ENV_NAME}`, '-o', outDir], {
-          cwd: REPO,
-          maxBuffer: 64 * 1024 * 1024,
-        }),
+      await step(`cdk synth (${ENV_NAME}, enforced egress, split services: tools/rehearse/app.ts)`, () =>
+        execFileAsync(
+          'npx',
+          ['cdk', 'synth', '-q', '--app', 'node --import tsx tools/rehearse/app.ts', '-o', outDir],
+          { cwd: REPO, maxBuffer: 64 * 1024 * 1024 },
+        ),
       );
     }
     const assembly = new CloudAssembly(outDir);
@@ -182,6 +192,8 @@ async function main(): Promise<void> {
           return physicalIds.get(`${stack}/${logicalId}/Arn`)!;
         case 'AWS::EC2::Subnet':
           return `subnet-${short}`;
+        case 'AWS::EC2::RouteTable':
+          return `rtb-${short}`;
         case 'AWS::EC2::SecurityGroup.GroupId':
           return `sg-${short}`;
         case 'AWS::ECS::Cluster.Arn':
@@ -200,7 +212,8 @@ async function main(): Promise<void> {
     };
 
     await step('deploy stand-ins: secrets, vault CA, KMS key, database secret', async () => {
-      for (const stack of [`lap-${ENV_NAME}-data`, PLATFORM_STACK]) {
+      {
+        const stack = STACK;
         for (const { logicalId, properties } of assembly.resourcesOfType(
           stack,
           'AWS::SecretsManager::Secret',
@@ -250,17 +263,18 @@ async function main(): Promise<void> {
           secretArns.set(`${stack}/${logicalId}`, out.ARN!);
         }
         // The vault CA custom resource: its own Lambda code, run against the account double.
+        // With enforced egress it also issues the egress gateway's certificate into its secrets.
         for (const { properties } of assembly.resourcesOfType(
           stack,
           'Custom::LapVaultCertificateAuthority',
         )) {
+          const { ServiceToken: _provider, ...resourceProperties } = properties;
           await handleVaultCaEvent(
             {
               RequestType: 'Create',
-              ResourceProperties: {
-                CertificateSecretArn: assembly.resolve(stack, properties.CertificateSecretArn, physical),
-                PrivateKeySecretArn: assembly.resolve(stack, properties.PrivateKeySecretArn, physical),
-              },
+              ResourceProperties: Object.fromEntries(
+                Object.entries(resourceProperties).map(([k, v]) => [k, assembly.resolve(stack, v, physical)]),
+              ) as unknown as Parameters<typeof handleVaultCaEvent>[0]['ResourceProperties'],
             },
             secretsManager,
           );
@@ -269,7 +283,7 @@ async function main(): Promise<void> {
     });
 
     const sandboxFamilies = assembly
-      .taskDefinitions(PLATFORM_STACK)
+      .taskDefinitions(STACK)
       .filter((t) => t.family.startsWith(`lap-${ENV_NAME}-sandbox-`));
     const vaultDefinition = sandboxFamilies[0]?.properties.ContainerDefinitions.find(
       (c) => c.Name === 'vault',
@@ -278,7 +292,7 @@ async function main(): Promise<void> {
       throw new Error('the template has no sandbox task definition with a vault container');
     // The operator's step after the first deploy: the real gateway key into its secret.
     const gatewaySecret = assembly.resolve(
-      PLATFORM_STACK,
+      STACK,
       vaultDefinition.Secrets!.find((s) => s.Name === 'REAL_LITELLM_API_KEY')!.ValueFrom,
       physical,
     );
@@ -336,7 +350,7 @@ async function main(): Promise<void> {
     );
 
     function services(role: 'web' | 'worker'): ContainerDefinition {
-      for (const t of assembly.taskDefinitions(PLATFORM_STACK)) {
+      for (const t of assembly.taskDefinitions(STACK)) {
         const platform = t.properties.ContainerDefinitions.find((c) =>
           (c.Environment ?? []).some((e) => e.Name === 'PLATFORM_ROLE' && e.Value === role),
         );
@@ -351,7 +365,7 @@ async function main(): Promise<void> {
       '--label',
       'lap.rehearse=1',
       '--network',
-      'podman',
+      NETWORKS.routed,
       '--add-host',
       `${DB_HOST}:${HOST_ON_PODMAN_NETWORK}`,
       '-v',
@@ -360,7 +374,7 @@ async function main(): Promise<void> {
 
     // The migrate step of the deploy: the platform image's migrate command.
     await step('migrations (the platform image, node migrate-cli.js)', async () => {
-      const web = resolveContainer(PLATFORM_STACK, services('web'));
+      const web = resolveContainer(STACK, services('web'));
       const env = Object.fromEntries((web.Environment ?? []).map((e) => [e.Name, String(e.Value)]));
       await podman.run([
         'run',
@@ -378,32 +392,97 @@ async function main(): Promise<void> {
       ]);
     });
 
-    // The gateway's name is the host the vault binds the real key to (HOST_LITELLM_API_KEY).
+    // What Fargate adds to every container's environment.
+    const fargateEnv = {
+      AWS_REGION: REGION,
+      AWS_DEFAULT_REGION: REGION,
+      AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE',
+    };
+    const envArgs = async (container: ContainerDefinition, extra: Record<string, string> = {}) => {
+      const env: Record<string, string> = { ...fargateEnv, ...extra };
+      for (const { Name, Value } of container.Environment ?? []) env[Name] = String(Value);
+      for (const { Name, ValueFrom } of container.Secrets ?? [])
+        env[Name] = await secretValue(String(ValueFrom));
+      return { env, args: Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]) };
+    };
+
+    // The VPC and the internet as podman networks, and the egress gateway service: the only way
+    // out of the sandbox subnets (sandbox.egress "enforced"), with its template environment and
+    // secrets (the certificate the vault-CA handler issued, EGRESS_TOKEN_KEY), healthy by the
+    // task definition's own check.
+    const gatewayDefinition = assembly
+      .taskDefinitions(STACK)
+      .flatMap((t) => t.properties.ContainerDefinitions)
+      .find((c) => c.Name === 'gateway');
+    if (!gatewayDefinition) {
+      throw new Error(
+        'the template has no egress gateway: the rehearsal runs sandbox.egress "enforced" (app.ts)',
+      );
+    }
+    const egressEndpoint = new URL(
+      `tls://${vaultDefinition.Environment!.find((e) => e.Name === 'VAULT_EGRESS_GATEWAY')!.Value}`,
+    );
+    const serviceIps: Record<string, string> = {};
+    await step('networks (network.ts) and the egress gateway service', async () => {
+      await createNetworks(podman);
+      const gateway = resolveContainer(STACK, gatewayDefinition);
+      await podman.run([
+        'run',
+        '-d',
+        '--name',
+        'lap-rh-egress-gateway',
+        '--label',
+        'lap.rehearse=1',
+        '--network',
+        NETWORKS.isolated,
+        '--network',
+        NETWORKS.internet,
+        ...(await envArgs(gateway)).args,
+        imageFor(gateway.Image),
+      ]);
+      serviceIps[egressEndpoint.hostname] = await podman.address('lap-rh-egress-gateway', NETWORKS.isolated);
+      const [, ...check] = gateway.HealthCheck!.Command;
+      await waitFor(
+        () => podman.run(['exec', 'lap-rh-egress-gateway', ...check], { quiet: true }).then(() => true),
+        30_000,
+        'the egress gateway health check',
+      );
+    });
+
+    // The gateway's name is the host the vault binds the real key to (HOST_LITELLM_API_KEY): on
+    // the internet, where only the egress gateway reaches it.
     const gatewayHost = String(
       vaultDefinition.Environment!.find((e) => e.Name === 'HOST_LITELLM_API_KEY')!.Value,
     );
-    await step('LLM gateway double at the configured gateway name', () => world.startGateway(gatewayHost));
+    await step('LLM gateway double at the configured gateway name, on the internet', () =>
+      world.startGateway(gatewayHost, INTERNET_HOST),
+    );
 
     // The ECS API double, with the template's sandbox task definitions registered.
     const ecsPort = await freePort();
-    // The private DNS namespace of the services (CALLBACK_URL names one of them, web.<namespace>
-    // today, worker.<namespace> once the worker serves the callbacks): each name to its container.
+    // The private DNS namespace of the services (CALLBACK_URL names the worker's): each name to
+    // its container's address on the sandbox network; the public names to the internet.
     const namespace = new URL(
       String(services('web').Environment!.find((e) => e.Name === 'CALLBACK_URL')!.Value),
     ).hostname
       .split('.')
       .slice(1)
       .join('.');
-    const serviceIps: Record<string, string> = {};
     ecs = new EcsDouble({
       podman,
       region: REGION,
       imageFor,
       secretValue,
       hosts: () => ({
-        ...Object.fromEntries(Object.entries(serviceIps).map(([role, ip]) => [`${role}.${namespace}`, ip])),
-        [gatewayHost]: HOST_ON_PODMAN_NETWORK,
+        ...Object.fromEntries(
+          Object.entries(serviceIps).map(([name, ip]) => [
+            name.includes('.') ? name : `${name}.${namespace}`,
+            ip,
+          ]),
+        ),
+        [gatewayHost]: INTERNET_HOST,
       }),
+      subnetNetworks: subnetNetworks(assembly, STACK, physical),
       mounts: { vault: [`${systemRoots}:/etc/ssl/certs/ca-certificates.crt:ro`] },
       infraImage: bases.NODE_IMAGE,
       workDir: work,
@@ -412,7 +491,7 @@ async function main(): Promise<void> {
     for (const t of sandboxFamilies) {
       ecs.register({
         family: t.family,
-        containers: t.properties.ContainerDefinitions.map((c) => resolveContainer(PLATFORM_STACK, c)),
+        containers: t.properties.ContainerDefinitions.map((c) => resolveContainer(STACK, c)),
         volumes: (t.properties.Volumes ?? []).map((v) => v.Name),
         raw: {
           cpu: t.properties.Cpu,
@@ -430,19 +509,13 @@ async function main(): Promise<void> {
     const masterKey = await step('web and worker services', async () => {
       let key = '';
       for (const role of ['web', 'worker'] as const) {
-        const container = resolveContainer(PLATFORM_STACK, services(role));
-        const env: Record<string, string> = {
-          AWS_REGION: REGION,
-          AWS_DEFAULT_REGION: REGION,
-          AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE',
+        const container = resolveContainer(STACK, services(role));
+        const { env, args } = await envArgs(container, {
           // Where the SDK finds the account: the task role's credentials and the doubles' endpoints.
           ...CREDENTIALS,
           AWS_ENDPOINT_URL: world.motoUrl,
           AWS_ENDPOINT_URL_ECS: `http://${HOST_ON_PODMAN_NETWORK}:${ecsPort}`,
-        };
-        for (const { Name, Value } of container.Environment ?? []) env[Name] = String(Value);
-        for (const { Name, ValueFrom } of container.Secrets ?? [])
-          env[Name] = await secretValue(String(ValueFrom));
+        });
         if (role === 'web') key = env.MASTER_KEY;
         const port = (container.PortMappings ?? [])[0]?.ContainerPort ?? 3000;
         await podman.run([
@@ -451,11 +524,14 @@ async function main(): Promise<void> {
           '--name',
           `lap-rh-${role}`,
           ...platformContainer,
+          // The sandboxes call the worker back and the services call the sandboxes (harness, vault admin).
+          '--network',
+          NETWORKS.isolated,
           ...(role === 'web' ? ['-p', `127.0.0.1:${webPort}:${port}`] : []),
-          ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
+          ...args,
           imageFor(container.Image),
         ]);
-        serviceIps[role] = await podman.address(`lap-rh-${role}`);
+        serviceIps[role] = await podman.address(`lap-rh-${role}`, NETWORKS.isolated);
       }
       await waitFor(
         async () => (await fetch(`http://${webAddress}/healthz`).catch(() => null))?.ok === true,
@@ -479,6 +555,41 @@ async function main(): Promise<void> {
       agent.createSession({ title: 'rehearsal', timeoutMs: 600_000 }),
     );
     const launchToReady = Date.now() - createdAt;
+    const task = [...ecs.tasks.values()].find((t) =>
+      t.tags.some((tag) => tag.key === 'lap:sandbox-id' && tag.value === session.id),
+    );
+    if (!task) throw new Error(`no task of the ECS double carries the sandbox id ${session.id}`);
+    // From inside the harness container, as the agent: no way out around the vault; its init.
+    const harnessContainer = task.containers.get('harness')!.container;
+    const { escapes, init } = await step(
+      'sandbox: get out around the vault; PID 1 reaps orphans',
+      async () => {
+        const escapes = await tryToLeave(podman, harnessContainer, {
+          gatewayHost,
+          servicesAddress: HOST_ON_PODMAN_NETWORK,
+          servicesPort: world.database.port,
+          egressHost: egressEndpoint.hostname,
+          egressPort: Number(egressEndpoint.port),
+          egressServerName: String(
+            assembly.resourcesOfType(STACK, 'Custom::LapVaultCertificateAuthority')[0]!.properties
+              .GatewayServerName,
+          ),
+          destination: INTERNET_HOST,
+          sandboxId: session.id,
+          caFile: String(
+            task.definition.containers
+              .find((c) => c.Name === 'harness')!
+              .Environment!.find((e) => e.Name === 'NODE_EXTRA_CA_CERTS')!.Value,
+          ),
+        });
+        const escaped = escapes.filter((e) => e.escaped);
+        if (escaped.length > 0)
+          throw new Error(`the sandbox got out around the vault: ${JSON.stringify(escaped)}`);
+        const init = await checkInit(podman, harnessContainer);
+        if (init.zombies > 0) throw new Error(`PID 1 (${init.pid1}) left ${init.zombies} orphan(s) unreaped`);
+        return { escapes, init };
+      },
+    );
     const reply = await step('session: message', () => session.send('hello from the rehearsal'));
     if (!reply.text.includes('hello from the rehearsal'))
       throw new Error(`unexpected reply: ${JSON.stringify(reply.text)}`);
@@ -501,10 +612,17 @@ async function main(): Promise<void> {
         `the gateway saw a credential other than the real key: ${JSON.stringify(credentials.map((c) => c.slice(0, 12)))}`,
       );
     }
-
-    const task = [...ecs.tasks.values()].find((t) =>
-      t.tags.some((tag) => tag.key === 'lap:sandbox-id' && tag.value === session.id),
-    );
+    // The vault reached the LLM gateway through the egress gateway, with the token the worker pushed.
+    const tunnels = (await podman.run(['logs', 'lap-rh-egress-gateway']))
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((l) => l.event === 'egress_connect' && l.status === 200 && l.sandbox_id === session.id);
+    if (!tunnels.some((l) => l.destination === INTERNET_HOST && l.source === task.ip)) {
+      throw new Error(
+        `the egress gateway forwarded nothing for sandbox ${session.id} from ${task.ip} to ${INTERNET_HOST}`,
+      );
+    }
     console.log('\n== images (podman, uncompressed)');
     const overBudget: string[] = [];
     for (const [label, size, buildMs] of sizes) {
@@ -518,7 +636,7 @@ async function main(): Promise<void> {
     }
     console.log('\n== session');
     console.log(`launch to ready (create -> ready, SDK): ${seconds(launchToReady)}`);
-    if (task) {
+    {
       const t = task.timeline;
       const since = (k: string) => (t[k] ? seconds(t[k] - t.runTask) : '-');
       console.log(
@@ -527,6 +645,12 @@ async function main(): Promise<void> {
     }
     console.log(`reply: ${reply.text}`);
     console.log(`gateway requests: ${credentials.length}, each with the real key only`);
+    console.log('\n== egress (sandbox.egress "enforced")');
+    console.log(
+      `vault -> egress gateway -> LLM gateway: ${tunnels.length} tunnel(s) for sandbox ${session.id} from ${task.ip} to ${INTERNET_HOST}:443`,
+    );
+    for (const e of escapes) console.log(`from the harness: ${e.attempt.padEnd(78)} ${e.outcome}`);
+    console.log(`harness PID 1: ${init.pid1}; orphans left unreaped: ${init.zombies}`);
     console.log('\n== steps');
     for (const [name, ms] of timings) console.log(`${name.padEnd(60)} ${seconds(ms).padStart(9)}`);
     if (overBudget.length > 0) {

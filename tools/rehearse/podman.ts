@@ -14,6 +14,12 @@ const run = promisify(execFile);
 /** The label on everything the rehearsal creates. */
 export const REHEARSAL_LABEL = 'lap.rehearse=1';
 
+/**
+ * The init process `--init` runs as PID 1 (ECS's initProcessEnabled runs tini the same way):
+ * static, as it is mounted into images of any libc or none. Debian package `tini`.
+ */
+export const INIT_PATH = '/usr/bin/tini-static';
+
 export class Podman {
   readonly env: NodeJS.ProcessEnv;
   /** The command prefix, for scripts that take it as arguments (bases.sh). */
@@ -78,18 +84,33 @@ export class Podman {
     return first;
   }
 
-  /** The container's address on the podman network (a task's "ENI"). */
-  async address(container: string): Promise<string> {
+  /** The container's address on a network (a task's "ENI"); its only network's by default. */
+  async address(container: string, network?: string): Promise<string> {
     const info = await this.inspect<{ NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>(
       'container',
       container,
     );
-    const ip = Object.values(info.NetworkSettings.Networks)[0]?.IPAddress;
-    if (!ip) throw new Error(`container ${container} has no address on the podman network`);
+    const networks = info.NetworkSettings.Networks;
+    const ip = network ? networks[network]?.IPAddress : Object.values(networks)[0]?.IPAddress;
+    if (!ip) throw new Error(`container ${container} has no address on network ${network ?? '(any)'}`);
     return ip;
   }
 
-  /** Removes every pod and container carrying the rehearsal label. */
+  /** A bridge network; `internal`: no route out of its subnet (and no address of the host on it). */
+  async createNetwork(name: string, subnet: string, internal: boolean): Promise<void> {
+    await this.run([
+      'network',
+      'create',
+      '--label',
+      REHEARSAL_LABEL,
+      '--subnet',
+      subnet,
+      ...(internal ? ['--internal'] : []),
+      name,
+    ]);
+  }
+
+  /** Removes every pod, container and network carrying the rehearsal label. */
   async removeAll(): Promise<void> {
     const pods = await this.run(['pod', 'ps', '-q', '--filter', `label=${REHEARSAL_LABEL}`]).catch(() => '');
     for (const pod of pods.split('\n').filter(Boolean)) {
@@ -98,6 +119,12 @@ export class Podman {
     const containers = await this.run(['ps', '-aq', '--filter', `label=${REHEARSAL_LABEL}`]).catch(() => '');
     for (const container of containers.split('\n').filter(Boolean)) {
       await this.run(['rm', '-f', '-t', '2', container]).catch(() => undefined);
+    }
+    const networks = await this.run(['network', 'ls', '-q', '--filter', `label=${REHEARSAL_LABEL}`]).catch(
+      () => '',
+    );
+    for (const network of networks.split('\n').filter(Boolean)) {
+      await this.run(['network', 'rm', '-f', network]).catch(() => undefined);
     }
   }
 }

@@ -2,8 +2,8 @@
  * What surrounds a deployment, rehearsed on this machine: the public CA system (one rehearsal
  * root that signs the "public" names), the AWS account's Secrets Manager and KMS (moto_server),
  * the Aurora cluster (embedded PostgreSQL with TLS), and the LLM gateway at its configured name
- * (test/support/fake-llm-gateway.ts behind a TLS name and port 443 on the podman network's
- * gateway address). Every process started here is stopped by `close()`.
+ * (test/support/fake-llm-gateway.ts behind a TLS name and port 443 of a host address on the
+ * internet stand-in, network.ts). Every process started here is stopped by `close()`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -194,10 +194,10 @@ export class World {
   }
 
   /**
-   * The LLM gateway at https://<hostName> (port 443 of the podman network's gateway address,
-   * which the sandboxes resolve the name to): the fake gateway with a certificate for that name.
+   * The LLM gateway at https://<hostName> (port 443 of `address`, a host address the sandboxes
+   * resolve the name to): the fake gateway with a certificate for that name.
    */
-  async startGateway(hostName: string): Promise<FakeLlmGateway> {
+  async startGateway(hostName: string, address: string): Promise<FakeLlmGateway> {
     const { cert, key } = this.ca.issue(hostName);
     const gateway = await startFakeLlmGateway({
       tls: { cert: fs.readFileSync(cert, 'utf8'), key: fs.readFileSync(key, 'utf8') },
@@ -212,7 +212,7 @@ export class World {
     });
     await new Promise<void>((resolve, reject) => {
       forwarder.once('error', reject);
-      forwarder.listen(443, HOST_ON_PODMAN_NETWORK, resolve);
+      forwarder.listen(443, address, resolve);
     });
     this.closers.push(() => new Promise((resolve) => forwarder.close(resolve)));
     this.gateway = gateway;
