@@ -634,6 +634,12 @@ async function main(): Promise<void> {
         `${label.padEnd(46)} ${megabytes(size).padStart(7)}  budget ${String(budget ?? '-').padStart(4)} MB   built in ${seconds(buildMs)}`,
       );
     }
+    // Fargate pulls the compressed layers of both images of a sandbox task on every cold start.
+    const taskImages = task.definition.containers.map((c) => imageFor(c.Image));
+    const taskPull = await podman.compressedPull(taskImages);
+    console.log(
+      `sandbox task pull (${task.definition.family}: ${task.definition.containers.map((c) => c.Name).join(' + ')}, gzip layers, shared ones once): ${megabytes(taskPull)}`,
+    );
     console.log('\n== session');
     console.log(`launch to ready (create -> ready, SDK): ${seconds(launchToReady)}`);
     {

@@ -79,6 +79,23 @@ export class Podman {
     return Number(await this.run(['image', 'inspect', '--format', '{{.Size}}', image]));
   }
 
+  /**
+   * What a registry stores and Fargate pulls for these images together: their layers gzipped,
+   * each layer once (the images of one task share their common layers), in bytes.
+   */
+  async compressedPull(images: string[]): Promise<number> {
+    const layout = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-rehearse-oci-'));
+    try {
+      for (const [i, image] of images.entries()) {
+        await this.run(['push', '-q', '--compression-format', 'gzip', image, `oci:${layout}:image${i}`]);
+      }
+      const blobs = path.join(layout, 'blobs', 'sha256');
+      return fs.readdirSync(blobs).reduce((sum, blob) => sum + fs.statSync(path.join(blobs, blob)).size, 0);
+    } finally {
+      fs.rmSync(layout, { recursive: true, force: true });
+    }
+  }
+
   async inspect<T = Record<string, unknown>>(kind: 'container' | 'image', name: string): Promise<T> {
     const [first] = JSON.parse(await this.run([kind, 'inspect', name])) as T[];
     return first;
