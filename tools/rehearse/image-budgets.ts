@@ -6,7 +6,7 @@
 export const IMAGE_BUDGETS_MB: Record<string, number> = {
   'platform/Dockerfile': 250,
   'sandbox/vault/Dockerfile': 250,
-  'sandbox/egress-gateway/Dockerfile': 20,
+  'sandbox/egress-gateway/Dockerfile': 15,
   'sandbox/harness/Dockerfile (opencode)': 600,
   'sandbox/harness/Dockerfile (claude-agent-sdk)': 850,
   'sandbox/harness/Dockerfile (claude-code)': 800,

@@ -640,6 +640,12 @@ async function main(): Promise<void> {
     console.log(
       `sandbox task pull (${task.definition.family}: ${task.definition.containers.map((c) => c.Name).join(' + ')}, gzip layers, shared ones once): ${megabytes(taskPull)}`,
     );
+    console.log('\n== egress (sandbox.egress "enforced")');
+    console.log(
+      `vault -> egress gateway -> LLM gateway: ${tunnels.length} tunnel(s) for sandbox ${session.id} from ${task.ip} to ${INTERNET_HOST}:443`,
+    );
+    for (const e of escapes) console.log(`from the harness: ${e.attempt.padEnd(78)} ${e.outcome}`);
+    console.log(`harness PID 1: ${init.pid1}; orphans left unreaped: ${init.zombies}`);
     console.log('\n== session');
     console.log(`launch to ready (create -> ready, SDK): ${seconds(launchToReady)}`);
     {
@@ -651,12 +657,6 @@ async function main(): Promise<void> {
     }
     console.log(`reply: ${reply.text}`);
     console.log(`gateway requests: ${credentials.length}, each with the real key only`);
-    console.log('\n== egress (sandbox.egress "enforced")');
-    console.log(
-      `vault -> egress gateway -> LLM gateway: ${tunnels.length} tunnel(s) for sandbox ${session.id} from ${task.ip} to ${INTERNET_HOST}:443`,
-    );
-    for (const e of escapes) console.log(`from the harness: ${e.attempt.padEnd(78)} ${e.outcome}`);
-    console.log(`harness PID 1: ${init.pid1}; orphans left unreaped: ${init.zombies}`);
     console.log('\n== steps');
     for (const [name, ms] of timings) console.log(`${name.padEnd(60)} ${seconds(ms).padStart(9)}`);
     if (overBudget.length > 0) {
