@@ -355,12 +355,16 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
         return sse.end();
       }
       sse.send({ type: 'stream.opened' });
+      // Like upstream, the stream ends at the end of a turn it saw: opened on an idle
+      // session it waits for the next turn rather than closing at once.
+      let sawTurn = false;
       try {
         for await (const item of items) {
           if (item.kind === 'idle') {
-            if (follow) continue;
+            if (follow || !sawTurn) continue;
             break;
           }
+          sawTurn = true;
           sse.send(item.event);
         }
       } catch {
