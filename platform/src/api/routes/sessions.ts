@@ -336,7 +336,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
     {
       schema: {
         summary:
-          "The harness's events verbatim (SSE: stream.opened, then each event), waiting up to 60 s for ready; ends when the session is idle (?follow=1: stays open)",
+          "The harness's events verbatim (SSE: stream.opened, then each event), waiting up to 60 s for ready; ends at the end of the first turn it sees (?follow=1: stays open)",
         tags: ['sessions'],
         params: idParams,
         querystring: z.object({ follow: z.string().optional() }),
