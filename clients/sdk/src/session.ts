@@ -190,7 +190,7 @@ export class Session implements SessionData {
     if (!this.ttyUrl) return null;
     const url = new URL(this.ttyUrl, this.transport.baseUrl);
     url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
-    const platformKey = this.transport.authorizationFor(new URL(url.href.replace(/^ws/, 'http')));
+    const platformKey = this.transport.authorizationFor(url);
     const headers =
       platformKey.authorization || !this.ttyToken
         ? platformKey

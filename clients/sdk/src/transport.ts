@@ -72,7 +72,7 @@ export class Transport {
     }
   }
 
-  /** The platform key as a header, for a URL on the platform's own host only (never a third party's). */
+  /** The platform key as a header, for a URL (any scheme) on the platform's own host only, never a third party's. */
   authorizationFor(url: URL): Record<string, string> {
     return url.host === new URL(this.baseUrl).host ? { authorization: `Bearer ${this.apiKey}` } : {};
   }

@@ -239,6 +239,8 @@ describe('the terminal through the platform (real harness, claude-code in a PTY)
       masterKey,
     );
     expect(unknown.open ? 'open' : unknown.status).toBe(404);
+    const noRoute = await attach(`${wsBase}/api/v1/managed_agents/no-such-route`, masterKey);
+    expect(noRoute.open ? 'open' : noRoute.status).toBe(404);
 
     const sdkAgent = await fx.api<{ id: string }>('POST', `${BASE}/agents`, {
       model: 'm',
