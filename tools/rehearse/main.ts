@@ -7,8 +7,9 @@
  * ECS API double that runs tasks as podman pods in a network with no way out but the egress
  * gateway, tries to get out of the sandbox around the vault, and drives one session through the
  * published SDK: create, ready, message (the vault reaches the LLM only through the gateway),
- * stop. Prints each image's size and where the time went. Exits non-zero on any failure; removes
- * every container, pod, network and process it started.
+ * stop; and `lap run` on a claude-code agent attached to its terminal through the web service.
+ * Prints each image's size and where the time went. Exits non-zero on any failure; removes every
+ * container, pod, network and process it started.
  *
  *   npm run rehearse [-- --harness opencode] [-- --keep] [-- --cdk-out cdk.out/rehearse]
  *   (--keep: leave the work dir with the logs; --cdk-out: an assembly of app.ts synthesized already)
@@ -26,13 +27,14 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { handleVaultCaEvent } from '../../lambda/vault-ca';
-import { Agent } from '../../clients/sdk/src/index.js';
+import { Agent, Session } from '../../clients/sdk/src/index.js';
 import { CloudAssembly, type ContainerDefinition, type PhysicalResolver } from './cloud-assembly';
 import { EcsDouble } from './ecs-double';
 import { IMAGE_BUDGETS_MB } from './image-budgets';
 import { createNetworks, INTERNET_HOST, NETWORKS, subnetNetworks } from './network';
 import { INIT_PATH, Podman, tmpDir } from './podman';
 import { checkInit, tryToLeave } from './sandbox-checks';
+import { claudeStandIn, rehearseTerminal } from './terminal';
 import { freeLoopbackPort as freePort } from '../../platform/src/sandbox/local/free-port';
 import { HOST_ON_PODMAN_NETWORK, RehearsalCa, World } from './world';
 
@@ -484,6 +486,7 @@ async function main(): Promise<void> {
       }),
       subnetNetworks: subnetNetworks(assembly, STACK, physical),
       mounts: { vault: [`${systemRoots}:/etc/ssl/certs/ca-certificates.crt:ro`] },
+      standIns: claudeStandIn(`lap-${ENV_NAME}-sandbox-claude-code`),
       infraImage: bases.NODE_IMAGE,
       workDir: work,
       log,
@@ -593,17 +596,22 @@ async function main(): Promise<void> {
     const reply = await step('session: message', () => session.send('hello from the rehearsal'));
     if (!reply.text.includes('hello from the rehearsal'))
       throw new Error(`unexpected reply: ${JSON.stringify(reply.text)}`);
-    // Second wave: the TTY through the web service (WebSocket route) is driven here, for a
-    // claude-code session, once the route exists.
+    // The TTY through the web service: `lap run` on a claude-code agent, the CLI pointed at the
+    // web container's published port as a laptop is pointed at the load balancer.
+    const terminal = await step('session: TTY through the web service (lap run, claude-code)', () =>
+      rehearseTerminal(connection, work),
+    );
     await step('session: stop', async () => {
+      const ids = [session.id, terminal.sessionId];
       await session.stop();
+      await (await Session.get(connection, terminal.sessionId)).stop();
       await waitFor(
         async () =>
           [...ecs!.tasks.values()].every(
-            (t) => t.lastStatus === 'STOPPED' || !t.tags.some((tag) => tag.value === session.id),
+            (t) => t.lastStatus === 'STOPPED' || !t.tags.some((tag) => ids.includes(tag.value)),
           ),
         120_000,
-        'the session task to stop',
+        'the session tasks to stop',
       );
     });
     const credentials = world.gateway!.credentials();
@@ -656,6 +664,9 @@ async function main(): Promise<void> {
       );
     }
     console.log(`reply: ${reply.text}`);
+    console.log(
+      `TTY (claude-code, lap run -> web service -> harness PTY): run to ready ${seconds(terminal.runToReadyMs)}, attach ${seconds(terminal.attachMs)} (ready -> first screen), typed line echoed in ${terminal.echoMs} ms`,
+    );
     console.log(`gateway requests: ${credentials.length}, each with the real key only`);
     console.log('\n== steps');
     for (const [name, ms] of timings) console.log(`${name.padEnd(60)} ${seconds(ms).padStart(9)}`);
