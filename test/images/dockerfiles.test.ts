@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import * as esbuild from 'esbuild';
 import * as images from '../../lib/constructs/container-images';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -76,6 +77,33 @@ describe('image build inputs', () => {
       const covered = allowed.some((entry) => source === entry || source.startsWith(`${entry}/`));
       expect({ source, covered }).toEqual({ source, covered: true });
     }
+  });
+
+  it.each(NODE_DOCKERFILES)('%s copies every source file its bundle reads into the build', async (file) => {
+    // The esbuild command of the Dockerfile, run on the repository with a metafile: each source
+    // outside node_modules it reads (workspace imports resolve to their sources) must be one the
+    // build stage copies, or `cdk deploy` fails at this image.
+    const text = read(file).replace(/\\\n/g, ' ');
+    const command = /^RUN npx esbuild (.+)$/m.exec(text)?.[1].split('&&')[0].trim().split(/\s+/);
+    if (!command) throw new Error(`${file}: no esbuild command`);
+    const result = await esbuild.build({
+      absWorkingDir: ROOT,
+      entryPoints: command.filter((arg) => !arg.startsWith('-')),
+      external: command.filter((arg) => arg.startsWith('--external:')).map((arg) => arg.slice(11)),
+      bundle: true,
+      platform: 'node',
+      write: false,
+      outdir: 'dist',
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const copied = [...text.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((m) =>
+      m[1].split(' '),
+    );
+    const missing = Object.keys(result.metafile.inputs)
+      .filter((input) => !input.includes('node_modules/'))
+      .filter((input) => !copied.some((source) => input === source || input.startsWith(`${source}/`)));
+    expect(missing).toEqual([]);
   });
 
   it('the harness programs run the versions local mode and the tests run', () => {
