@@ -48,11 +48,20 @@ export const sandboxBootSpecSchema = z.object({
 });
 export type SandboxBootSpec = z.infer<typeof sandboxBootSpecSchema>;
 
+/** The longest `detail` and `failure_reason` the platform takes: a harness cuts longer ones. */
+export const PHASE_REPORT_LIMITS = { detail: 2000, failure_reason: 4000 } as const;
+
 /** POST .../phase */
 export const phaseReportSchema = z.object({
   phase: z.enum([...HARNESS_REPORTED_PHASES, 'failed']),
-  detail: z.string().max(2000, 'at most 2000 characters').optional(),
+  detail: z
+    .string()
+    .max(PHASE_REPORT_LIMITS.detail, `at most ${PHASE_REPORT_LIMITS.detail} characters`)
+    .optional(),
   /** Set with phase 'failed'. */
-  failure_reason: z.string().max(4000, 'at most 4000 characters').optional(),
+  failure_reason: z
+    .string()
+    .max(PHASE_REPORT_LIMITS.failure_reason, `at most ${PHASE_REPORT_LIMITS.failure_reason} characters`)
+    .optional(),
 });
 export type PhaseReport = z.infer<typeof phaseReportSchema>;

@@ -5,6 +5,7 @@
  * Authenticated with the sandbox's own CALLBACK_TOKEN (HMAC of its id), never the
  * master key; the sandbox id is a session id or a warm sandbox id.
  */
+import { phaseReportSchema, sandboxBootSpecSchema } from '@lap/sandbox-protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorSchema } from '../../validation/common';
@@ -13,26 +14,6 @@ import { HttpError, notFound } from '../errors';
 
 const SANDBOX = '/internal/sandboxes/:id';
 const params = z.object({ id: z.string() });
-
-const phaseReportSchema = z.object({
-  phase: z.enum(['cloning_repo', 'installing_deps', 'harness_listening', 'failed']),
-  detail: z.string().max(2000, 'at most 2000 characters').optional(),
-  failure_reason: z.string().max(4000, 'at most 4000 characters').optional(),
-});
-
-const bootSpecSchema = z.object({
-  sandbox_id: z.string(),
-  agent_id: z.string(),
-  harness_id: z.enum(['opencode', 'claude-agent-sdk', 'claude-code', 'codex']),
-  model: z.string(),
-  prompt: z.string(),
-  repo_url: z.string().nullable(),
-  branch: z.string(),
-  requirements: z.string().nullable(),
-  mcp_servers: z.array(z.string()),
-  litellm_api_base: z.string(),
-  files: z.array(z.object({ path: z.string(), content_base64: z.string(), mode: z.number().optional() })),
-});
 
 const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema };
 
@@ -49,7 +30,7 @@ export const internalRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, {
 
   app.get(
     `${SANDBOX}/spec`,
-    { schema: { hide: true, params, response: { 200: bootSpecSchema, ...errors } } },
+    { schema: { hide: true, params, response: { 200: sandboxBootSpecSchema, ...errors } } },
     async (request) => {
       const spec = await callbacks.bootSpec(request.params.id);
       if (!spec) throw notFound('sandbox', request.params.id);
