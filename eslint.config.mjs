@@ -13,7 +13,7 @@ const PLATFORM_LAYERS = [
   ['lifecycle', 'warm-pool'],
   ['bring-up', 'diagnose', 'reaper', 'task-events'],
   ['sessions'],
-  ['api', 'worker', 'config.ts'],
+  ['api', 'worker', 'config'],
   ['local', 'main.ts'],
 ];
 const at = (entry) => `./platform/src/${entry}`;

@@ -7,13 +7,14 @@
  * again by the next session (each claim queues a top-up for the worker), so the run skips the
  * database and lets it pause (lambda/shared/sandbox-activity.ts).
  */
+import type { z } from 'zod';
 import { runWarmPoolPass } from '../../platform/src/warm-pool/warm-pool';
 import { emitMetrics } from '../shared/metrics';
 import { createLambdaRuntime, type LambdaRuntime } from '../shared/runtime';
 import { sandboxesRunning } from '../shared/sandbox-activity';
-import { parseLambdaEnv, warmPoolEnvSchema } from '../shared/settings';
+import { warmPoolFunctionEnvSchema } from '../shared/settings';
 
-let runtime: LambdaRuntime | null = null;
+let runtime: LambdaRuntime<z.output<typeof warmPoolFunctionEnvSchema>> | null = null;
 
 export interface WarmPoolRunResult {
   recycled: number;
@@ -23,9 +24,8 @@ export interface WarmPoolRunResult {
 }
 
 export async function handler(): Promise<WarmPoolRunResult> {
-  runtime ??= createLambdaRuntime('warm-pool');
+  runtime ??= createLambdaRuntime('warm-pool', warmPoolFunctionEnvSchema);
   const { log, env } = runtime;
-  const pool = parseLambdaEnv(warmPoolEnvSchema);
   const started = Date.now();
   if (!(await sandboxesRunning(runtime.launcher()))) {
     log.info({ duration_ms: Date.now() - started }, 'no sandbox runs: warm pool pass skipped');
@@ -37,10 +37,10 @@ export async function handler(): Promise<WarmPoolRunResult> {
       launcher: runtime.launcher(),
       log,
       settings: {
-        size: pool.WARM_POOL_SIZE,
-        recentAgentHours: pool.WARM_POOL_RECENT_AGENT_HOURS,
-        maxProvisioning: pool.WARM_POOL_MAX_PROVISIONING,
-        ttlMinutes: pool.WARM_POOL_TTL_MINUTES,
+        size: env.WARM_POOL_SIZE,
+        recentAgentHours: env.WARM_POOL_RECENT_AGENT_HOURS,
+        maxProvisioning: env.WARM_POOL_MAX_PROVISIONING,
+        ttlMinutes: env.WARM_POOL_TTL_MINUTES,
       },
     });
     emitMetrics(
@@ -52,7 +52,7 @@ export async function handler(): Promise<WarmPoolRunResult> {
       },
     );
     log.info(
-      { ...result, duration_ms: Date.now() - started, pool_size: pool.WARM_POOL_SIZE },
+      { ...result, duration_ms: Date.now() - started, pool_size: env.WARM_POOL_SIZE },
       'warm pool pass',
     );
     return { ...result, skipped: false };

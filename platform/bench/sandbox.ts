@@ -132,6 +132,7 @@ async function startLocalPlatform(
     PLATFORM_ROLE: 'all',
     PORT: String(port),
     DATABASE_URL: url,
+    DB_SSL: 'disable',
     MASTER_KEY: masterKey,
     HARNESS_TOKEN_SIGNING_KEY: 'bench-signing-key-0123456789abcdef',
     SECRET_STORE: 'local',

@@ -47,6 +47,8 @@ async function main(): Promise<void> {
       PLATFORM_ROLE: 'all',
       PORT: port,
       DATABASE_URL: database.url,
+      // Its own PostgreSQL, on loopback, without TLS.
+      DB_SSL: 'disable',
       MASTER_KEY: masterKey,
       HARNESS_TOKEN_SIGNING_KEY: secrets.harnessTokenSigningKey,
       SECRET_STORE: 'local',

@@ -7,7 +7,8 @@ describe('platform config', () => {
     expect(config).toMatchObject({
       role: 'all',
       port: 3000,
-      database: { url: VALID_PLATFORM_ENV.DATABASE_URL, ssl: false },
+      // TLS to the database unless DB_SSL=disable: the services and the Lambdas share this default.
+      database: { url: VALID_PLATFORM_ENV.DATABASE_URL, ssl: true },
       sandboxLauncher: 'local',
       callbackUrl: 'http://10.0.0.5:3000',
       warmPool: { size: 2, recentAgentHours: 24, maxProvisioning: 2, ttlMinutes: 30 },
@@ -38,7 +39,7 @@ describe('platform config', () => {
     const config = loadConfig({ ...rest, ...parts, DB_SECRET_ARN: arn, DB_PASSWORD: 'stale-at-start' });
     expect(config.database).toMatchObject({
       url: 'postgres://u@h:5432/lap',
-      ssl: false,
+      ssl: true,
       passwordSecretArn: arn,
     });
     expect(loadConfig({ ...rest, ...parts, DB_SECRET_ARN: arn }).database.url).toBe(

@@ -47,10 +47,10 @@ describe('service entry and migrate command', () => {
   });
 
   it('migrate-cli applies the migrations once, and explains a missing database setting', async () => {
-    const first = run('platform/src/db/migrate-cli.ts', { DATABASE_URL: database.url });
+    const first = run('platform/src/db/migrate-cli.ts', { DATABASE_URL: database.url, DB_SSL: 'disable' });
     expect(await first.exited).toBe(0);
     expect(first.output()).toMatch(/"msg":"migrations done","applied":\["001_init.sql"/);
-    const again = run('platform/src/db/migrate-cli.ts', { DATABASE_URL: database.url });
+    const again = run('platform/src/db/migrate-cli.ts', { DATABASE_URL: database.url, DB_SSL: 'disable' });
     expect(await again.exited).toBe(0);
     expect(again.output()).toMatch(/"applied":\[\]/);
     const missing = run('platform/src/db/migrate-cli.ts', { DB_HOST: 'h' });
@@ -80,6 +80,7 @@ describe('service entry and migrate command', () => {
       PLATFORM_ROLE: role,
       PORT: String(port),
       DATABASE_URL: database.url,
+      DB_SSL: 'disable',
       MASTER_KEY: 'service-master-key',
       HARNESS_TOKEN_SIGNING_KEY: 'x'.repeat(32),
       ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
