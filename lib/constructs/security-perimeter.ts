@@ -1,6 +1,11 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Validations } from 'aws-cdk-lib';
-import { HARNESS_PORT, VAULT_ADMIN_PORT } from '@lap/sandbox-protocol';
+import {
+  EGRESS_GATEWAY_HEALTH_PORT,
+  EGRESS_GATEWAY_PORT,
+  HARNESS_PORT,
+  VAULT_ADMIN_PORT,
+} from '@lap/sandbox-protocol';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config';
 
@@ -14,9 +19,9 @@ export const PORTS = {
   vaultAdmin: VAULT_ADMIN_PORT,
   postgres: 5432,
   /** The egress gateway's TLS listener (CONNECT with a per-sandbox token). */
-  egressGateway: 8443,
+  egressGateway: EGRESS_GATEWAY_PORT,
   /** The egress gateway's plain HTTP health endpoint (inside its task only). */
-  egressGatewayHealth: 8080,
+  egressGatewayHealth: EGRESS_GATEWAY_HEALTH_PORT,
   dns: 53,
 } as const;
 

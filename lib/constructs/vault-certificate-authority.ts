@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import type { VaultCaProperties } from '../../lambda/vault-ca';
 import { FUNCTION_PROJECT, REPO_ROOT, functionBundling } from './function-bundling';
 import { acknowledgeWildcardResource } from './wildcard-acknowledgement';
 
@@ -129,7 +130,7 @@ export class VaultCertificateAuthority extends Construct {
               GatewayServerName: props.egressGatewayServerName,
             }
           : {}),
-      },
+      } satisfies VaultCaProperties,
     });
   }
 }

@@ -11,6 +11,8 @@ import {
   HARNESS_PORT,
   VAULT_ADMIN_SERVER_NAME,
   type HarnessId,
+  type HarnessLaunchEnvironment,
+  type VaultLaunchEnvironment,
   type VaultSecretsPush,
   type VaultSecretsPushResult,
 } from '@lap/sandbox-protocol';
@@ -59,12 +61,12 @@ export async function launchSandbox(
     harnessEnv: {
       SANDBOX_ID: input.sandboxId,
       HARNESS_ID: input.agent.harness_id,
-      PORT: String(HARNESS_PORT),
+      PORT: `${HARNESS_PORT}`,
       HARNESS_TOKEN: harnessToken(input.signingKey, input.sandboxId),
       CALLBACK_URL: input.callbackUrl,
       CALLBACK_TOKEN: callbackToken(input.signingKey, input.sandboxId),
-    },
-    vaultEnv: { VAULT_ADMIN_TOKEN: vaultAdminToken },
+    } satisfies HarnessLaunchEnvironment,
+    vaultEnv: { VAULT_ADMIN_TOKEN: vaultAdminToken } satisfies VaultLaunchEnvironment,
   });
   return { ref, vaultAdminToken };
 }

@@ -33,9 +33,9 @@ export interface SandboxLaunchSpec {
   harnessId: HarnessId;
   /** An image the agent pinned (PATCH harness_image); null uses the harness's default image. */
   harnessImage: string | null;
-  /** Non-secret environment for the harness container (HarnessContainerEnv minus what the launcher knows best, e.g. proxy addresses). */
+  /** Non-secret, per-sandbox environment for the harness container (HarnessLaunchEnvironment in the protocol). */
   harnessEnv: Record<string, string>;
-  /** Non-secret environment for the vault container, including the one-time VAULT_ADMIN_TOKEN. */
+  /** Non-secret, per-sandbox environment for the vault container: the one-time VAULT_ADMIN_TOKEN (VaultLaunchEnvironment). */
   vaultEnv: Record<string, string>;
 }
 

@@ -15,6 +15,11 @@ import { VAULT_ADMIN_PORT, VAULT_PROXY_PORT } from './vault';
 export const SANDBOX_CONTAINERS = { harness: 'harness', vault: 'vault' } as const;
 export type SandboxContainerName = (typeof SANDBOX_CONTAINERS)[keyof typeof SANDBOX_CONTAINERS];
 
+/** The stub env file the vault writes (`KEY=stub` lines) and the harness waits for: one path for both. */
+const vaultEnvFile = z.string({
+  error: 'is required: the stub env file the vault writes and the harness waits for',
+});
+
 // ---------------------------------------------------------------------------
 // Harness container. Real secrets never appear here.
 // ---------------------------------------------------------------------------
@@ -31,8 +36,7 @@ export const harnessContainerEnvSchema = z.object({
     .min(16, 'must be at least 16 characters'),
   PORT: envPort({ min: 0 }).default(HARNESS_PORT),
   HARNESS_BIND_HOST: z.string().default('0.0.0.0'),
-  /** File the vault writes `KEY=stub` lines into; the boot sequence waits for it. */
-  VAULT_ENV_FILE: z.string({ error: 'is required (the stub env file the vault writes)' }),
+  VAULT_ENV_FILE: vaultEnvFile,
   VAULT_ENV_TIMEOUT_MS: envInteger({ min: 1, hint: 'milliseconds' }).default(600_000),
   WORKSPACE_DIR: z.string().default('/workspace'),
   HOME: z.string({ error: 'is required' }),
@@ -103,7 +107,7 @@ export const vaultContainerEnvSchema = z.object({
   VAULT_ADMIN_TOKEN: z
     .string({ error: 'is required: the one-time token the platform presents to POST /v1/secrets' })
     .min(16, 'must be at least 16 characters (a random one-time token)'),
-  VAULT_ENV_FILE: z.string({ error: 'is required: the path of the stub env file the harness waits for' }),
+  VAULT_ENV_FILE: vaultEnvFile,
   /** The deployment CA: PEM text (ECS secrets) or files (local mode). */
   VAULT_CA_CERT: z.string().optional(),
   VAULT_CA_KEY: z.string().optional(),
