@@ -17,6 +17,8 @@ import { internalRoutes } from './routes/internal';
 import { memoryRoutes } from './routes/memory';
 import { sessionRoutes } from './routes/sessions';
 import { skillRoutes } from './routes/skills';
+import { ttyRoutes } from './routes/tty';
+import { routeUpgrades } from './websocket-upgrade';
 
 /** The SDK calls the routes without `/api`; both prefixes serve the same plugins. */
 export const API_PREFIXES = ['/api/v1', '/v1'] as const;
@@ -32,6 +34,9 @@ const MASTER_KEY_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [
 
 /** Routes with their own auth (the sandbox's CALLBACK_TOKEN), never the master key. */
 const SANDBOX_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [internalRoutes];
+
+/** The terminal WebSocket: the master key or the session's TTY token (clients that cannot send headers). */
+const TERMINAL_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [ttyRoutes];
 
 const MAX_URL_IN_MESSAGE = 200;
 
@@ -78,11 +83,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  routeUpgrades(app);
 
   for (const prefix of API_PREFIXES) {
     await app.register(
       async (api) => {
         for (const routes of SANDBOX_ROUTES) await api.register(routes, { deps });
+        for (const routes of TERMINAL_ROUTES) await api.register(routes, { deps });
         await api.register(async (authed) => {
           authed.addHook('onRequest', requireBearer(deps.masterKey));
           authed.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

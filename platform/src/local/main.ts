@@ -56,6 +56,8 @@ async function main(): Promise<void> {
       SANDBOX_LAUNCHER: 'local',
       LITELLM_API_BASE: process.env.LITELLM_API_BASE ?? DEFAULT_LITELLM_API_BASE,
       CALLBACK_URL: `http://127.0.0.1:${port}`,
+      // tty_url is built on it; set BASE_URL when clients reach this machine by another name.
+      BASE_URL: process.env.BASE_URL ?? `http://127.0.0.1:${port}`,
       VAULT_CA_CERT: ca.certPem,
     });
   } catch (err) {

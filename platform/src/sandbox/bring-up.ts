@@ -16,7 +16,7 @@ import {
   type VaultSecretsPush,
   type VaultSecretsPushResult,
 } from '@lap/sandbox-protocol';
-import { probeHarness } from '../harness/client';
+import { probeHealth } from '../harness/client';
 import type { SandboxFailure, SandboxLauncher, SandboxState } from './launcher';
 import { callbackToken, harnessToken, newVaultAdminToken } from './tokens';
 
@@ -185,7 +185,10 @@ export async function awaitHarnessReady(input: {
     input.wait.signal?.throwIfAborted();
     const reported = await input.reportedPhase();
     if (reported?.state === 'failed') throw new BringUpError(`harness failed to start: ${reported.reason}`);
-    const health = await probeHarness(input.harnessUrl, 2000);
+    const probe = await probeHealth(input.harnessUrl, 2000);
+    // Its agent process died while starting: waiting out the deadline cannot help.
+    if (probe.state === 'dead') throw new BringUpError(`harness's agent process died: ${probe.reason}`);
+    const health = probe.state === 'answering' ? probe.health : null;
     answered ||= health !== null;
     if (health?.status === 'ok' || (reported?.state === 'listening' && health))
       return { harnessSessionId: health.harness_session_id ?? null };

@@ -33,6 +33,8 @@ export interface SessionRuntimeOptions {
   warmPool?: { pool: WarmPool; settings: WarmPoolSettings };
   signingKey: string;
   callbackUrl: string;
+  /** BASE_URL (ApiDeps.publicUrl); none: `tty_url` is a path on the host clients called. */
+  publicUrl?: string;
   /** PEM of the deployment CA (vault admin TLS). */
   vaultCaCertPem: string;
   /** EGRESS_TOKEN_KEY, when sandboxes reach the internet only through the egress gateway. */
@@ -52,7 +54,7 @@ export interface SessionRuntime {
   runner: JobRunner;
   sessions: SessionService;
   /** What buildApp needs besides db, masterKey, secretStore and log. */
-  api: Pick<ApiDeps, 'sessions' | 'sandboxCallbacks' | 'diagnose'>;
+  api: Pick<ApiDeps, 'sessions' | 'sandboxCallbacks' | 'diagnose' | 'publicUrl'>;
   /** Claims queued jobs and sweeps timed-out sessions (the worker role). */
   startWorker(): void;
   /** Stops claiming and drains running jobs. */
@@ -127,6 +129,7 @@ export function createSessionRuntime(options: SessionRuntimeOptions): SessionRun
       sessions,
       sandboxCallbacks,
       diagnose: (id) => diagnoseSession({ db, launcher, warmPool }, id),
+      publicUrl: options.publicUrl ?? null,
     },
     startWorker() {
       runner.start();
@@ -161,6 +164,7 @@ export function createPlatformRuntime(
     warmPool: { pool: warmPool, settings: config.warmPool },
     signingKey: config.harnessTokenSigningKey,
     callbackUrl: config.callbackUrl,
+    publicUrl: config.baseUrl,
     vaultCaCertPem: config.vaultCaCertPem,
     egressTokenKey: config.egressTokenKey,
     creatingTimeoutMs: config.sessionCreatingTimeoutMs,
