@@ -38,10 +38,13 @@ function isConnectionFailure(err: unknown): boolean {
 }
 
 /**
- * What GET /health says, checked with the protocol's schema. `busy` and `harness_session_id`
- * may be missing: an agent may pin a harness image built before contract 7.
+ * What GET /health says that the platform acts on, checked with the protocol's schema (the
+ * fields it does not read are not required of the reply). `busy` and `harness_session_id` may
+ * be missing: an agent may pin a harness image built before contract 7.
  */
-const healthReplySchema = harnessHealthSchema.partial({ busy: true, harness_session_id: true });
+const healthReplySchema = harnessHealthSchema
+  .pick({ status: true, harness_session_id: true, busy: true, reason: true })
+  .partial({ busy: true, harness_session_id: true });
 
 /**
  * The harness answers 200 `ok`/`starting`, or 503 `{ status: "dead", reason }` once its agent
