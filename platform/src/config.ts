@@ -85,6 +85,11 @@ const gitTokenHosts = z
 const envSchema = z.object({
   PLATFORM_ROLE: oneOf(['all', 'web', 'worker'] as const, 'all'),
   PORT: integer(3000, 1, 'the HTTP port the web role listens on'),
+  // The worker's internal listener (worker and all roles): sandbox callbacks and web -> worker
+  // calls, never the public API; the load balancer never routes to it.
+  INTERNAL_PORT: integer(3001, 1, 'the internal listener of the worker and all roles'),
+  // How the web role reaches a worker's internal listener (session hand-off, pokes, sandbox logs).
+  WORKER_INTERNAL_URL: httpUrl("the workers' internal listener, e.g. http://worker.lap-dev.internal:3001"),
   DATABASE_URL: optionalText.refine(
     (v) => v === undefined || /^postgres(ql)?:\/\//.test(v),
     'must be a postgres:// URL, e.g. postgres://user:pass@host:5432/lap',
@@ -123,7 +128,7 @@ const envSchema = z.object({
   // A secret: no rule here ever puts its value into a problem message.
   GIT_TOKEN: optionalText,
   GIT_TOKEN_HOSTS: gitTokenHosts,
-  CALLBACK_URL: httpUrl('how sandboxes reach the platform, e.g. http://10.0.1.5:3000'),
+  CALLBACK_URL: httpUrl("how sandboxes reach the worker's internal listener, e.g. http://10.0.1.5:3001"),
   BASE_URL: httpUrl('the public URL of the API'),
   VAULT_CA_CERT: optionalText.refine(
     (v) => v === undefined || v.includes('-----BEGIN CERTIFICATE-----'),
@@ -165,6 +170,10 @@ export type EcsSandboxConfig = EcsSandboxSettings;
 export interface PlatformConfig {
   role: PlatformRole;
   port: number;
+  /** The internal listener (sandbox callbacks, web -> worker calls) of the worker and all roles. */
+  internalPort: number;
+  /** The web role: where it calls a worker (set for web, optional otherwise). */
+  workerInternalUrl: string | undefined;
   /** `url` has no password when `passwordSecretArn` is set: the pool reads it from that secret. */
   database: { url: string; ssl: boolean; passwordSecretArn: string | undefined; idleTimeoutMs: number };
   masterKey: string;
@@ -174,9 +183,11 @@ export interface PlatformConfig {
   litellm: { apiBase: string; apiKey: string | undefined };
   /** Local mode: the real git token the vaults hold (REAL_/HOST_GIT_TOKEN) and the hosts it may go to. */
   git: { token: string | undefined; hosts: string[] };
-  callbackUrl: string;
+  /** Worker and all roles (they launch sandboxes); unset in the web role. */
+  callbackUrl: string | undefined;
   baseUrl: string | undefined;
-  vaultCaCertPem: string;
+  /** Worker and all roles (they push to vaults); unset in the web role. */
+  vaultCaCertPem: string | undefined;
   /** Set with an egress gateway: the worker pushes each sandbox's egress token to its vault. */
   egressTokenKey: string | undefined;
   preinstalledGithubRepo: string | undefined;
@@ -226,15 +237,27 @@ function crossFieldProblems(env: Env): string[] {
         'ENCRYPTION_KEY must be 32 bytes in base64 (44 characters), e.g. `openssl rand -base64 32`',
       );
   } else need('KMS_KEY_ARN', 'with SECRET_STORE=kms: the ARN of the KMS key for envelope encryption');
-  // Web processes run the bring-up of sessions with per-session env vars themselves: every role needs these.
-  need(
-    'CALLBACK_URL',
-    'for sandbox callbacks: the URL sandboxes use to reach the platform, e.g. http://10.0.1.5:3000',
-  );
-  need(
-    'VAULT_CA_CERT',
-    'for the vault admin TLS: the deployment CA PEM that signs the vault admin certificate',
-  );
+  if (env.PLATFORM_ROLE === 'web') {
+    // The web role launches nothing: it hands sessions with their own env vars to a worker.
+    need(
+      'WORKER_INTERNAL_URL',
+      "with PLATFORM_ROLE=web: the workers' internal listener, e.g. http://worker.lap-dev.internal:3001",
+    );
+  } else {
+    // The roles that launch sandboxes and push their secrets.
+    need(
+      'CALLBACK_URL',
+      "for sandbox callbacks: the URL sandboxes reach the worker's internal listener at, e.g. http://10.0.1.5:3001",
+    );
+    need(
+      'VAULT_CA_CERT',
+      'for the vault admin TLS: the deployment CA PEM that signs the vault admin certificate',
+    );
+    if (env.INTERNAL_PORT === env.PORT)
+      problems.push(
+        `INTERNAL_PORT must differ from PORT (both ${env.PORT}): the internal listener is never the public one`,
+      );
+  }
   need(
     'LITELLM_API_BASE',
     'for sandboxes: the LiteLLM gateway URL sandboxes call, e.g. https://gateway.example.com',
@@ -301,6 +324,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
   return {
     role: env.PLATFORM_ROLE,
     port: env.PORT,
+    internalPort: env.INTERNAL_PORT,
+    workerInternalUrl: env.WORKER_INTERNAL_URL?.replace(/\/+$/, ''),
     database: {
       url: databaseUrl(env),
       ssl: env.DB_SSL === 'require',
@@ -316,9 +341,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
     sandboxLauncher: env.SANDBOX_LAUNCHER,
     litellm: { apiBase: env.LITELLM_API_BASE!, apiKey: env.LITELLM_API_KEY },
     git: { token: env.GIT_TOKEN, hosts: env.GIT_TOKEN_HOSTS },
-    callbackUrl: env.CALLBACK_URL!.replace(/\/+$/, ''),
+    callbackUrl: env.CALLBACK_URL?.replace(/\/+$/, ''),
     baseUrl: env.BASE_URL,
-    vaultCaCertPem: env.VAULT_CA_CERT!,
+    vaultCaCertPem: env.VAULT_CA_CERT,
     egressTokenKey: env.EGRESS_TOKEN_KEY,
     preinstalledGithubRepo: env.PREINSTALLED_GITHUB_REPO,
     warmPool: {
