@@ -24,6 +24,8 @@ export const warmPoolEnvSchema = z.object({
   WARM_POOL_RECENT_AGENT_HOURS: z.coerce.number().positive().default(24),
   WARM_POOL_MAX_PROVISIONING: positiveInt(2),
   WARM_POOL_TTL_MINUTES: z.coerce.number().positive().default(30),
+  /** The workers' internal listener: poked after planning, so an idle worker starts the bring-ups now. */
+  WORKER_INTERNAL_URL: z.url().optional(),
 });
 
 export const reaperEnvSchema = z.object({

@@ -69,6 +69,8 @@ export class Platform extends Construct {
       description: `LAP ${envName}: internal names (the worker's internal port, the egress gateway)`,
     });
     const callbackHost = `${WORKER_SERVICE_NAME}.${namespace.namespaceName}`;
+    // The workers' internal listener: sandbox callbacks, and the web's and warm pool's calls.
+    const workerInternalUrl = `http://${callbackHost}:${PORTS.platformInternal}`;
     const images = new ContainerImages(this, 'Images', {
       images: config.images,
       architecture: config.platform.architecture,
@@ -136,7 +138,7 @@ export class Platform extends Construct {
       LITELLM_API_BASE: config.litellmApiBase,
       // The worker's internal port: sandbox callbacks and web -> worker calls, never behind the ALB.
       INTERNAL_PORT: String(PORTS.platformInternal),
-      CALLBACK_URL: `http://${callbackHost}:${PORTS.platformInternal}`,
+      CALLBACK_URL: workerInternalUrl,
       BASE_URL: endpoint.url,
       WARM_POOL_SIZE: String(config.platform.warmPoolSize),
       WARM_POOL_RECENT_AGENT_HOURS: String(config.platform.warmPoolRecentAgentHours),
@@ -196,6 +198,8 @@ export class Platform extends Construct {
         DB_SECRET_ARN: data.database.secret.secretArn,
         // How long the job runner may sleep on an empty queue (the database pauses meanwhile).
         JOB_POLL_IDLE_MAX_MS: String(config.platform.jobPollIdleMaxMs),
+        // The web role hands sessions with per-session env vars to a worker there, and pokes it.
+        WORKER_INTERNAL_URL: workerInternalUrl,
       },
       secrets: {
         MASTER_KEY: ecs.Secret.fromSecretsManager(data.secrets.platform, 'MASTER_KEY'),
@@ -244,6 +248,8 @@ export class Platform extends Construct {
       'warm-pool',
       'plans warm sandboxes for recently used agents, recycles expired ones',
       Duration.seconds(55),
+      // It pokes a worker after planning, so an idle worker brings the new ones up at once.
+      { environment: { ...functionSettings, WORKER_INTERNAL_URL: workerInternalUrl } },
     );
     access.grantObserve(warmPool.function);
     access.grantStop(warmPool.function);
