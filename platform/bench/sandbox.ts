@@ -19,7 +19,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { Client } from 'pg';
 import { createCertificateAuthority } from '../../sandbox/vault/src/ca';
-import { buildApp } from '../src/api/app';
+import { buildApp, buildInternalApp } from '../src/api/app';
 import { loadConfig } from '../src/config';
 import { migrate } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
@@ -97,6 +97,7 @@ async function benchWarmClaim(url: string, dataDir: string): Promise<void> {
   fs.writeFileSync(caCertPath, ca.certPem);
   fs.writeFileSync(caKeyPath, ca.keyPem, { mode: 0o600 });
   const port = await freeLoopbackPort();
+  const internalPort = await freeLoopbackPort();
   const masterKey = 'bench-master-key';
   const config = loadConfig({
     PLATFORM_ROLE: 'all',
@@ -109,7 +110,8 @@ async function benchWarmClaim(url: string, dataDir: string): Promise<void> {
     SANDBOX_LAUNCHER: 'local',
     LITELLM_API_BASE: 'http://127.0.0.1:9',
     LITELLM_API_KEY: 'sk-bench-gateway',
-    CALLBACK_URL: `http://127.0.0.1:${port}`,
+    INTERNAL_PORT: String(internalPort),
+    CALLBACK_URL: `http://127.0.0.1:${internalPort}`,
     VAULT_CA_CERT: ca.certPem,
     WARM_POOL_SIZE: String(WARM),
     WARM_POOL_MAX_PROVISIONING: String(WARM),
@@ -130,6 +132,8 @@ async function benchWarmClaim(url: string, dataDir: string): Promise<void> {
   const { runtime } = createPlatformRuntime(config, { db, launcher, secretStore, log });
   const app = await buildApp({ db, masterKey, secretStore, log, ...runtime.api });
   await app.listen({ port, host: '127.0.0.1' });
+  const internal = await buildInternalApp({ log, ...runtime.internal! });
+  await internal.listen({ port: internalPort, host: '127.0.0.1' });
   runtime.startWorker();
   const base = `http://127.0.0.1:${port}/api/v1/managed_agents`;
   const call = async (method: string, route: string, body?: unknown) => {
@@ -213,6 +217,7 @@ async function benchWarmClaim(url: string, dataDir: string): Promise<void> {
     await app.close();
     await runtime.stop(2000);
     await launcher.stopAll('bench over');
+    await internal.close();
     await db.end();
   }
 }
