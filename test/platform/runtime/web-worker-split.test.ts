@@ -33,6 +33,7 @@ import {
 } from '../../../platform/src/worker/runtime';
 import { createCertificateAuthority } from '../../../sandbox/vault/src/ca';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { masterKeyApi, waitFor } from './support/runtime-fixture';
 
 jest.setTimeout(120_000);
 
@@ -82,32 +83,8 @@ let webUrl: string;
 let webStore: RecordingStore;
 const refused: string[] = [];
 
-async function api<T>(base: string, method: string, route: string, body?: unknown) {
-  const res = await fetch(`${base}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${MASTER_KEY}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-}
-
-async function waitFor<T>(
-  fn: () => Promise<T | null | undefined | false>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const api = <T>(base: string, method: string, route: string, body?: unknown) =>
+  masterKeyApi(base, MASTER_KEY)<T>(method, route, body);
 
 beforeAll(async () => {
   database = await createTestDatabase();

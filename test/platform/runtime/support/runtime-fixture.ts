@@ -144,18 +144,7 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     internalApp,
     caCertPem: ca.certPem,
     warmPoolPass: () => runWarmPoolPass({ db: pool, launcher, settings: warmSettings, log }),
-    async api<T>(method: string, route: string, body?: unknown) {
-      const res = await fetch(`${baseUrl}${route}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${MASTER_KEY}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-      const text = await res.text();
-      return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-    },
+    api: masterKeyApi(baseUrl, MASTER_KEY),
     async close() {
       await runtime.stop(2000);
       await launcher.stopAll('test over');
@@ -165,6 +154,26 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
       await database.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** JSON calls to a public listener with the master key; the body of an empty answer is null. */
+export function masterKeyApi(baseUrl: string, masterKey: string) {
+  return async <T = unknown>(
+    method: string,
+    route: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${baseUrl}${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${masterKey}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   };
 }
 
