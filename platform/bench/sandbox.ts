@@ -1,5 +1,5 @@
 /**
- * `npm run bench:sandbox`: the two sandbox figures, on a real (embedded) PostgreSQL.
+ * `npm run bench:sandbox`: the sandbox figures, on a real (embedded) PostgreSQL.
  *
  * 1. Idle reaper: one pass over BENCH_SESSIONS (100,000) ready sessions of which 1%
  *    are idle past their idle_timeout_ms. Prints the database time of the pass
@@ -10,8 +10,17 @@
  *    POST /agents/{id}/session until the session is ready (from the warm pool the
  *    create response already says `ready`). Prints p50/p90 (target p50 < 100 ms).
  *    The sandboxes run the real vault (sandbox/vault) and the runtime's harness test
- *    double (the claim never touches the harness); BENCH_REAL_SANDBOX=1 runs the real
- *    harness too (it needs a reachable gateway to finish booting).
+ *    double (the claim never touches the harness).
+ * 3. Cold start and idle CPU per harness in local mode, real vault and real harness
+ *    (opencode, claude-agent-sdk, claude-code: BENCH_HARNESSES), against the test
+ *    double of the LLM gateway: BENCH_COLD_RUNS (3) sessions each, timed from
+ *    POST /agents/{id}/session to `ready` (target <= 3 s for opencode, <= 2 s for the
+ *    others), with where the time went (from the sandbox's own log lines); then one
+ *    session left idle: the CPU each of its processes spends, from /proc/<pid>/stat, from 10
+ *    to 40 s after ready, and over BENCH_IDLE_S (60) s from 40 s after ready (opencode is
+ *    stopped after 30 s without a request): target, the sandbox under 1% of a core.
+ *    claude-code runs the Claude Code binary the Agent SDK ships, when it is installed.
+ * BENCH_PARTS picks the parts (default `reaper,warm,cold`).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +28,8 @@ import path from 'node:path';
 import pino from 'pino';
 import { Client } from 'pg';
 import { createCertificateAuthority } from '../../sandbox/vault/src/ca';
+import { processTree } from '../../test/sandbox/support/processes';
+import { startFakeLlmGateway } from '../../test/support/fake-llm-gateway';
 import { buildApp, buildInternalApp } from '../src/api/app';
 import { loadConfig } from '../src/config';
 import { migrate } from '../src/db/migrate';
@@ -90,7 +101,26 @@ async function benchReaper(url: string): Promise<void> {
   await client.end();
 }
 
-async function benchWarmClaim(url: string, dataDir: string): Promise<void> {
+interface LocalPlatform {
+  config: ReturnType<typeof loadConfig>;
+  db: ReturnType<typeof createPool>;
+  launcher: LocalSandboxLauncher;
+  dataDir: string;
+  call(
+    method: string,
+    route: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+/** The platform as `npm run local` wires it (web + worker, LocalSandboxLauncher), on `url`'s database. */
+async function startLocalPlatform(
+  url: string,
+  dataDir: string,
+  options: { warm: number; gateway: string; harnessDouble: boolean },
+): Promise<LocalPlatform> {
+  fs.mkdirSync(dataDir, { recursive: true });
   const ca = createCertificateAuthority();
   const caCertPath = path.join(dataDir, 'ca.pem');
   const caKeyPath = path.join(dataDir, 'ca-key.pem');
@@ -108,24 +138,23 @@ async function benchWarmClaim(url: string, dataDir: string): Promise<void> {
     SECRET_STORE: 'local',
     ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
     SANDBOX_LAUNCHER: 'local',
-    LITELLM_API_BASE: 'http://127.0.0.1:9',
+    LITELLM_API_BASE: options.gateway,
     LITELLM_API_KEY: 'sk-bench-gateway',
     INTERNAL_PORT: String(internalPort),
     CALLBACK_URL: `http://127.0.0.1:${internalPort}`,
     VAULT_CA_CERT: ca.certPem,
-    WARM_POOL_SIZE: String(WARM),
-    WARM_POOL_MAX_PROVISIONING: String(WARM),
+    WARM_POOL_SIZE: String(options.warm),
+    WARM_POOL_MAX_PROVISIONING: String(Math.max(options.warm, 1)),
     LOG_LEVEL: 'warn',
   });
   const doubles = path.join(REPO_ROOT, 'test/platform/runtime/support');
-  const real = process.env.BENCH_REAL_SANDBOX === '1';
   const launcher = new LocalSandboxLauncher({
     dataDir,
     caCertPath,
     caKeyPath,
     litellm: config.litellm,
-    harnessEntry: real ? undefined : path.join(doubles, 'fake-harness.ts'),
-    extraEnv: real ? undefined : { FAKE_HARNESS_MODE: 'normal' },
+    harnessEntry: options.harnessDouble ? path.join(doubles, 'fake-harness.ts') : undefined,
+    extraEnv: options.harnessDouble ? { FAKE_HARNESS_MODE: 'normal' } : undefined,
   });
   const db = createPool({ url: config.database.url });
   const secretStore = new LocalSecretStore(Buffer.alloc(32, 3));
@@ -136,41 +165,66 @@ async function benchWarmClaim(url: string, dataDir: string): Promise<void> {
   await internal.listen({ port: internalPort, host: '127.0.0.1' });
   runtime.startWorker();
   const base = `http://127.0.0.1:${port}/api/v1/managed_agents`;
-  const call = async (method: string, route: string, body?: unknown) => {
-    const res = await fetch(`${base}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> };
+  return {
+    config,
+    db,
+    launcher,
+    dataDir,
+    call: async (method, route, body) => {
+      const res = await fetch(`${base}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> };
+    },
+    close: async () => {
+      await app.close();
+      await runtime.stop(2000);
+      await launcher.stopAll('bench over');
+      await internal.close();
+      await db.end();
+    },
   };
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Polls the session until it is ready; throws with its failure reason if it is not. */
+async function waitReady(platform: LocalPlatform, id: string, everyMs: number): Promise<void> {
+  await waitUntil(
+    `session ${id}`,
+    async () => {
+      const s = (await platform.call('GET', `/sessions/${id}`)).body;
+      if (s.status === 'failed' || s.status === 'dead')
+        throw new Error(`session ${id} ${String(s.status)}: ${String(s.failure_reason)}`);
+      return s.status === 'ready';
+    },
+    120_000,
+    everyMs,
+  );
+}
+
+async function benchWarmClaim(url: string, dataDir: string): Promise<void> {
+  const platform = await startLocalPlatform(url, dataDir, {
+    warm: WARM,
+    gateway: 'http://127.0.0.1:9',
+    harnessDouble: true,
+  });
+  const { db, config, call } = platform;
   try {
     const agent = await call('POST', '/agents', { name: 'bench', model: 'gpt-4o', prompt: 'bench' });
     if (agent.status >= 300) throw new Error(`agent create failed: ${JSON.stringify(agent.body)}`);
     const agentId = String(agent.body.id);
     // One cold session makes the agent eligible (a session in the last 24 h).
     const cold = await call('POST', `/agents/${agentId}/session`, {});
-    const coldStarted = Date.now();
-    const waitUntil = async (what: string, check: () => Promise<boolean>, timeoutMs: number) => {
-      const deadline = Date.now() + timeoutMs;
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
-    await waitUntil(
-      'the cold session',
-      async () => {
-        const s = (await call('GET', `/sessions/${cold.body.id}`)).body;
-        if (s.status === 'failed' || s.status === 'dead')
-          throw new Error(`cold session ${s.status}: ${s.failure_reason}`);
-        return s.status === 'ready';
-      },
-      120_000,
-    );
-    console.log(
-      `cold start (local mode, ${real ? 'real harness' : 'harness double'}): ${Date.now() - coldStarted} ms`,
-    );
+    await waitReady(platform, String(cold.body.id), 100);
 
     const warmStarted = Date.now();
     await topUpWarmPool({ db, settings: config.warmPool, log });
@@ -214,22 +268,219 @@ async function benchWarmClaim(url: string, dataDir: string): Promise<void> {
       await waitUntil('the pool to refill', async () => (await countWarm()) >= WARM, 300_000);
     }
   } finally {
-    await app.close();
-    await runtime.stop(2000);
-    await launcher.stopAll('bench over');
-    await internal.close();
-    await db.end();
+    await platform.close();
+  }
+}
+
+const COLD_TARGET_MS: Record<string, number> = {
+  opencode: 3000,
+  'claude-agent-sdk': 2000,
+  'claude-code': 2000,
+  codex: 2000,
+};
+
+function jsonLine(text: string): Record<string, unknown> | null {
+  try {
+    return text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** One line of sandbox.log: `<ISO time> [vault|harness] <text>`. */
+function sandboxLog(
+  file: string,
+): Array<{ at: number; source: string; text: string; json: Record<string, unknown> | null }> {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((line) => {
+      const match = /^(\S+) \[(\w+)\] (.*)$/.exec(line);
+      if (!match) return [];
+      return [{ at: Date.parse(match[1]!), source: match[2]!, text: match[3]!, json: jsonLine(match[3]!) }];
+    });
+}
+
+/**
+ * Where a cold start's time went, in ms since POST /session: when each process started,
+ * the vault listened, the push released the harness, the spec arrived, files were written,
+ * the agent was up, the harness listened; from the sandbox's own log lines.
+ */
+function coldStartSteps(dir: string, postedAt: number): Record<string, number> {
+  const lines = sandboxLog(path.join(dir, 'sandbox.log'));
+  const steps: Record<string, number> = {};
+  const first = (source: string, test: (l: (typeof lines)[number]) => boolean) =>
+    lines.find((l) => l.source === source && test(l));
+  const spawned = first('vault', (l) => l.text.startsWith('[launcher] started'));
+  if (spawned) steps.spawned = spawned.at - postedAt;
+  const vault = first('vault', (l) => l.json?.event === 'vault_listening');
+  if (vault) steps.vault_listening = Number(vault.json!.time) - postedAt;
+  const pushed = first('vault', (l) => l.json?.event === 'secrets_pushed');
+  if (pushed) steps.pushed = Number(pushed.json!.time) - postedAt;
+  for (const event of ['waiting_for_vault', 'opencode_ready', 'tty_started']) {
+    const line = first('harness', (l) => l.json?.event === event);
+    if (line) steps[`harness ${event}`] = Number(line.json!.time) - postedAt;
+  }
+  const listening = first('harness', (l) => l.json?.event === 'harness_listening');
+  if (listening) steps['harness listening'] = Number(listening.json!.time) - postedAt;
+  const marks = listening?.json?.boot_ms as Record<string, number> | undefined;
+  if (listening && marks) {
+    // The marks count from the harness's start: the listening line's own time anchors them.
+    const harnessStart = Number(listening.json!.time) - marks.listening!;
+    for (const [step, ms] of Object.entries(marks)) steps[`harness ${step}`] = harnessStart + ms - postedAt;
+  }
+  return steps;
+}
+
+/** CPU ticks (user + system) of a process; NaN once it is gone. */
+function cpuTicks(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return NaN;
+  }
+}
+
+function processName(pid: number): string {
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    if (argv[0] === '/bin/sh' && argv[1] === '-c') return `guard (${argv[3] ?? 'sh'})`;
+    const main = argv.map((a) =>
+      /(sandbox\/(?:vault|harness))\/(?:src\/main\.ts|dist\/local-main\.js)$/.exec(a),
+    );
+    const program = main.find(Boolean);
+    if (program) return `node ${program[1]}`;
+    return path.basename(argv[0] ?? '?') + (argv[1] && !argv[1].startsWith('-') ? ` ${argv[1]}` : '');
+  } catch {
+    return '?';
+  }
+}
+
+/** CPU of each process of a sandbox over `seconds`, in % of one core. */
+async function idleCpu(groups: number[], seconds: number): Promise<Array<{ name: string; percent: number }>> {
+  const hz = 100; // USER_HZ: /proc reports clock ticks of 10 ms
+  const pids = groups.flatMap(processTree);
+  const before = new Map(pids.map((pid) => [pid, cpuTicks(pid)]));
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const elapsed = (performance.now() - t0) / 1000;
+  return pids.map((pid) => ({
+    name: `${processName(pid)} [${pid}]`,
+    percent: ((cpuTicks(pid) - before.get(pid)!) / hz / elapsed) * 100,
+  }));
+}
+
+async function benchColdStarts(url: string, dataDir: string): Promise<void> {
+  const harnesses = (process.env.BENCH_HARNESSES ?? 'opencode,claude-agent-sdk,claude-code').split(',');
+  const runs = Number(process.env.BENCH_COLD_RUNS ?? 3);
+  const idleS = Number(process.env.BENCH_IDLE_S ?? 60);
+  // claude-code's TUI program: the Claude Code binary the Agent SDK ships (as its image installs it).
+  const claude = path.join(REPO_ROOT, 'node_modules/@anthropic-ai/claude-agent-sdk-linux-x64/claude');
+  if (fs.existsSync(claude) && !process.env.HARNESS_TTY_COMMAND) process.env.HARNESS_TTY_COMMAND = claude;
+  const gateway = await startFakeLlmGateway();
+  const platform = await startLocalPlatform(url, dataDir, {
+    warm: 0,
+    gateway: `${gateway.url}/v1`,
+    harnessDouble: false,
+  });
+  try {
+    for (const harness of harnesses) {
+      const agent = await platform.call('POST', '/agents', {
+        name: `bench-${harness}`,
+        model: 'bench-model',
+        harness_id: harness,
+      });
+      if (agent.status >= 300) throw new Error(`agent create failed: ${JSON.stringify(agent.body)}`);
+      const times: number[] = [];
+      const steps: Array<Record<string, number>> = [];
+      const bootCpu: Record<string, number[]> = {};
+      let idleSession = '';
+      for (let run = 0; run < runs; run++) {
+        const postedAt = Date.now();
+        const created = await platform.call('POST', `/agents/${String(agent.body.id)}/session`, {});
+        const id = String(created.body.id);
+        await waitReady(platform, id, 20);
+        times.push(Date.now() - postedAt);
+        // The CPU each process spent to get there: the part of a cold start the machine's load does not change.
+        const registry = JSON.parse(
+          fs.readFileSync(path.join(dataDir, 'sandboxes', id, 'sandbox.json'), 'utf8'),
+        ) as { pids: Record<string, number> };
+        for (const pid of Object.values(registry.pids).flatMap(processTree)) {
+          const name = processName(pid);
+          if (!name.startsWith('guard')) (bootCpu[name] ??= []).push(cpuTicks(pid) * 10);
+        }
+        steps.push({
+          ...coldStartSteps(path.join(dataDir, 'sandboxes', id), postedAt),
+          ready: times.at(-1)!,
+        });
+        if (run < runs - 1) await platform.call('POST', `/sessions/${id}/stop`);
+        else idleSession = id;
+      }
+      const sorted = [...times].sort((a, b) => a - b);
+      console.log(
+        `cold start to ready, ${harness} (local mode, real vault and harness): ${times.join(', ')} ms; median ${percentile(sorted, 50)} ms (target <= ${COLD_TARGET_MS[harness]} ms)`,
+      );
+      const names = [...new Set(steps.flatMap((s) => Object.keys(s)))].sort(
+        (a, b) =>
+          percentile(
+            steps.map((s) => s[a] ?? Infinity).sort((x, y) => x - y),
+            50,
+          ) -
+          percentile(
+            steps.map((s) => s[b] ?? Infinity).sort((x, y) => x - y),
+            50,
+          ),
+      );
+      for (const name of names) {
+        const values = steps
+          .map((s) => s[name])
+          .filter((v): v is number => v !== undefined)
+          .sort((a, b) => a - b);
+        console.log(
+          `  ${name.padEnd(24)} ${String(percentile(values, 50)).padStart(6)} ms after POST (median)`,
+        );
+      }
+      for (const [name, values] of Object.entries(bootCpu)) {
+        const median = percentile(
+          [...values].sort((a, b) => a - b),
+          50,
+        );
+        console.log(`  CPU by ready: ${String(median).padStart(5)} ms  ${name} (median)`);
+      }
+      const registry = JSON.parse(
+        fs.readFileSync(path.join(dataDir, 'sandboxes', idleSession, 'sandbox.json'), 'utf8'),
+      ) as { pids: Record<string, number> };
+      await new Promise((r) => setTimeout(r, 10_000));
+      for (const [window, seconds] of [
+        ['from 10 to 40 s after ready', 30],
+        [`${idleS} s from 40 s after ready`, idleS],
+      ] as const) {
+        const cpu = await idleCpu(Object.values(registry.pids), seconds);
+        const total = cpu.reduce((sum, p) => sum + p.percent, 0);
+        console.log(`idle CPU, ${harness} sandbox, ${window}: ${total.toFixed(2)}% of a core (target < 1%)`);
+        for (const p of cpu)
+          if (p.percent >= 0.005) console.log(`  ${p.percent.toFixed(2).padStart(6)}%  ${p.name}`);
+      }
+      await platform.call('POST', `/sessions/${idleSession}/stop`);
+    }
+  } finally {
+    await platform.close();
+    await gateway.close();
   }
 }
 
 async function main(): Promise<void> {
+  const parts = new Set((process.env.BENCH_PARTS ?? 'reaper,warm,cold').split(','));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-bench-sandbox-'));
   fs.chmodSync(dataDir, 0o777);
   const database = await startEmbeddedDatabase(dataDir, 'bench-password', log);
   try {
     await migrate({ databaseUrl: database.url, log: () => undefined });
-    await benchReaper(database.url);
-    await benchWarmClaim(database.url, dataDir);
+    if (parts.has('reaper')) await benchReaper(database.url);
+    if (parts.has('warm')) await benchWarmClaim(database.url, path.join(dataDir, 'warm'));
+    if (parts.has('cold')) await benchColdStarts(database.url, path.join(dataDir, 'cold'));
   } finally {
     await database.stop();
     if (process.env.BENCH_KEEP_DIR) console.log(`kept ${dataDir}`);

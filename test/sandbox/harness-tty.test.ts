@@ -29,7 +29,7 @@ beforeAll(async () => {
     adapter,
     logger: pino({ level: 'silent' }),
   });
-  await adapter.start();
+  await adapter.start(() => undefined);
   harness.setReady();
   port = await harness.listen(0, '127.0.0.1');
 });
@@ -65,7 +65,13 @@ function connect(url: string, headers: Record<string, string> = {}) {
 
 it('reports supports_tui on /health', async () => {
   const response = await fetch(`http://127.0.0.1:${port}/health`);
-  expect(await response.json()).toEqual({ status: 'ok', harness_id: 'claude-code', supports_tui: true });
+  expect(await response.json()).toEqual({
+    status: 'ok',
+    harness_id: 'claude-code',
+    supports_tui: true,
+    harness_session_id: null,
+    busy: false,
+  });
 });
 
 it('carries keystrokes into the PTY and its output back (token as ?token=)', async () => {
@@ -110,4 +116,13 @@ it('answers /turn on a TUI harness with a clear 409 and protects it with the tok
   });
   expect(response.status).toBe(409);
   expect(((await response.json()) as { error: string }).error).toMatch(/TUI harness: connect to GET \/tty/);
+});
+
+it('has no opencode API: /opencode/* answers 404 (after the token check)', async () => {
+  expect((await fetch(`http://127.0.0.1:${port}/opencode/session`)).status).toBe(401);
+  const response = await fetch(`http://127.0.0.1:${port}/opencode/session`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  expect(response.status).toBe(404);
+  expect(((await response.json()) as { error: string }).error).toBe('claude-code has no opencode server');
 });

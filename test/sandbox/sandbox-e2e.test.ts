@@ -4,6 +4,10 @@
  * the real `opencode serve`), a fake platform serving the boot spec, a git host over HTTPS
  * that requires the real token, and a fake OpenAI-compatible LLM over HTTPS that records
  * the key it receives. Only the vault ever holds a real value.
+ * Then what the platform relies on: each reply once on /events, every turn bracketed,
+ * /health's session id and busy flag, opencode's own API through /opencode/*, an idle
+ * opencode stopped and woken by the next request, and opencode dying (killed): restarted
+ * once (HARNESS_AGENT_RESTARTS=1), then reported dead.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,11 +16,15 @@ import { startFakeLlmGateway, type FakeLlmGateway } from '../support/fake-llm-ga
 import { startFakePlatform } from './support/fake-platform';
 import { createBareRepo, startGitServer } from './support/git-server';
 import {
+  findOpencode,
+  processTree,
   spawnHarnessProcess,
   spawnVaultProcess,
+  waitGone,
   type EntryProcess,
   type VaultProcess,
 } from './support/processes';
+import { openSse } from './support/sse';
 import { createTestPki, type TestPki } from './support/tls';
 import { pushVaultSecrets } from './support/vault';
 
@@ -81,6 +89,9 @@ beforeAll(async () => {
     CALLBACK_URL: platform.url,
     CALLBACK_TOKEN,
     LOG_LEVEL: 'debug',
+    HARNESS_AGENT_RESTARTS: '1',
+    // Idle opencode is stopped after 2 s here (30 s by default): every test below wakes it.
+    HARNESS_AGENT_PARK_MS: '2000',
   });
   // The harness waits for the vault; the platform pushes a little later, as in bring-up.
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -95,6 +106,9 @@ beforeAll(async () => {
 
   const ready = await harness.waitForLog((line) => line.event === 'harness_listening', 120_000);
   harnessUrl = `http://127.0.0.1:${String(ready.port)}`;
+  // The harness logs that it listens, then reports it: wait for the report too.
+  while (!platform.phases.some((report) => report.phase === 'harness_listening'))
+    await new Promise((resolve) => setTimeout(resolve, 20));
 });
 
 afterAll(async () => {
@@ -173,13 +187,11 @@ it('answers a turn with the real opencode through the vault; the LLM saw the rea
   expect(sse).toMatch(/event: token\ndata: \{"type":"token","turn_id":"[^"]+","text":"fake-llm: "\}/);
 });
 
-it('gave the agent processes stubs only (the environment of opencode itself)', () => {
-  const children = fs
-    .readFileSync(`/proc/${harness.child.pid}/task/${harness.child.pid}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean);
-  const environments = children.map((pid) =>
+it('gave the agent processes stubs only (the environment of opencode itself)', async () => {
+  const opencodePid = await findOpencode(harness.child.pid!);
+  const agentProcesses = processTree(harness.child.pid!).filter((pid) => pid !== harness.child.pid);
+  expect(agentProcesses).toContain(opencodePid);
+  const environments = agentProcesses.map((pid) =>
     Object.fromEntries(
       fs
         .readFileSync(`/proc/${pid}/environ`, 'utf8')
@@ -188,7 +200,7 @@ it('gave the agent processes stubs only (the environment of opencode itself)', (
         .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
     ),
   );
-  const opencode = environments.find((env) => env.OPENCODE_CONFIG_CONTENT);
+  const opencode = environments[agentProcesses.indexOf(opencodePid)];
   expect(opencode).toBeDefined();
   expect(opencode!.LITELLM_API_KEY).toBe(stubs.LITELLM_API_KEY);
   expect(opencode!.MY_API_TOKEN).toBe(stubs.MY_API_TOKEN);
@@ -201,8 +213,241 @@ it('gave the agent processes stubs only (the environment of opencode itself)', (
   for (const real of [REAL_GATEWAY_KEY, REAL_GIT_TOKEN, REAL_AGENT_SECRET]) expect(text).not.toContain(real);
 });
 
+it('asked nothing of the npm registry: opencode does not install its plugin package at each start', () => {
+  const hosts = vault.process
+    .output()
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        return [String((JSON.parse(line) as { host?: unknown }).host ?? '')];
+      } catch {
+        return [];
+      }
+    });
+  expect(hosts).toContain('localhost'); // the vault logs each request's host: it saw the LLM calls
+  expect(hosts.filter((host) => host.includes('npmjs'))).toEqual([]);
+});
+
 it('kept every real value out of both processes logs', () => {
   const logs = vault.process.output() + harness.output();
   expect(vault.process.output()).toContain('"swapped":["LITELLM_API_KEY"]');
   for (const real of [REAL_GATEWAY_KEY, REAL_GIT_TOKEN, REAL_AGENT_SECRET]) expect(logs).not.toContain(real);
+});
+
+const auth = { authorization: `Bearer ${HARNESS_TOKEN}` };
+const json = { ...auth, 'content-type': 'application/json' };
+
+interface Health {
+  status: string;
+  harness_session_id: string | null;
+  busy: boolean;
+  reason?: string;
+}
+interface Event {
+  type: string;
+  turn_id?: string;
+  text?: string;
+  message?: string;
+  parts?: Array<{ type: string; text?: string }>;
+}
+
+async function health(): Promise<{ status: number; body: Health }> {
+  const response = await fetch(`${harnessUrl}/health`);
+  return { status: response.status, body: (await response.json()) as Health };
+}
+
+async function turn(text: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${harnessUrl}/turn`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ parts: [{ type: 'text', text }] }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function waitForHealth(predicate: (h: Health) => boolean, timeoutMs = 90_000): Promise<Health> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await health();
+    if (predicate(body)) return body;
+    if (Date.now() > deadline) throw new Error(`health never matched; last: ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A process's state letter from /proc (`T`: stopped). */
+function processState(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
+}
+
+async function waitForState(pid: number, state: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (processState(pid) !== state) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} never reached state ${state}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The events of one turn, in order, once its turn_done or error arrived. */
+async function eventsOfTurn(events: ReturnType<typeof openSse>, turnId: string): Promise<Event[]> {
+  await events.waitFor<Event>((e) => e.turn_id === turnId && (e.type === 'turn_done' || e.type === 'error'));
+  return events.json<Event>().filter((e) => e.turn_id === turnId);
+}
+
+describe('what the platform relies on', () => {
+  let sessionId: string;
+
+  it('sends each piece of the reply once on /events, the turn bracketed by turn_started and turn_done', async () => {
+    const events = openSse(`${harnessUrl}/events`, auth);
+    try {
+      expect(await events.opened).toBe(200);
+      const answered = await turn('Count to three.');
+      expect(answered.status).toBe(200);
+      const started = await events.waitFor<Event>((e) => e.type === 'turn_started');
+      const ofTurn = await eventsOfTurn(events, started.turn_id!);
+      expect(ofTurn[0]!.type).toBe('turn_started');
+      expect(ofTurn.at(-1)!.type).toBe('turn_done');
+      // The fake LLM streams it word by word: the tokens together are the reply, once.
+      const tokens = ofTurn.filter((e) => e.type === 'token');
+      expect(tokens.length).toBeGreaterThan(1);
+      expect(tokens.map((e) => e.text).join('')).toBe('fake-llm: Count to three.');
+      expect(ofTurn.at(-1)!.parts).toEqual([{ type: 'text', text: 'fake-llm: Count to three.' }]);
+    } finally {
+      await events.close();
+    }
+  });
+
+  it('reports on /health the opencode session it drives, and busy while a turn runs', async () => {
+    const idle = await health();
+    expect(idle.status).toBe(200);
+    expect(idle.body).toMatchObject({
+      status: 'ok',
+      harness_id: 'opencode',
+      supports_tui: false,
+      busy: false,
+    });
+    expect(idle.body.harness_session_id).toMatch(/^ses_/);
+    sessionId = idle.body.harness_session_id!;
+
+    const release = llm.stall();
+    const pending = turn('Take your time.');
+    try {
+      await waitForHealth((h) => h.busy);
+    } finally {
+      release();
+    }
+    expect((await pending).status).toBe(200);
+    expect((await health()).body).toMatchObject({ busy: false, harness_session_id: sessionId });
+  });
+
+  it("passes /opencode/* to opencode's own API (bearer token required), and brackets that turn too", async () => {
+    const denied = await fetch(`${harnessUrl}/opencode/session`);
+    expect(denied.status).toBe(401);
+
+    const listed = await fetch(`${harnessUrl}/opencode/session`, { headers: auth });
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as Array<{ id: string }>).map((s) => s.id)).toContain(sessionId);
+
+    const opencodeEvents = openSse(`${harnessUrl}/opencode/event`, auth);
+    const harnessEvents = openSse(`${harnessUrl}/events`, auth);
+    try {
+      expect(await opencodeEvents.opened).toBe(200);
+      expect(await harnessEvents.opened).toBe(200);
+      await opencodeEvents.waitFor<{ type: string }>((e) => e.type === 'server.connected');
+      const posted = await fetch(`${harnessUrl}/opencode/session/${sessionId}/message`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({
+          parts: [{ type: 'text', text: 'Via passthrough.' }],
+          model: { providerID: 'litellm', modelID: 'test-model' },
+        }),
+      });
+      expect(posted.status).toBe(200);
+      const answer = (await posted.json()) as { parts: Array<{ type: string; text?: string }> };
+      expect(answer.parts).toContainEqual(
+        expect.objectContaining({ type: 'text', text: 'fake-llm: Via passthrough.' }),
+      );
+      // opencode's own event stream, streamed through.
+      await opencodeEvents.waitFor<{ type: string; properties: { sessionID?: string } }>(
+        (e) => e.type === 'message.part.delta' && e.properties.sessionID === sessionId,
+      );
+      // Our stream: the turn nobody sent through /turn is bracketed all the same, its text once.
+      const started = await harnessEvents.waitFor<Event>((e) => e.type === 'turn_started');
+      const ofTurn = await eventsOfTurn(harnessEvents, started.turn_id!);
+      expect(ofTurn.at(-1)).toMatchObject({
+        type: 'turn_done',
+        parts: [{ type: 'text', text: 'fake-llm: Via passthrough.' }],
+      });
+      expect(
+        ofTurn
+          .filter((e) => e.type === 'token')
+          .map((e) => e.text)
+          .join(''),
+      ).toBe('fake-llm: Via passthrough.');
+    } finally {
+      await opencodeEvents.close();
+      await harnessEvents.close();
+    }
+    expect((await health()).body.busy).toBe(false);
+  });
+
+  it('stops an idle opencode (SIGSTOP) and wakes it for the next request; never while /opencode/event is open', async () => {
+    const opencode = await findOpencode(harness.child.pid!);
+    await waitForState(opencode, 'T', 15_000);
+    const answered = await turn('Wake up.');
+    expect(answered.status).toBe(200);
+    expect(answered.body.parts).toContainEqual({ type: 'text', text: 'fake-llm: Wake up.' });
+
+    await waitForState(opencode, 'T', 15_000);
+    const watching = openSse(`${harnessUrl}/opencode/event`, auth);
+    try {
+      expect(await watching.opened).toBe(200);
+      expect(processState(opencode)).not.toBe('T');
+      // Three times the idle time with a client watching: it stays up and its events flow.
+      await new Promise((resolve) => setTimeout(resolve, 6000));
+      expect(processState(opencode)).not.toBe('T');
+      expect(watching.json<{ type: string }>().map((e) => e.type)).toContain('server.connected');
+    } finally {
+      await watching.close();
+    }
+    await waitForState(opencode, 'T', 15_000);
+  });
+
+  it('restarts opencode when it dies, in the same session, and the next turn works', async () => {
+    const killed = await findOpencode(harness.child.pid!);
+    process.kill(killed, 'SIGKILL');
+    expect(await waitGone([killed])).toEqual([]);
+    const restarting = await waitForHealth((h) => h.status === 'starting', 10_000);
+    expect(restarting).toMatchObject({ harness_session_id: sessionId, busy: false });
+    const back = await waitForHealth((h) => h.status === 'ok', 90_000);
+    expect(back.harness_session_id).toBe(sessionId);
+    const restarted = await findOpencode(harness.child.pid!);
+    expect(restarted).not.toBe(killed);
+    const answered = await turn('After the restart.');
+    expect(answered.status).toBe(200);
+    expect(answered.body.parts).toContainEqual({ type: 'text', text: 'fake-llm: After the restart.' });
+  });
+
+  it('reports itself dead (503 with the reason, no log lines) once opencode dies past its restarts', async () => {
+    const events = openSse(`${harnessUrl}/events`, auth);
+    try {
+      expect(await events.opened).toBe(200);
+      process.kill(await findOpencode(harness.child.pid!), 'SIGKILL');
+      const dead = await waitForHealth((h) => h.status === 'dead');
+      expect((await health()).status).toBe(503);
+      expect(dead.reason).toBe(
+        'the agent process (opencode) exited with signal SIGKILL; it was restarted 1 time(s) in the last 10 min and is not restarted again',
+      );
+      const refused = await turn('Anyone there?');
+      expect(refused.status).toBe(503);
+      expect(refused.body.error).toBe(dead.reason);
+      const passthrough = await fetch(`${harnessUrl}/opencode/session`, { headers: auth });
+      expect(passthrough.status).toBe(503);
+      expect(((await passthrough.json()) as { error: string }).error).toBe(dead.reason);
+      await events.waitFor<Event>((e) => e.type === 'error' && e.message === dead.reason);
+    } finally {
+      await events.close();
+    }
+  });
 });

@@ -24,6 +24,8 @@ export interface FakeLlmGateway {
   requests: FakeLlmGatewayRequest[];
   /** Every credential received: each request's Authorization and x-api-key values ('' when it sent none). */
   credentials(): string[];
+  /** Holds every answer back until the returned function is called (a turn that takes its time). */
+  stall(): () => void;
   close(): Promise<void>;
 }
 
@@ -33,10 +35,12 @@ export async function startFakeLlmGateway(
   options: { tls?: { cert: string; key: string }; host?: string } = {},
 ): Promise<FakeLlmGateway> {
   const requests: FakeLlmGatewayRequest[] = [];
+  let stalled: Promise<void> = Promise.resolve();
   const handle: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+    req.on('end', async () => {
+      await stalled;
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       requests.push({
         method: req.method ?? 'GET',
@@ -68,6 +72,11 @@ export async function startFakeLlmGateway(
         const sent = [r.authorization, r.apiKey].filter((v): v is string => v !== undefined);
         return sent.length > 0 ? sent : [''];
       }),
+    stall: () => {
+      let release = () => undefined as void;
+      stalled = new Promise((resolve) => (release = resolve));
+      return release;
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

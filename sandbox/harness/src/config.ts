@@ -19,6 +19,10 @@ const envSchema = z.object({
   WORKSPACE_DIR: z.string().min(1).default('/workspace'),
   HOME: z.string({ error: 'is required' }).min(1),
   [HARNESS_TTY_COMMAND_ENV]: z.string().optional(),
+  /** How often the agent process (opencode) is restarted within 10 min before it is declared dead. */
+  HARNESS_AGENT_RESTARTS: z.coerce.number().int().min(0).max(100).default(3),
+  /** How long an idle agent process (opencode) runs before it is stopped until the next request (0: never). */
+  HARNESS_AGENT_PARK_MS: z.coerce.number().int().min(0).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -1,18 +1,21 @@
 /**
  * Harness entry point (container CMD, and `node --import tsx` in local mode).
  * Environment: HarnessContainerEnv in @lap/sandbox-protocol (+ WORKSPACE_DIR, HOME).
- * Boot: wait for the vault's stub env file -> fetch the boot spec -> clone -> install ->
- * write files -> start the adapter -> serve on PORT -> report harness_listening.
- * Any failure is reported as phase `failed` with the reason, then the process exits 1.
+ * The server listens first (GET /health answers `starting`), then the boot: wait for the
+ * vault's stub env file and fetch the boot spec (together) -> clone -> install -> write
+ * files -> start the adapter -> /health `ok` -> report harness_listening.
+ * Any boot failure is reported as phase `failed` with the reason, then the process exits 1.
+ * The agent's processes die with the harness, however it ends (process-group.ts).
  */
 import pino from 'pino';
-import { createAdapter } from './adapters';
-import { bootSandbox } from './boot';
+import { createAdapter, preloadAdapter } from './adapters';
+import { bootSandbox, BootTimer } from './boot';
 import { HarnessConfigError, loadHarnessConfig, type HarnessConfig } from './config';
 import { PlatformClient } from './platform-client';
 import { createHarnessServer } from './server';
 
 async function main(): Promise<void> {
+  const timer = new BootTimer();
   let config: HarnessConfig;
   try {
     config = loadHarnessConfig(process.env);
@@ -29,15 +32,20 @@ async function main(): Promise<void> {
   const platform = new PlatformClient(config.CALLBACK_URL, config.SANDBOX_ID, config.CALLBACK_TOKEN);
   // Registered before the boot: a stop during the boot must still take the agent's processes down.
   const cleanups: Array<() => Promise<unknown>> = [];
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ event: 'harness_stopping', signal });
     void Promise.allSettled(cleanups.map((cleanup) => cleanup())).then(() => process.exit(0));
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
 
+  preloadAdapter(config.HARNESS_ID);
   try {
-    const { spec, agentEnv } = await bootSandbox(config, platform, logger);
+    const { spec, agentEnv } = await bootSandbox(config, platform, logger, timer);
     const adapter = createAdapter({
       harnessId: config.HARNESS_ID,
       spec,
@@ -45,17 +53,24 @@ async function main(): Promise<void> {
       workspace: config.WORKSPACE_DIR,
       logger,
       ttyCommand: config.HARNESS_TTY_COMMAND,
+      restarts: config.HARNESS_AGENT_RESTARTS,
+      parkAfterMs: config.HARNESS_AGENT_PARK_MS,
     });
+    cleanups.push(() => adapter.stop());
     const server = createHarnessServer({
       harnessId: config.HARNESS_ID,
       token: config.HARNESS_TOKEN,
       adapter,
       logger,
     });
-    await adapter.start();
-    server.setReady();
+    cleanups.push(() => server.close());
+    await adapter.start((event) => server.events.publish(event));
+    timer.mark('agent_started');
+    if (stopping) return;
     const port = await server.listen(config.PORT, config.HARNESS_BIND_HOST);
-    logger.info({ event: 'harness_listening', port });
+    server.setReady();
+    timer.mark('listening');
+    logger.info({ event: 'harness_listening', port, boot_ms: timer.marks() });
     await platform.reportPhase({ phase: 'harness_listening', detail: `port ${port}` });
   } catch (error) {
     const reason = (error as Error).message;

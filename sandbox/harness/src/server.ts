@@ -1,6 +1,7 @@
 /**
  * The harness HTTP server (the protocol in docs/sandbox-protocol.md):
- *   GET /health (no auth), POST /turn, GET /events (SSE), POST /abort, GET /tty (WebSocket).
+ *   GET /health (no auth), POST /turn, GET /events (SSE), POST /abort, GET /tty (WebSocket),
+ *   ALL /opencode/* (opencode's own API, opencode harness only).
  * Every route but /health needs the HARNESS_TOKEN as a bearer token (/tty also takes ?token=).
  */
 import { randomUUID } from 'node:crypto';
@@ -8,13 +9,14 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HarnessHealth, HarnessId, TurnResponse } from '@lap/sandbox-protocol';
-import { TUI_HARNESS_IDS } from '@lap/sandbox-protocol';
+import { HARNESS_OPENCODE_PREFIX, TUI_HARNESS_IDS } from '@lap/sandbox-protocol';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { z } from 'zod';
-import type { HarnessAdapter } from './adapters/adapter';
+import { AgentBusyError, AgentUnavailableError, type HarnessAdapter } from './adapters/adapter';
 import { bearerToken, tokenMatches } from './bearer-token';
 import { EventHub } from './event-hub';
+import { forwardToOpencode } from './passthrough';
 
 const MAX_TURN_BYTES = 5 * 1024 * 1024;
 const SSE_KEEPALIVE_MS = 15_000;
@@ -35,7 +37,7 @@ export interface HarnessServerOptions {
 export interface HarnessServer {
   server: http.Server;
   events: EventHub;
-  /** Marks the adapter ready: /health answers ok from now on. */
+  /** Marks the adapter started: /health answers as the adapter's health says from now on. */
   setReady(): void;
   listen(port: number, host: string): Promise<number>;
   close(): Promise<void>;
@@ -112,6 +114,13 @@ export function createHarnessServer(options: HarnessServerOptions): HarnessServe
       return sendJson(res, 409, {
         error: `turn ${inFlight.turnId} is still running; POST /abort to stop it`,
       });
+    if (adapter.busy())
+      return sendJson(res, 409, {
+        error: 'the agent is running a turn sent to it directly; POST /abort to stop it',
+      });
+    const agent = adapter.health();
+    if (agent.state !== 'ready')
+      return sendJson(res, 503, { error: agent.reason ?? 'the agent is starting' });
     const turn = { turnId: randomUUID(), controller: new AbortController() };
     inFlight = turn;
     events.publish({ type: 'turn_started', turn_id: turn.turnId });
@@ -134,9 +143,11 @@ export function createHarnessServer(options: HarnessServerOptions): HarnessServe
     } catch (error) {
       const aborted = turn.controller.signal.aborted;
       const message = aborted ? 'the turn was aborted' : (error as Error).message;
+      const status =
+        aborted || error instanceof AgentBusyError ? 409 : error instanceof AgentUnavailableError ? 503 : 502;
       events.publish({ type: 'error', turn_id: turn.turnId, message });
       logger.warn({ event: 'turn_failed', turn_id: turn.turnId, aborted, message });
-      sendJson(res, aborted ? 409 : 502, { error: message });
+      sendJson(res, status, { error: message });
     } finally {
       if (inFlight === turn) inFlight = null;
     }
@@ -162,16 +173,38 @@ export function createHarnessServer(options: HarnessServerOptions): HarnessServe
     });
   };
 
+  const handleOpencode = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const native = adapter.kind === 'api' && adapter.nativeServer ? adapter : null;
+    if (!native) {
+      req.resume();
+      return sendJson(res, 404, { error: `${options.harnessId} has no opencode server` });
+    }
+    void native.nativeServer!().then((target) => {
+      if (!target) {
+        req.resume();
+        const agent = adapter.health();
+        return sendJson(res, 503, { error: agent.reason ?? 'opencode is starting' });
+      }
+      res.once('close', () => target.release());
+      forwardToOpencode(req, res, target);
+    });
+  };
+
   const server = http.createServer((req, res) => {
     const { pathname } = new URL(req.url ?? '/', 'http://harness');
     const route = `${req.method} ${pathname}`;
     if (route === 'GET /health') {
+      const agent = adapter.health();
+      const status = !ready ? 'starting' : agent.state === 'ready' ? 'ok' : agent.state;
       const health: HarnessHealth = {
-        status: ready ? 'ok' : 'starting',
+        status,
         harness_id: options.harnessId,
         supports_tui: supportsTui,
+        harness_session_id: adapter.conversationId(),
+        busy: inFlight !== null || (adapter.kind === 'api' && adapter.busy()),
+        ...(status === 'dead' ? { reason: agent.reason ?? 'the agent process died' } : {}),
       };
-      return sendJson(res, 200, health);
+      return sendJson(res, status === 'dead' ? 503 : 200, health);
     }
     if (!authorized(req)) {
       req.resume();
@@ -179,16 +212,21 @@ export function createHarnessServer(options: HarnessServerOptions): HarnessServe
         error: 'missing or wrong harness token (Authorization: Bearer <HARNESS_TOKEN>)',
       });
     }
+    if (pathname === HARNESS_OPENCODE_PREFIX || pathname.startsWith(`${HARNESS_OPENCODE_PREFIX}/`))
+      return handleOpencode(req, res);
     switch (route) {
       case 'POST /turn':
         return void handleTurn(req, res);
       case 'GET /events':
         return handleEvents(req, res);
       case 'POST /abort':
-        inFlight?.controller.abort();
+        req.resume();
+        if (inFlight) inFlight.controller.abort();
+        else if (adapter.kind === 'api') adapter.abort();
         res.writeHead(204).end();
         return;
       default:
+        req.resume();
         return sendJson(res, 404, { error: `no route ${route}` });
     }
   });

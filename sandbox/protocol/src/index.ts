@@ -49,12 +49,24 @@ export interface TurnResponse {
   parts: MessagePart[];
 }
 
-/** GET /health */
+/**
+ * GET /health (no auth). 200 with `ok`, or `starting` while the agent boots or restarts after
+ * its process died; 503 with `dead` and `reason` once it died and could not be restarted.
+ */
 export interface HarnessHealth {
-  status: 'ok' | 'starting';
+  status: 'ok' | 'starting' | 'dead';
   harness_id: HarnessId;
   supports_tui: boolean;
+  /** The conversation the harness drives (opencode: its session id), null until there is one. */
+  harness_session_id: string | null;
+  /** A turn is running (one sent to opencode through /opencode/* included). */
+  busy: boolean;
+  /** With `dead`: why (an exit code or signal, never the agent's logs). */
+  reason?: string;
 }
+
+/** `ALL /opencode/*` (opencode harness only): forwarded to the sandbox's own opencode server. */
+export const HARNESS_OPENCODE_PREFIX = '/opencode';
 
 /** GET /events: Server-Sent Events, `event: <type>`, `data: <JSON HarnessEvent>`, `id: <seq>`. */
 export type HarnessEvent =

@@ -1,5 +1,6 @@
 /** Runs a sandbox entry point (`node --import tsx <file>`) as a process and captures its output. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { TestPki } from './tls';
 import { testVaultEnv } from './vault';
@@ -132,4 +133,60 @@ export function spawnHarnessProcess(
     NODE_EXTRA_CA_CERTS: vault.caCertPath,
     ...env,
   });
+}
+
+/** A process and all its descendants (Linux /proc). */
+export function processTree(root: number): number[] {
+  const out = [root];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const task of fs.readdirSync(`/proc/${out[i]}/task`)) {
+        const children = fs.readFileSync(`/proc/${out[i]}/task/${task}/children`, 'utf8').trim();
+        if (children) out.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The command line of a process, or null once it is gone. */
+export function commandLine(pid: number): string | null {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** The `opencode serve` process under `root` (not the shell guarding it), waited for. */
+export async function findOpencode(root: number, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pid = processTree(root).find((p) => /^\S*\/opencode(\.exe)? serve /.test(commandLine(p) ?? ''));
+    if (pid) return pid;
+    if (Date.now() > deadline) throw new Error(`no opencode serve under process ${root}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** True while the process exists and is not a zombie. */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until none of `pids` runs; returns those still running after `timeoutMs`. */
+export async function waitGone(pids: number[], timeoutMs = 10_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = pids.filter(isRunning);
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -1,16 +1,17 @@
 /**
  * SandboxLauncher for local mode: a sandbox is two local processes, the vault and
- * the harness (`node --import tsx <file>`), on free loopback ports, living in
- * `<dataDir>/sandboxes/<id>/` with HOME and WORKSPACE_DIR inside it. Each process
- * runs in its own process group so stop() takes down whatever it spawned.
+ * the harness (bundled, entry-command.ts), on free loopback ports, living in
+ * `<dataDir>/sandboxes/<id>/` with HOME and WORKSPACE_DIR inside it. Each process runs
+ * in a process group of its own that dies with this process, however it ends
+ * (@lap/harness process-group.ts), so stop() and a crash both take down whatever it
+ * spawned. `sandbox.json` records the groups while they run: a later start kills what a
+ * previous run left (stopLeftovers), should anything have survived.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
 import { HARNESS_TTY_COMMAND_ENV } from '@lap/sandbox-protocol';
+import { describeExit, spawnProcessGroup, type ProcessGroup } from '@lap/harness/src/process-group';
 import type {
   SandboxLaunchResult,
   SandboxLaunchSpec,
@@ -18,6 +19,7 @@ import type {
   SandboxState,
   SandboxTags,
 } from '../launcher';
+import { entryCommand } from './entry-command';
 import { freeLoopbackPort } from './free-port';
 import { readLogTail } from './log-tail';
 
@@ -51,12 +53,14 @@ interface LocalSandbox {
   ref: string;
   dir: string;
   tags: SandboxTags;
-  processes: Record<Container, ChildProcess>;
+  processes: Record<Container, ProcessGroup>;
   ports: { harness: number; vault: number; vaultAdmin: number };
   startedAt: Date;
   stoppedAt: Date | null;
   stopping: boolean;
   stopReason: string | null;
+  /** A process ended on its own (an essential container exited). */
+  crashed: boolean;
   exited: Promise<void>;
   log: fs.WriteStream;
 }
@@ -144,32 +148,45 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       'lap:agent-id': spec.agentId,
       'lap:environment': this.options.environment ?? 'local',
     };
+    // Our own programs run bundled; an entry given in the options (a test double) through tsx.
+    const [vaultArgs, harnessArgs] = await Promise.all([
+      entryCommand(this.vaultEntry, { bundle: this.options.vaultEntry === undefined }),
+      entryCommand(this.harnessEntry, { bundle: this.options.harnessEntry === undefined }),
+    ]);
     const log = fs.createWriteStream(path.join(dir, 'sandbox.log'), { flags: 'a', mode: 0o600 });
-    const vault = this.spawnProcess('vault', this.vaultEntry, vaultEnv, workspace, log);
-    const harness = this.spawnProcess('harness', this.harnessEntry, harnessEnv, workspace, log);
+    const vault = this.spawnProcess('vault', vaultArgs, vaultEnv, workspace, log);
+    const harness = this.spawnProcess('harness', harnessArgs, harnessEnv, workspace, log);
+    const processes = { vault, harness };
     const sandbox: LocalSandbox = {
       ref,
       dir,
       tags,
-      processes: { vault, harness },
+      processes,
       ports,
       startedAt: new Date(),
       stoppedAt: null,
       stopping: false,
       stopReason: null,
-      exited: Promise.all([exitOf(vault), exitOf(harness)]).then(() => undefined),
+      crashed: false,
+      exited: Promise.all([vault.exited, harness.exited]).then(() => undefined),
       log,
     };
     this.sandboxes.set(ref, sandbox);
     for (const name of ['vault', 'harness'] as const) {
-      sandbox.processes[name].on('exit', (code, signal) => this.onExit(sandbox, name, code, signal));
+      void processes[name].exited.then((exit) => this.onExit(sandbox, name, describeExit(exit)));
     }
     // Registry file: lets a later run find and stop processes left by a crash. No env, no secrets.
-    fs.writeFileSync(
-      path.join(dir, 'sandbox.json'),
-      JSON.stringify({ ref, tags, ports, pids: { vault: vault.pid, harness: harness.pid } }),
-      { mode: 0o600 },
-    );
+    // `pids` are the groups' leaders (the group ids); `started` their start times.
+    const registry: Registry = {
+      ref,
+      tags,
+      ports,
+      pids: { vault: vault.pgid, harness: harness.pgid },
+      started: {},
+    };
+    for (const name of ['vault', 'harness'] as const)
+      registry.started[name] = processStartTime(processes[name].pgid);
+    fs.writeFileSync(path.join(dir, 'sandbox.json'), JSON.stringify(registry), { mode: 0o600 });
     return { ref };
   }
 
@@ -177,7 +194,7 @@ export class LocalSandboxLauncher implements SandboxLauncher {
     const s = this.sandboxes.get(ref);
     if (!s) return null;
     const running = !s.stoppedAt && !s.stopping;
-    const crashed = s.stopReason !== null && !s.stopping && /exited/.test(s.stopReason);
+    const crashed = s.crashed && !s.stopping;
     return {
       ref,
       lifecycle: s.stoppedAt ? 'stopped' : s.stopping ? 'stopping' : 'running',
@@ -197,12 +214,7 @@ export class LocalSandboxLauncher implements SandboxLauncher {
     if (!s.stopping) {
       s.stopping = true;
       s.stopReason ??= reason;
-      for (const p of Object.values(s.processes)) signalGroup(p, 'SIGTERM');
-      const killed = await Promise.race([
-        s.exited.then(() => true),
-        sleep(STOP_GRACE_MS, undefined, { ref: false }).then(() => false),
-      ]);
-      if (!killed) for (const p of Object.values(s.processes)) signalGroup(p, 'SIGKILL');
+      await Promise.all(Object.values(s.processes).map((group) => group.stop(STOP_GRACE_MS)));
     }
     await s.exited;
   }
@@ -229,7 +241,10 @@ export class LocalSandboxLauncher implements SandboxLauncher {
     await Promise.all([...this.sandboxes.keys()].map((ref) => this.stop(ref, reason)));
   }
 
-  /** Kills processes a previous, crashed run left behind (found through their registry files). */
+  /**
+   * Kills the process groups a previous run left behind, found through their registry files
+   * (a group is killed only if its leader is still the process that was recorded).
+   */
   stopLeftovers(): number {
     const root = path.join(this.options.dataDir, 'sandboxes');
     let killed = 0;
@@ -238,10 +253,12 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       const file = path.join(root, id, 'sandbox.json');
       if (!fs.existsSync(file) || this.sandboxes.has(`local:${id}`)) continue;
       try {
-        const { pids } = JSON.parse(fs.readFileSync(file, 'utf8')) as { pids: Record<string, number> };
-        for (const pid of Object.values(pids)) {
+        const { pids, started } = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Registry>;
+        for (const [name, pgid] of Object.entries(pids ?? {})) {
+          // Gone, or the id now belongs to another process: not ours to kill.
+          if ((started?.[name] ?? null) !== processStartTime(pgid)) continue;
           try {
-            process.kill(-pid, 'SIGKILL');
+            process.kill(-pgid, 'SIGKILL');
             killed++;
           } catch {
             // already gone
@@ -257,38 +274,35 @@ export class LocalSandboxLauncher implements SandboxLauncher {
 
   private spawnProcess(
     name: Container,
-    entry: string,
+    nodeArgs: string[],
     env: Record<string, string>,
     cwd: string,
     log: fs.WriteStream,
-  ): ChildProcess {
-    // Resolved here, not at load: the service image bundles this module but never runs local sandboxes.
-    const tsxLoader = pathToFileURL(require.resolve('tsx')).href;
-    const child = spawn(process.execPath, ['--import', tsxLoader, entry], {
+  ): ProcessGroup {
+    const write = (line: string) => {
+      if (!log.writableEnded) log.write(`${new Date().toISOString()} [${name}] ${line}\n`);
+    };
+    const group = spawnProcessGroup(process.execPath, nodeArgs, {
       cwd,
       env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      label: `lap-sandbox-${name}`,
     });
-    for (const stream of [child.stdout!, child.stderr!]) {
-      readline.createInterface({ input: stream }).on('line', (line) => {
-        if (!log.writableEnded) log.write(`${new Date().toISOString()} [${name}] ${line}\n`);
-      });
-    }
-    child.on('error', (err) => {
-      if (!log.writableEnded)
-        log.write(`${new Date().toISOString()} [${name}] failed to start: ${err.message}\n`);
-    });
-    return child;
+    // The launcher's own line: when the process started (`npm run bench:sandbox` reads it).
+    write(`[launcher] started, process group ${group.pgid}`);
+    for (const stream of [group.stdout, group.stderr])
+      readline.createInterface({ input: stream }).on('line', write);
+    return group;
   }
 
-  private onExit(s: LocalSandbox, name: Container, code: number | null, signal: NodeJS.Signals | null): void {
+  private onExit(s: LocalSandbox, name: Container, how: string): void {
     if (!s.stopping && !s.stopReason) {
       // An essential container died on its own: the whole sandbox goes, like an ECS task.
-      s.stopReason = `${name} exited with ${signal ? `signal ${signal}` : `code ${code}`}`;
-      for (const p of Object.values(s.processes)) if (p !== s.processes[name]) signalGroup(p, 'SIGTERM');
+      s.stopReason = `${name} ${how}`;
+      s.crashed = true;
+      for (const [other, group] of Object.entries(s.processes))
+        if (other !== name) void group.stop(STOP_GRACE_MS);
     }
-    const all = Object.values(s.processes).every((p) => p.exitCode !== null || p.signalCode !== null);
+    const all = Object.values(s.processes).every((group) => !group.running);
     if (all && !s.stoppedAt) {
       s.stoppedAt = new Date();
       s.log.end();
@@ -299,16 +313,24 @@ export class LocalSandboxLauncher implements SandboxLauncher {
   }
 }
 
-function exitOf(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
+/** `sandbox.json` while the sandbox runs. */
+interface Registry {
+  ref: string;
+  tags: SandboxTags;
+  ports: LocalSandbox['ports'];
+  /** Each process group's id (its leader's pid). */
+  pids: Record<string, number>;
+  /** Each leader's start time (Linux: /proc/<pid>/stat field 22), so a reused id is never killed. */
+  started: Record<string, string | null>;
 }
 
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+/** When a process started, in clock ticks since boot; null when unknown (gone, or no /proc). */
+function processStartTime(pid: number): string | null {
   try {
-    process.kill(-child.pid, signal);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
   } catch {
-    // the group is gone already
+    return null;
   }
 }

@@ -1,7 +1,7 @@
 import type { HarnessId, SandboxBootSpec } from '@lap/sandbox-protocol';
 import type { Logger } from 'pino';
 import type { HarnessAdapter } from './adapter';
-import { ClaudeAgentSdkAdapter } from './claude-agent-sdk';
+import { ClaudeAgentSdkAdapter, loadClaudeAgentSdk } from './claude-agent-sdk';
 import { findOpencodeBinary, OpencodeAdapter } from './opencode';
 import { TtyAdapter } from './tty';
 
@@ -28,7 +28,17 @@ export interface AdapterContext {
   logger: Logger;
   /** Overrides the TUI program (HARNESS_TTY_COMMAND). */
   ttyCommand?: string;
+  /** Restarts of a dead agent process allowed within 10 min (HARNESS_AGENT_RESTARTS). */
+  restarts?: number;
+  /** Idle time after which the agent process is stopped until the next request (HARNESS_AGENT_PARK_MS). */
+  parkAfterMs?: number;
   processEnv?: NodeJS.ProcessEnv;
+}
+
+/** Starts loading what the harness's adapter needs, while the boot waits for the vault. */
+export function preloadAdapter(harnessId: HarnessId): void {
+  // A failure surfaces when the adapter starts (it loads the same module again).
+  if (harnessId === 'claude-agent-sdk') loadClaudeAgentSdk().catch(() => undefined);
 }
 
 export function createAdapter(context: AdapterContext): HarnessAdapter {
@@ -44,6 +54,8 @@ export function createAdapter(context: AdapterContext): HarnessAdapter {
         prompt: spec.prompt,
         litellmApiBase: apiBase,
         logger,
+        maxRestarts: context.restarts,
+        parkAfterMs: context.parkAfterMs,
       });
     case 'claude-agent-sdk':
       return new ClaudeAgentSdkAdapter({

@@ -8,7 +8,8 @@ import type * as NodePty from 'node-pty';
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import { z } from 'zod';
-import type { TuiHarnessAdapter } from './adapter';
+import { killGroupOnExit, signalGroup } from '../process-group';
+import type { AgentHealth, EventSink, TuiHarnessAdapter } from './adapter';
 
 const resizeSchema = z.object({
   type: z.literal('resize'),
@@ -35,8 +36,17 @@ export class TtyAdapter implements TuiHarnessAdapter {
 
   constructor(private readonly options: TtyAdapterOptions) {}
 
-  async start(): Promise<void> {
+  async start(_emit: EventSink): Promise<void> {
     this.ensureTerminal();
+  }
+
+  // The program exiting is normal here (the user quit it): the next attach starts it again.
+  health(): AgentHealth {
+    return { state: 'ready' };
+  }
+
+  conversationId(): string | null {
+    return null;
   }
 
   private ensureTerminal(): NodePty.IPty {
@@ -52,12 +62,16 @@ export class TtyAdapter implements TuiHarnessAdapter {
       env: { TERM: 'xterm-256color', ...this.options.env },
     });
     this.options.logger.info({ event: 'tty_started', command: this.options.command, pid: terminal.pid });
+    // The program leads a session (and process group) of its own: whatever it starts goes with it.
+    const forget = killGroupOnExit(terminal.pid);
     terminal.onData((data) => {
       this.scrollback = (this.scrollback + data).slice(-SCROLLBACK_BYTES);
       for (const client of this.clients) if (client.readyState === WebSocket.OPEN) client.send(data);
     });
     terminal.onExit(({ exitCode, signal }) => {
       this.options.logger.info({ event: 'tty_exited', exitCode, signal });
+      signalGroup(terminal.pid, 'SIGKILL');
+      forget();
       if (this.terminal === terminal) this.terminal = null;
       for (const client of this.clients) client.close(1000, `terminal exited with code ${exitCode}`);
     });
@@ -89,7 +103,15 @@ export class TtyAdapter implements TuiHarnessAdapter {
 
   async stop(): Promise<void> {
     for (const client of this.clients) client.close(1001, 'harness stopping');
-    this.terminal?.kill();
+    const terminal = this.terminal;
     this.terminal = null;
+    if (!terminal) return;
+    // A hang-up first, as when a terminal closes; whatever ignores it is killed after 2 s.
+    const exited = new Promise<void>((resolve) => terminal.onExit(() => resolve()));
+    signalGroup(terminal.pid, 'SIGHUP');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
+    signalGroup(terminal.pid, 'SIGKILL');
   }
 }
