@@ -45,6 +45,11 @@ export interface EcsDoubleOptions {
   hosts: () => Record<string, string>;
   /** Extra mounts per container (the rehearsal's stand-in trust stores), by container name. */
   mounts?: Record<string, string[]>;
+  /**
+   * Extra environment of one container of one task definition family (the rehearsal's
+   * stand-in for a program that needs a real model), by family, then container name.
+   */
+  standIns?: Record<string, Record<string, Record<string, string>>>;
   /** Image used as the pod's infra container (any local image with `sleep`). */
   infraImage: string;
   workDir: string;
@@ -428,6 +433,7 @@ export class EcsDouble {
     for (const { Name, ValueFrom } of definition.Secrets ?? [])
       env[Name] = await this.options.secretValue(String(ValueFrom));
     Object.assign(env, task.overrides[definition.Name] ?? {});
+    Object.assign(env, this.options.standIns?.[task.definition.family]?.[definition.Name] ?? {});
     return env;
   }
 

@@ -4,7 +4,8 @@
  * local stand-ins for the pinned bases), runs the web and worker images with their template
  * environment against PostgreSQL, lets the real worker launch the sandbox task definition of the
  * template through an ECS API double that runs tasks as podman pods, and drives one session
- * through the published SDK: create, ready, message, stop. Prints each image's size and where the
+ * through the published SDK: create, ready, message, stop; and `lap run` on a claude-code agent
+ * attached to its terminal through the web service. Prints each image's size and where the
  * time went. Exits non-zero on any failure; removes every container, pod and process it started.
  *
  *   npm run rehearse [-- --harness opencode] [-- --keep] [-- --cdk-out cdk.out/dev]
@@ -23,11 +24,12 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { handleVaultCaEvent } from '../../lambda/vault-ca';
-import { Agent } from '../../clients/sdk/src/index.js';
+import { Agent, Session } from '../../clients/sdk/src/index.js';
 import { CloudAssembly, type ContainerDefinition, type PhysicalResolver } from './cloud-assembly';
 import { EcsDouble } from './ecs-double';
 import { IMAGE_BUDGETS_MB } from './image-budgets';
 import { Podman, tmpDir } from './podman';
+import { claudeStandIn, rehearseTerminal } from './terminal';
 import { freeLoopbackPort as freePort } from '../../platform/src/sandbox/local/free-port';
 import { HOST_ON_PODMAN_NETWORK, RehearsalCa, World } from './world';
 
@@ -405,6 +407,7 @@ async function main(): Promise<void> {
         [gatewayHost]: HOST_ON_PODMAN_NETWORK,
       }),
       mounts: { vault: [`${systemRoots}:/etc/ssl/certs/ca-certificates.crt:ro`] },
+      standIns: claudeStandIn(`lap-${ENV_NAME}-sandbox-claude-code`),
       infraImage: bases.NODE_IMAGE,
       workDir: work,
       log,
@@ -482,17 +485,22 @@ async function main(): Promise<void> {
     const reply = await step('session: message', () => session.send('hello from the rehearsal'));
     if (!reply.text.includes('hello from the rehearsal'))
       throw new Error(`unexpected reply: ${JSON.stringify(reply.text)}`);
-    // Second wave: the TTY through the web service (WebSocket route) is driven here, for a
-    // claude-code session, once the route exists.
+    // The TTY through the web service: `lap run` on a claude-code agent, the CLI pointed at the
+    // web container's published port as a laptop is pointed at the load balancer.
+    const terminal = await step('session: TTY through the web service (lap run, claude-code)', () =>
+      rehearseTerminal(connection, work),
+    );
     await step('session: stop', async () => {
+      const ids = [session.id, terminal.sessionId];
       await session.stop();
+      await (await Session.get(connection, terminal.sessionId)).stop();
       await waitFor(
         async () =>
           [...ecs!.tasks.values()].every(
-            (t) => t.lastStatus === 'STOPPED' || !t.tags.some((tag) => tag.value === session.id),
+            (t) => t.lastStatus === 'STOPPED' || !t.tags.some((tag) => ids.includes(tag.value)),
           ),
         120_000,
-        'the session task to stop',
+        'the session tasks to stop',
       );
     });
     const credentials = world.gateway!.credentials();
@@ -526,6 +534,9 @@ async function main(): Promise<void> {
       );
     }
     console.log(`reply: ${reply.text}`);
+    console.log(
+      `TTY (claude-code, lap run -> web service -> harness PTY): run to ready ${seconds(terminal.runToReadyMs)}, attach ${seconds(terminal.attachMs)} (ready -> first screen), typed line echoed in ${terminal.echoMs} ms`,
+    );
     console.log(`gateway requests: ${credentials.length}, each with the real key only`);
     console.log('\n== steps');
     for (const [name, ms] of timings) console.log(`${name.padEnd(60)} ${seconds(ms).padStart(9)}`);

@@ -178,6 +178,26 @@ export class Session implements SessionData {
     }
   }
 
+  /**
+   * How to open the session's terminal (TUI harnesses: claude-code, codex) with any WebSocket
+   * client: the `ttyUrl` as a `ws:`/`wss:` URL and the headers for the handshake (the platform
+   * key when the terminal is on the platform's own host, else the session's TTY-only token).
+   * Raw terminal bytes both ways; a text frame `{"type":"resize","cols","rows"}` resizes it.
+   * Null when the session has no terminal (not a TUI session, or ended). Clients that cannot
+   * set headers (browsers) append `?token=<ttyToken>` to the URL instead.
+   */
+  terminalConnection(): { url: string; headers: Record<string, string> } | null {
+    if (!this.ttyUrl) return null;
+    const url = new URL(this.ttyUrl, this.transport.baseUrl);
+    url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
+    const platformKey = this.transport.authorizationFor(url);
+    const headers =
+      platformKey.authorization || !this.ttyToken
+        ? platformKey
+        : { authorization: `Bearer ${this.ttyToken}` };
+    return { url: url.href, headers };
+  }
+
   /** The session's fields without the client (for logging or JSON output). */
   toJSON(): SessionData {
     const { transport: _transport, ...data } = this;

@@ -72,6 +72,11 @@ export class Transport {
     }
   }
 
+  /** The platform key as a header, for a URL (any scheme) on the platform's own host only, never a third party's. */
+  authorizationFor(url: URL): Record<string, string> {
+    return url.host === new URL(this.baseUrl).host ? { authorization: `Bearer ${this.apiKey}` } : {};
+  }
+
   /** A request whose body the caller reads (Server-Sent Events). */
   async open(path: string, options: RequestOptions = {}): Promise<Response> {
     return this.send('GET', path, options);

@@ -139,9 +139,11 @@ export interface SessionData {
   status: SessionStatus;
   phase: string | null;
   phaseDetail: string | null;
-  /** The sandbox's internal address; absent until it runs. */
+  /** Absent: the platform keeps the sandbox's address private (a field of the upstream SDK). */
   sandboxUrl?: string;
+  /** TUI sessions, creating or ready: the terminal's WebSocket URL (see `session.terminalConnection()`). */
   ttyUrl: string | null;
+  /** With `ttyUrl`: a token that opens this terminal only, for a few minutes (clients that cannot send headers). */
   ttyToken: string | null;
   /** The latest reply, e.g. to `initialPrompt`; absent before the first one. */
   response?: SessionResponse;
@@ -149,6 +151,7 @@ export interface SessionData {
   idleTimeoutMs: number;
   failureReason: string | null;
   createdAt: string;
+  /** Null: the sandbox's task is for operators (`GET /sessions/{id}/diagnose`). */
   taskArn: string | null;
   /** The harness's own conversation id (opencode: its session id), once the harness reported it. */
   harnessSessionId?: string | null;

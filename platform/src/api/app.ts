@@ -23,7 +23,9 @@ import { internalRoutes } from './routes/internal';
 import { memoryRoutes } from './routes/memory';
 import { sessionRoutes } from './routes/sessions';
 import { skillRoutes } from './routes/skills';
+import { ttyRoutes } from './routes/tty';
 import { workerCallRoutes } from './routes/worker-calls';
+import { routeUpgrades } from './websocket-upgrade';
 
 /** The SDK calls the routes without `/api`; both prefixes serve the same plugins. */
 export const API_PREFIXES = ['/api/v1', '/v1'] as const;
@@ -37,12 +39,16 @@ const MASTER_KEY_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [
   adminRoutes,
 ];
 
+/** The terminal WebSocket: the master key or the session's TTY token (clients that cannot send headers). */
+const TERMINAL_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [ttyRoutes];
+
 const MAX_URL_IN_MESSAGE = 200;
 
 /**
  * Builds the control-plane HTTP API (ready, not listening yet: call app.listen). The public
- * listener: the master key's routes only. What sandboxes and the web service call lives on
- * the worker's internal listener (buildInternalApp) and answers 404 here.
+ * listener: the master key's routes and the terminal (master key or TTY token). What
+ * sandboxes and the web service call lives on the worker's internal listener
+ * (buildInternalApp) and answers 404 here.
  */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = await baseApp(deps.log);
@@ -62,13 +68,17 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  routeUpgrades(app);
 
   for (const prefix of API_PREFIXES) {
     await app.register(
       async (api) => {
-        api.addHook('onRequest', requireBearer(deps.masterKey));
-        api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-        for (const routes of MASTER_KEY_ROUTES) await api.register(routes, { deps });
+        for (const routes of TERMINAL_ROUTES) await api.register(routes, { deps });
+        await api.register(async (authed) => {
+          authed.addHook('onRequest', requireBearer(deps.masterKey));
+          authed.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+          for (const routes of MASTER_KEY_ROUTES) await authed.register(routes, { deps });
+        });
       },
       { prefix },
     );

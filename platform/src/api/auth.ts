@@ -8,13 +8,25 @@ function digest(value: string): Buffer {
   return crypto.createHash('sha256').update(value, 'utf8').digest();
 }
 
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(header: string | string[] | undefined): string | null {
+  const match = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
+  return match ? match[1] : null;
+}
+
+/** A constant-time test of a presented token against the master key. */
+export function masterKeyCheck(masterKey: string): (presented: string) => boolean {
+  const expected = digest(masterKey);
+  return (presented) => crypto.timingSafeEqual(digest(presented), expected);
+}
+
 /** onRequest hook: `Authorization: Bearer <MASTER_KEY>`, compared in constant time. */
 export function requireBearer(masterKey: string): onRequestHookHandler {
-  const expected = digest(masterKey);
+  const isMasterKey = masterKeyCheck(masterKey);
   return async (request) => {
-    const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
-    if (!match) throw new HttpError(401, 'missing bearer token: send Authorization: Bearer <MASTER_KEY>');
-    if (!crypto.timingSafeEqual(digest(match[1]), expected)) throw new HttpError(401, 'invalid bearer token');
+    const token = bearerToken(request.headers.authorization);
+    if (token === null)
+      throw new HttpError(401, 'missing bearer token: send Authorization: Bearer <MASTER_KEY>');
+    if (!isMasterKey(token)) throw new HttpError(401, 'invalid bearer token');
   };
 }

@@ -15,6 +15,11 @@ export interface ApiDeps {
   db: pg.Pool;
   /** The bearer token of every public route. */
   masterKey: string;
+  /**
+   * BASE_URL, the API's public address: the session view's `tty_url` is built on it. Null:
+   * `tty_url` is a path, which clients resolve against the address they called.
+   */
+  publicUrl: string | null;
   /** Encrypts agent env vars and per-agent gateway keys before they reach the database. */
   secretStore: SecretStore;
   /** Structured JSON logger (pino). Never given secret values. */

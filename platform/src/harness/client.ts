@@ -1,9 +1,10 @@
 /**
  * Calls the platform makes to a sandbox's harness (sandbox/protocol): health, turns,
- * abort, the event stream and the opencode passthrough. No decisions here: what a
+ * abort, the event stream, the opencode passthrough and the terminal (/tty). No decisions here: what a
  * failure means for the session is decided by the caller (sessions/turns.ts).
  */
 import { request, type Dispatcher } from 'undici';
+import { WebSocket, type RawData } from 'ws';
 import type { HarnessHealth, MessagePart, TurnResponse } from '@lap/sandbox-protocol';
 
 /** The harness answered with an error: 502 to the caller, the session stays. */
@@ -197,7 +198,72 @@ export async function opencodeRequest(
   }
 }
 
-/** The session's tty URL for TUI harnesses (a WebSocket on the harness). */
+/**
+ * The harness's own terminal address for TUI harnesses (kept on the session row; private to
+ * the platform: clients attach through the platform's /sessions/{id}/tty).
+ */
 export function ttyUrlFor(supportsTui: boolean, harnessUrl: string): string | null {
   return supportsTui ? `${harnessUrl.replace(/^http/, 'ws')}/tty` : null;
+}
+
+/** The largest frame taken from a harness's terminal (its scrollback replay is 64 KiB). */
+const TERMINAL_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** An open terminal to a harness, paused until its caller is ready to pass frames on. */
+export interface HarnessTerminal {
+  socket: WebSocket;
+  /**
+   * The frames that arrived before the caller listened (pause() does not hold back frames
+   * already read), in order; from this call on the caller's own listener gets them.
+   */
+  takeEarly(): Array<{ data: RawData; isBinary: boolean }>;
+}
+
+/**
+ * Opens the harness's `/tty` WebSocket with the harness token and resolves once it is open,
+ * paused: the caller takes the early frames, listens, then resumes the socket.
+ */
+export function openTerminal(
+  harnessUrl: string,
+  token: string,
+  signal: AbortSignal,
+  timeoutMs = 10_000,
+): Promise<HarnessTerminal> {
+  const url = new URL('/tty', harnessUrl);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, {
+      headers: { authorization: `Bearer ${token}` },
+      perMessageDeflate: false,
+      handshakeTimeout: timeoutMs,
+      maxPayload: TERMINAL_MAX_FRAME_BYTES,
+    });
+    const early: Array<{ data: RawData; isBinary: boolean }> = [];
+    const keep = (data: RawData, isBinary: boolean) => early.push({ data, isBinary });
+    const onAbort = () => socket.terminate();
+    const onError = (err: Error) => {
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) reject(signal.reason);
+      else if (isConnectionFailure(err))
+        reject(new HarnessUnreachableError(`harness unreachable: ${err.message}`));
+      else reject(new HarnessTurnError(`harness terminal refused: ${err.message}`));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('message', keep);
+    socket.once('error', onError);
+    socket.once('open', () => {
+      signal.removeEventListener('abort', onAbort);
+      socket.off('error', onError);
+      // From here a failure shows as 'close' (ws emits it after every 'error').
+      socket.on('error', () => undefined);
+      socket.pause();
+      resolve({
+        socket,
+        takeEarly: () => {
+          socket.off('message', keep);
+          return early.splice(0);
+        },
+      });
+    });
+  });
 }

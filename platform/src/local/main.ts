@@ -59,6 +59,8 @@ async function main(): Promise<void> {
       LITELLM_API_BASE: process.env.LITELLM_API_BASE ?? DEFAULT_LITELLM_API_BASE,
       INTERNAL_PORT: internalPort,
       CALLBACK_URL: `http://127.0.0.1:${internalPort}`,
+      // tty_url is built on it; set BASE_URL when clients reach this machine by another name.
+      BASE_URL: process.env.BASE_URL ?? `http://127.0.0.1:${port}`,
       VAULT_CA_CERT: ca.certPem,
     });
   } catch (err) {

@@ -41,6 +41,8 @@ export interface SessionRuntimeOptions {
   warmPool?: { pool: WarmPool; settings: WarmPoolSettings };
   signingKey: string;
   callbackUrl: string;
+  /** BASE_URL (ApiDeps.publicUrl); none: `tty_url` is a path on the host clients called. */
+  publicUrl?: string;
   /** PEM of the deployment CA (vault admin TLS). */
   vaultCaCertPem: string;
   /** EGRESS_TOKEN_KEY, when sandboxes reach the internet only through the egress gateway. */
@@ -60,7 +62,7 @@ export interface SessionRuntimeOptions {
 export interface RoleRuntime {
   sessions: SessionService;
   /** What buildApp needs besides db, masterKey, secretStore and log. */
-  api: Pick<ApiDeps, 'sessions' | 'diagnose'>;
+  api: Pick<ApiDeps, 'sessions' | 'diagnose' | 'publicUrl'>;
   /** What buildInternalApp needs besides log; null in the web role, which serves no internal listener. */
   internal: Pick<InternalApiDeps, 'sandboxCallbacks' | 'workerCalls'> | null;
   /** Claims queued jobs and sweeps timed-out sessions (worker and `all`; nothing in the web role). */
@@ -154,6 +156,7 @@ export function createSessionRuntime(options: SessionRuntimeOptions): SessionRun
           { db, launcher, warmPool, recentLogs: (s) => launcher.recentLogs(s.sandbox_ref!, LOG_LINES) },
           id,
         ),
+      publicUrl: options.publicUrl ?? null,
     },
     internal: { sandboxCallbacks, workerCalls },
     startWorker() {
@@ -189,6 +192,8 @@ export interface WebRuntimeOptions {
   /** The worker's internal listener: session hand-offs, pokes, sandbox logs. */
   worker: WorkerLink;
   signingKey: string;
+  /** BASE_URL (ApiDeps.publicUrl); none: `tty_url` is a path on the host clients called. */
+  publicUrl?: string;
   creatingTimeoutMs: number;
   turns: TurnSettings;
 }
@@ -219,6 +224,7 @@ export function createWebRuntime(options: WebRuntimeOptions): RoleRuntime {
           { db, launcher: sandboxes, warmPool, recentLogs: (s) => worker.recentLogs(s.id, LOG_LINES) },
           id,
         ),
+      publicUrl: options.publicUrl ?? null,
     },
     internal: null,
     startWorker() {
@@ -245,6 +251,7 @@ export function createPlatformRuntime(
         signingKey: config.harnessTokenSigningKey,
       }),
       signingKey: config.harnessTokenSigningKey,
+      publicUrl: config.baseUrl,
       creatingTimeoutMs: config.sessionCreatingTimeoutMs,
       turns: config.turns,
     });
@@ -256,6 +263,7 @@ export function createPlatformRuntime(
     warmPool: { pool: warmPool, settings: config.warmPool },
     signingKey: config.harnessTokenSigningKey,
     callbackUrl: config.callbackUrl!,
+    publicUrl: config.baseUrl,
     vaultCaCertPem: config.vaultCaCertPem!,
     egressTokenKey: config.egressTokenKey,
     creatingTimeoutMs: config.sessionCreatingTimeoutMs,

@@ -211,7 +211,7 @@ test('Ctrl-C while the sandbox boots stops waiting, not the session, and says ho
   }
 });
 
-test('TUI harness: run attaches the raw terminal to /tty, forwards keys and resizes, Ctrl-] detaches', async () => {
+test('TUI harness: run attaches the raw terminal through the platform route with the key as a header, forwards keys and resizes, Ctrl-] detaches', async () => {
   await runLap(
     ['agents', 'create', '--model', 'openai/fake', '--name', 'tui-agent', '--harness', 'claude-code'],
     env,
@@ -226,6 +226,11 @@ test('TUI harness: run attaches the raw terminal to /tty, forwards keys and resi
     (lap.ttyInput.get(sessionId) ?? []).includes('{"type":"resize","cols":90,"rows":20}'),
   );
   expect(lap.ttyInput.get(sessionId)?.[0]).toBe('{"type":"resize","cols":100,"rows":30}');
+  // The platform key in the handshake's header, nothing in the URL (access logs keep URLs).
+  expect(lap.ttyHandshakes.at(-1)).toEqual({
+    url: `/api/v1/managed_agents/sessions/${sessionId}/tty`,
+    authorization: `Bearer ${lap.masterKey}`,
+  });
   terminal.write('\x1d');
   expect(await terminal.exitCode()).toBe(0);
   expect(terminal.text).toContain(`detached; session ${sessionId} keeps running`);

@@ -3,8 +3,9 @@
  * (platform/src/local/main.ts: embedded PostgreSQL, API, worker, local launcher running
  * the real vault and harness), with the harness's LLM gateway pointed at a fake
  * OpenAI/Anthropic-compatible server (LITELLM_API_BASE). Real sessions: the SDK (create,
- * send, watch events, stop), the `lap` REPL and a TUI session over /tty in a real
- * pseudo-terminal, all as users run them (built dist/). The upstream clients' flows and
+ * send, watch events, stop), the `lap` REPL and a TUI session through the platform's /tty
+ * route in a real pseudo-terminal, all as users run them (built dist/), and the upstream
+ * platform CLI's way of attaching. The upstream clients' flows and
  * the seed example are in e2e-local-upstream-clients.ts.
  */
 import { expect } from 'expect';
@@ -13,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Agent, Session, type WatchedEvent } from '@litellm/agent-sdk';
+import { WebSocket } from 'ws';
 import { CliTerminal, runLap } from '../support/cli-terminal.js';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway.js';
 import { installFakeTuiPrograms } from '../support/fake-tui-program.js';
@@ -117,7 +119,7 @@ test('lap CLI against local mode in a pseudo-terminal: run, REPL (/id, /stream o
   }
 });
 
-test('lap CLI against local mode: a TUI harness session in raw mode over /tty (keys, resize, detach, attach)', async () => {
+test('lap CLI against local mode: a TUI harness session in raw mode through the platform /tty route (keys, resize, detach, attach), and as the upstream CLI attaches', async () => {
   const env = { HOME: home, LAP_BASE_URL: lap.url, LAP_API_KEY: lap.masterKey };
   await runLap(
     ['agents', 'create', '--model', 'openai/fake-model', '--name', 'e2e-tui', '--harness', 'claude-code'],
@@ -145,6 +147,20 @@ test('lap CLI against local mode: a TUI harness session in raw mode over /tty (k
     terminal.kill();
   }
 
+  // The terminal is the platform's route on its public port; the sandbox's address is not shown.
+  const session = await Session.get(connection, sessionId);
+  expect(session.ttyUrl).toBe(
+    `${lap.url.replace(/^http/, 'ws')}/api/v1/managed_agents/sessions/${sessionId}/tty`,
+  );
+  expect(session.sandboxUrl).toBeUndefined();
+  expect(session.taskArn).toBeNull();
+  const attachedThroughPlatform = () =>
+    lap
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes('"terminal attached"') && line.includes(sessionId)).length;
+  expect(attachedThroughPlatform()).toBe(1);
+
   const attached = new CliTerminal(['sessions', 'attach', sessionId], env);
   try {
     await attached.waitFor(`✓ attached to session ${sessionId}`);
@@ -154,6 +170,26 @@ test('lap CLI against local mode: a TUI harness session in raw mode over /tty (k
   } finally {
     attached.kill();
   }
+  expect(attachedThroughPlatform()).toBe(2);
+
+  // The upstream platform CLI (cli/bin/lap.mjs attachPty): tty_url as given, the tty_token as
+  // ?token= and as a Bearer header, no master key.
+  const raw = (await (
+    await fetch(`${lap.url}/api/v1/managed_agents/sessions/${sessionId}`, {
+      headers: { authorization: `Bearer ${lap.masterKey}` },
+    })
+  ).json()) as { tty_url: string; tty_token: string; sandbox_url: null };
+  expect(raw.sandbox_url).toBeNull();
+  const upstream = new WebSocket(`${raw.tty_url}?token=${encodeURIComponent(raw.tty_token)}`, {
+    headers: { authorization: `Bearer ${raw.tty_token}` },
+  });
+  let screen = '';
+  upstream.on('message', (data: Buffer) => (screen += data.toString()));
+  await waitUntil(() => screen.includes('tui got: hello tty'), 10_000);
+  upstream.send(Buffer.from('from upstream\r'));
+  await waitUntil(() => screen.includes('tui got: from upstream'), 10_000);
+  upstream.close();
+
   expect((await runLap(['sessions', 'rm', sessionId], env)).text).toContain(
     `✓ session ${sessionId} terminated`,
   );

@@ -330,3 +330,31 @@ test('skills and memory helpers', async () => {
   await agent.deleteMemory(memory.id);
   expect(await agent.listMemories()).toEqual([]);
 });
+
+test('terminalConnection: the platform route with the key as a header; a tty_url elsewhere gets only the TTY token', async () => {
+  const agent = await createAgent({ harnessId: 'claude-code' });
+  const session = await agent.createSession();
+  const terminal = session.terminalConnection();
+  expect(terminal).toEqual({
+    url: `${lap.url.replace(/^http/, 'ws')}/api/v1/managed_agents/sessions/${session.id}/tty`,
+    headers: { authorization: `Bearer ${lap.masterKey}` },
+  });
+  // Any WebSocket client opens it with what the helper gives.
+  const { WebSocket } = await import('ws');
+  const socket = new WebSocket(terminal!.url, { headers: terminal!.headers });
+  const first = await new Promise<string>((resolve, reject) => {
+    socket.once('message', (data: Buffer) => resolve(data.toString()));
+    socket.once('error', reject);
+  });
+  expect(first).toContain(`fake tty for ${session.id}`);
+  socket.close();
+
+  // A terminal on another host never gets the platform key.
+  session.ttyUrl = 'https://terminals.example.com/t/1';
+  expect(session.terminalConnection()).toEqual({
+    url: 'wss://terminals.example.com/t/1',
+    headers: { authorization: `Bearer tty-${session.id}` },
+  });
+  const messages = await (await createAgent({ harnessId: 'opencode' })).createSession();
+  expect(messages.terminalConnection()).toBeNull();
+});

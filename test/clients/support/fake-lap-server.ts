@@ -53,6 +53,8 @@ export interface FakeLapServer {
   sessions: Map<string, FakeSession>;
   /** Bytes received on /tty sockets and resize messages, per session. */
   ttyInput: Map<string, string[]>;
+  /** Every terminal handshake: its URL (query included) and Authorization header. */
+  ttyHandshakes: Array<{ url: string; authorization: string | undefined }>;
   /** The `Last-Event-ID` header of every continuous events request, in order. */
   eventRequests: Array<string | undefined>;
   /** Every request's method and path (query included), in order. */
@@ -83,6 +85,7 @@ export async function startFakeLapServer(
   const harnesses = new Map<string, Harness>();
   const openStreams = new Set<http.ServerResponse>();
   const ttyInput = new Map<string, string[]>();
+  const ttyHandshakes: FakeLapServer['ttyHandshakes'] = [];
   const eventRequests: Array<string | undefined> = [];
   const requests: string[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -165,7 +168,6 @@ export async function startFakeLapServer(
           Object.assign(session, {
             status: 'ready',
             phase: 'ready',
-            sandbox_url: 'http://127.0.0.1:1',
             // opencode: the opencode session the harness drives; TUI harnesses have none.
             harness_session_id: agent.supports_tui ? null : `ses_${randomBytes(12).toString('hex')}`,
           });
@@ -311,7 +313,10 @@ export async function startFakeLapServer(
         phase: 'creating_sandbox',
         phase_detail: null,
         sandbox_url: null,
-        tty_url: agent.supports_tui ? `${url.replace(/^http/, 'ws')}/tty/${id}` : null,
+        // Like the platform: the terminal is the platform's own route; the sandbox stays private.
+        tty_url: agent.supports_tui
+          ? `${url.replace(/^http/, 'ws')}/api/v1/managed_agents/sessions/${id}/tty`
+          : null,
         tty_token: agent.supports_tui ? `tty-${id}` : null,
         supports_tui: agent.supports_tui,
         harness_session_id: null,
@@ -320,7 +325,7 @@ export async function startFakeLapServer(
         idle_timeout_ms: 86_400_000,
         failure_reason: null,
         created_at: new Date().toISOString(),
-        task_arn: `local:${id}`,
+        task_arn: null,
         // Kept only so tests can check what the client sent.
         received: body,
       };
@@ -586,9 +591,15 @@ export async function startFakeLapServer(
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     const target = new URL(req.url ?? '/', 'http://x');
-    const sessionId = target.pathname.replace(/^\/tty\//, '');
-    if (!sessions.has(sessionId) || target.searchParams.get('token') !== `tty-${sessionId}`) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
+    const sessionId =
+      target.pathname.match(/^\/(?:api\/)?v1\/managed_agents\/sessions\/([^/]+)\/tty$/)?.[1] ?? '';
+    ttyHandshakes.push({ url: req.url ?? '', authorization: req.headers.authorization });
+    // As the platform: the master key as a header, or the session's tty_token as a header or ?token=.
+    const presented = [req.headers.authorization, `Bearer ${target.searchParams.get('token')}`];
+    const allowed = [`Bearer ${masterKey}`, `Bearer tty-${sessionId}`];
+    if (!sessions.has(sessionId) || !presented.some((p) => allowed.includes(p ?? ''))) {
+      const body = JSON.stringify({ error: 'invalid bearer token or tty_token' });
+      socket.end(`HTTP/1.1 401 Unauthorized\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
@@ -612,6 +623,7 @@ export async function startFakeLapServer(
     agents,
     sessions,
     ttyInput,
+    ttyHandshakes,
     eventRequests,
     requests,
     failNextSession: (reason) => void (nextFailure = reason),

@@ -5,6 +5,7 @@
  * stalls and recovers, an agent process that dies.
  */
 import {
+  sandboxRefOf,
   startRuntimeFixture,
   waitForStatus,
   type ApiSessionBody,
@@ -107,13 +108,14 @@ describe('sessions that must not strand', () => {
     expect(res.body.error).toMatch(
       /agent process dead: opencode exited \(code 1, signal null\); the session is now dead/,
     );
+    const sandbox = await sandboxRefOf(fx, id);
     const dead = await status(id);
     expect(dead.status).toBe('dead');
     expect(dead.failure_reason).toBe(
       'the harness reports its agent process dead: opencode exited (code 1, signal null)',
     );
     // Its sandbox is stopped, and a later send says why instead of trying.
-    expect((await fx.launcher.describe(dead.task_arn!))?.lifecycle).toBe('stopped');
+    expect((await fx.launcher.describe(sandbox))?.lifecycle).toBe('stopped');
     const after = await send(id, { text: 'anyone?' });
     expect(after.status).toBe(410);
     expect(after.body.error).toMatch(/is dead: the harness reports its agent process dead/);

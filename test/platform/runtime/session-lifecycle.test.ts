@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  sandboxRefOf,
   startRuntimeFixture,
   waitFor,
   waitForStatus,
@@ -60,7 +61,7 @@ describe('session lifecycle through the local launcher', () => {
     const ready = await waitForStatus(fx, created.body.id, ['ready', 'failed']);
     expect(ready.failure_reason).toBeNull();
     expect(ready.status).toBe('ready');
-    expect(ready.task_arn).toBe(`local:${created.body.id}`);
+    expect(await sandboxRefOf(fx, created.body.id)).toBe(`local:${created.body.id}`);
 
     const { rows } = await fx.pool.query<{ phase: string }>(
       'SELECT phase FROM phase_log WHERE session_id = $1 ORDER BY seq',
@@ -227,12 +228,13 @@ describe('session lifecycle through the local launcher', () => {
 
   it('stops (200, dead, sandbox stopped) and deletes idempotently (204, 404 only if it never existed)', async () => {
     const created = await fx.api<ApiSessionBody>('POST', `${BASE}/agents/${agentId}/session`, {});
-    const ready = await waitForStatus(fx, created.body.id, ['ready']);
+    await waitForStatus(fx, created.body.id, ['ready']);
+    const sandbox = await sandboxRefOf(fx, created.body.id);
     const stopped = await fx.api<ApiSessionBody>('POST', `${BASE}/sessions/${created.body.id}/stop`);
     expect(stopped.status).toBe(200);
     expect(stopped.body.status).toBe('dead');
     expect(stopped.body.failure_reason).toBeNull();
-    expect((await fx.launcher.describe(ready.task_arn!))?.lifecycle).toBe('stopped');
+    expect((await fx.launcher.describe(sandbox))?.lifecycle).toBe('stopped');
     expect((await fx.api('DELETE', `${BASE}/sessions/${created.body.id}`)).status).toBe(204);
     expect((await fx.api('DELETE', `${BASE}/sessions/${created.body.id}`)).status).toBe(204);
     expect((await fx.api('POST', `${BASE}/sessions/${created.body.id}/stop`)).status).toBe(200);

@@ -199,6 +199,23 @@ describe('upstream wire compatibility', () => {
       });
     });
 
+    it('opened on an idle session: stays open for the next turn, ends at its end', async () => {
+      const id = await readySession();
+      const res = await get(`${BASE}/sessions/${id}/stream`);
+      const reading = readSse(res, 30_000);
+      // Opened first; the turn starts after the stream is already idle-at-open.
+      await new Promise((r) => setTimeout(r, 500));
+      const sent = await fx.api('POST', `${BASE}/sessions/${id}/message`, { text: 'after open' });
+      expect(sent.status).toBe(200);
+      const sse = await reading;
+      expect(sse.closed).toBe(true);
+      expect(sse.events[0]).toEqual({ type: 'stream.opened' });
+      expect(sse.events.at(-1)).toMatchObject({
+        type: 'turn_done',
+        parts: [{ type: 'text', text: 'echo: after open' }],
+      });
+    });
+
     it('404 unknown, 410 for a dead session', async () => {
       expect((await get(`${BASE}/sessions/00000000-0000-4000-8000-000000000000/stream`)).status).toBe(404);
       const id = await readySession();

@@ -4,6 +4,7 @@
  * sandbox id. Sessions with per-session env vars never claim one.
  */
 import {
+  sandboxRefOf,
   startRuntimeFixture,
   waitFor,
   waitForStatus,
@@ -44,15 +45,12 @@ describe('warm sandbox claims', () => {
     });
     expect(withEnv.body.status).toBe('creating');
 
-    const warm = await fx.api<ApiSessionBody & { task_arn: string }>(
-      'POST',
-      `${BASE}/agents/${agent.body.id}/session`,
-      {
-        initial_prompt: 'first words',
-      },
-    );
+    const warm = await fx.api<ApiSessionBody>('POST', `${BASE}/agents/${agent.body.id}/session`, {
+      initial_prompt: 'first words',
+    });
     expect(warm.status).toBe(201);
-    expect(warm.body).toMatchObject({ status: 'ready', phase: 'ready', task_arn: `local:${warmId}` });
+    expect(warm.body).toMatchObject({ status: 'ready', phase: 'ready' });
+    expect(await sandboxRefOf(fx, warm.body.id)).toBe(`local:${warmId}`);
     const claimed = await fx.pool.query('SELECT status, session_id FROM warm_sandboxes WHERE id = $1', [
       warmId,
     ]);

@@ -37,6 +37,6 @@ export async function attachSession(connection: ConnectionOptions, sessionId: st
 
 async function enterSession(connection: ConnectionOptions, agent: Agent, session: Session, prompt?: string) {
   if (session.supportsTui ?? (agent.supportsTui || session.ttyUrl !== null)) {
-    await attachTerminal(connection, session, { firstInput: prompt });
+    await attachTerminal(session, { firstInput: prompt });
   } else await runChatRepl(connection, session, { firstPrompt: prompt });
 }

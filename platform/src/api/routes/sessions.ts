@@ -11,7 +11,7 @@ import { unboundEnvVars } from '../../agents/bindings';
 import { getAgent } from '../../db/agents';
 import type { SessionListRow, SessionWithHarness } from '../../db/sessions';
 import { openEventStream } from '../../harness/client';
-import { harnessToken, sandboxIdOf } from '../../sandbox/tokens';
+import { harnessToken, sandboxIdOf, ttyToken } from '../../sandbox/tokens';
 import { openSessionEvents, type FeedItem } from '../../sessions/session-events';
 import { supportsTui } from '../../sessions/session-service';
 import { errorResponses, errorSchema, idParams, paginationQuery, pageSchema } from '../../validation/common';
@@ -24,6 +24,7 @@ import { HttpError, notFound } from '../errors';
 import { clientGone, readyWithin60s, turnHttpError } from '../session-http';
 import { opencodeRoutes } from './opencode';
 import { openSse } from './sse';
+import { publicTtyUrl } from './tty';
 
 const SESSIONS = '/managed_agents/sessions';
 /** /events: the upstream ceiling of one stream. */
@@ -41,17 +42,25 @@ export const sessionSchema = z.object({
   status: z.enum(['creating', 'ready', 'dead', 'failed']),
   phase: z.string(),
   phase_detail: z.string().nullable(),
-  sandbox_url: z.string().nullable(),
+  sandbox_url: z.null().describe('always null: the sandbox is private (a field of the upstream API)'),
   harness_session_id: z.string().nullable(),
   supports_tui: z.boolean(),
-  tty_url: z.string().nullable(),
-  tty_token: z.string().nullable(),
+  tty_url: z
+    .string()
+    .nullable()
+    .describe(
+      "TUI sessions, creating or ready: the terminal WebSocket, GET /sessions/{id}/tty on the API's address",
+    ),
+  tty_token: z
+    .string()
+    .nullable()
+    .describe('with tty_url: a token that opens this terminal only (?token= or Bearer), for a few minutes'),
   response: z.object({ parts: z.array(messagePartSchema) }).nullable(),
   last_seen_at: z.string(),
   idle_timeout_ms: z.number(),
   failure_reason: z.string().nullable(),
   created_at: z.string(),
-  task_arn: z.string().nullable(),
+  task_arn: z.null().describe('always null: sandbox internals are in GET /sessions/{id}/diagnose'),
   /** Session create only: the per-session env var keys the vault never swaps (no binding). */
   unbound_env_vars: z.array(z.string()).optional(),
 });
@@ -71,7 +80,19 @@ const createSessionSchema = z.object({
   env_var_hosts: envVarHostsSchema.optional(),
 });
 
-export function sessionView(session: SessionWithHarness, signingKey: string): ApiSession {
+/**
+ * The public session. What a client can use only: `tty_url` is the platform's terminal route
+ * (with `tty_token`, a TTY-only token, for clients that cannot send headers) while a TUI
+ * session is creating or ready; `sandbox_url` and `task_arn`, the sandbox's private address
+ * and its ECS task, are kept as fields for the upstream clients but always null (diagnose
+ * shows them to operators).
+ */
+export function sessionView(
+  session: SessionWithHarness,
+  context: { signingKey: string; publicUrl: string | null },
+): ApiSession {
+  const terminal =
+    supportsTui(session.harness_id) && (session.status === 'creating' || session.status === 'ready');
   return {
     id: session.id,
     agent_id: session.agent_id,
@@ -79,17 +100,17 @@ export function sessionView(session: SessionWithHarness, signingKey: string): Ap
     status: session.status,
     phase: session.phase,
     phase_detail: session.phase_detail,
-    sandbox_url: session.sandbox_url,
+    sandbox_url: null,
     harness_session_id: session.harness_session_id,
     supports_tui: supportsTui(session.harness_id),
-    tty_url: session.tty_url,
-    tty_token: session.tty_url ? harnessToken(signingKey, sandboxIdOf(session)) : null,
+    tty_url: terminal ? publicTtyUrl(context.publicUrl, session.id) : null,
+    tty_token: terminal ? ttyToken(context.signingKey, session.id) : null,
     response: session.response as ApiSession['response'],
     last_seen_at: session.last_seen_at.toISOString(),
     idle_timeout_ms: Number(session.idle_timeout_ms),
     failure_reason: session.failure_reason,
     created_at: session.created_at.toISOString(),
-    task_arn: session.sandbox_ref,
+    task_arn: null,
   };
 }
 
@@ -109,7 +130,8 @@ function handOffHttpError(err: Error, agentId: string): Error {
 
 export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { deps }) => {
   const sessions = deps.sessions;
-  const view = (s: SessionWithHarness) => sessionView(s, sessions.signingKey);
+  const view = (s: SessionWithHarness) =>
+    sessionView(s, { signingKey: sessions.signingKey, publicUrl: deps.publicUrl });
 
   async function requireSession(id: string): Promise<SessionWithHarness> {
     const session = await sessions.get(id);
@@ -353,7 +375,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
     {
       schema: {
         summary:
-          "The harness's events verbatim (SSE: stream.opened, then each event), waiting up to 60 s for ready; ends when the session is idle (?follow=1: stays open)",
+          "The harness's events verbatim (SSE: stream.opened, then each event), waiting up to 60 s for ready; ends at the end of the first turn it sees (?follow=1: stays open)",
         tags: ['sessions'],
         params: idParams,
         querystring: z.object({ follow: z.string().optional() }),
@@ -372,12 +394,16 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
         return sse.end();
       }
       sse.send({ type: 'stream.opened' });
+      // Like upstream, the stream ends at the end of a turn it saw: opened on an idle
+      // session it waits for the next turn rather than closing at once.
+      let sawTurn = false;
       try {
         for await (const item of items) {
           if (item.kind === 'idle') {
-            if (follow) continue;
+            if (follow || !sawTurn) continue;
             break;
           }
+          sawTurn = true;
           sse.send(item.event);
         }
       } catch {
@@ -438,7 +464,12 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
       if (!diagnosis) throw notFound('session', request.params.id);
       return {
         ...diagnosis,
-        session: view(diagnosis.session),
+        // Operators: the sandbox's private address and task, which the public view leaves out.
+        session: {
+          ...view(diagnosis.session),
+          sandbox_url: diagnosis.session.sandbox_url,
+          task_arn: diagnosis.session.sandbox_ref,
+        },
         agent: diagnosis.agent && {
           ...diagnosis.agent,
           env_vars: Object.fromEntries(diagnosis.agent.env_var_keys.map((k) => [k, '<redacted>'])),

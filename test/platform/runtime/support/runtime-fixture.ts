@@ -105,6 +105,8 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     log,
     signingKey: SIGNING_KEY,
     callbackUrl,
+    // As a deployment sets BASE_URL: tty_url is absolute.
+    publicUrl: callbackUrl,
     vaultCaCertPem: ca.certPem,
     creatingTimeoutMs,
     turns: {
@@ -199,8 +201,19 @@ export interface ApiSessionBody {
   phase: string;
   failure_reason: string | null;
   response: { parts: Array<{ type: string; text?: string }> } | null;
-  task_arn: string | null;
-  sandbox_url: string | null;
+  /** Always null in the public view: the sandbox's task and address are in diagnose. */
+  task_arn: null;
+  sandbox_url: null;
+}
+
+/** The session's sandbox (launcher ref, `task_arn` on AWS) as diagnose shows it to operators. */
+export async function sandboxRefOf(fx: RuntimeFixture, sessionId: string): Promise<string> {
+  const { body } = await fx.api<{ session: { task_arn: string | null } }>(
+    'GET',
+    `/api/v1/managed_agents/sessions/${sessionId}/diagnose`,
+  );
+  if (!body.session.task_arn) throw new Error(`session ${sessionId} has no sandbox`);
+  return body.session.task_arn;
 }
 
 export async function waitForStatus(
