@@ -106,7 +106,7 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     signingKey: SIGNING_KEY,
     callbackUrl,
     // As a deployment sets BASE_URL: tty_url is absolute.
-    publicUrl: callbackUrl,
+    publicUrl: `http://127.0.0.1:${port}`,
     vaultCaCertPem: ca.certPem,
     creatingTimeoutMs,
     turns: {
