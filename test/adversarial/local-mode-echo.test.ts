@@ -98,7 +98,7 @@ it('a prompt full of stubs comes back with stubs, and no real value is stored an
   const sandboxDir = path.join(local.dataDir, 'sandboxes', session.body.id);
   const stubs = Object.fromEntries(
     fs
-      .readFileSync(path.join(sandboxDir, 'vault.env'), 'utf8')
+      .readFileSync(path.join(sandboxDir, 'env', 'vault.env'), 'utf8')
       .trim()
       .split('\n')
       .map((line) => line.split('=', 2) as [string, string]),

@@ -80,6 +80,7 @@ async function main(): Promise<void> {
     caKeyPath: ca.keyPath,
     litellm: config.litellm,
     git: config.git,
+    sandboxUsers: process.env.LAP_SANDBOX_USERS === 'off' ? 'off' : 'auto',
     onUnexpectedStop: (state) => {
       endWhatSandboxServed({ db, log }, state).catch((err: Error) =>
         log.error({ err: { message: err.message } }, 'could not end the session of a stopped sandbox'),
@@ -120,7 +121,23 @@ async function main(): Promise<void> {
   ]);
 
   const url = `http://127.0.0.1:${config.port}`;
-  log.info({ url, data_dir: dataDir, litellm_api_base: config.litellm.apiBase }, 'local mode ready');
+  log.info(
+    {
+      url,
+      data_dir: dataDir,
+      litellm_api_base: config.litellm.apiBase,
+      sandbox_users: launcher.isolation.separated ? 'own' : 'platform',
+    },
+    'local mode ready',
+  );
+  if (!launcher.isolation.separated) {
+    // Said once per start (the ready line above carries sandbox_users too): what an agent here can reach.
+    process.stdout.write(
+      `\nLocal mode is not a security boundary here (${launcher.isolation.reason}): every sandbox runs as ` +
+        "this platform's user, so an agent can read the platform's keys and data and the other sandboxes' " +
+        'secrets. Run it on Linux as root for a user per sandbox.\n\n',
+    );
+  }
   if (generatedMasterKey) {
     // Printed once, on the start that generated it; it is kept in local-secrets.json (0600).
     process.stdout.write(

@@ -201,7 +201,7 @@ it('a session with per-session env vars, created through a web that cannot launc
     'ready',
   );
   // The vault got the session's value: the harness holds its stub.
-  const stubs = fs.readFileSync(path.join(dataDir, 'sandboxes', id, 'vault.env'), 'utf8');
+  const stubs = fs.readFileSync(path.join(dataDir, 'sandboxes', id, 'env', 'vault.env'), 'utf8');
   expect(stubs).toMatch(/^CI_TOKEN=stub_/m);
   const reply = await api<{ parts: Array<{ text: string }> }>(
     webUrl,
