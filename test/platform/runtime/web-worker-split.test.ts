@@ -32,6 +32,7 @@ import {
   type SessionRuntime,
 } from '../../../platform/src/worker/runtime';
 import { createCertificateAuthority } from '../../../sandbox/vault/src/ca';
+import { filesContaining } from '../../support/files-on-disk';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { masterKeyApi, waitFor } from './support/runtime-fixture';
 
@@ -247,6 +248,18 @@ it('a session with per-session env vars, created through a web that cannot launc
   expect(logs).toContain(id);
   expect(logs).not.toContain(sealed.split(':').pop()!);
   expect(logs).not.toContain(REAL_CI_TOKEN);
+
+  // Nor on disk: this database's files and the server's WAL, once PostgreSQL wrote its buffers,
+  // and the sandbox's folder (its vault got the value in memory only).
+  await pool.query('CHECKPOINT');
+  const { rows } = await pool.query<{ oid: string }>(
+    'SELECT oid::text FROM pg_database WHERE datname = current_database()',
+  );
+  const pgData = process.env.LAP_TEST_PG_DATA_DIR!;
+  const onDisk = [path.join(pgData, 'base', rows[0]!.oid), path.join(pgData, 'pg_wal'), dataDir];
+  expect(filesContaining(onDisk, id).length).toBeGreaterThan(0); // the search does see the session
+  expect(filesContaining(onDisk, REAL_CI_TOKEN)).toEqual([]);
+  expect(filesContaining(onDisk, sealed.split(':').pop()!)).toEqual([]);
 });
 
 it('a job the web queues wakes a worker in idle back-off at once', async () => {
