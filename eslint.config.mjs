@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
 const PLATFORM_LAYERS = [
   ['logger.ts', 'validation', 'secrets'],
   ['db'],
-  ['agents', 'sandbox', 'harness', 'jobs'],
+  ['agents', 'sandbox', 'harness', 'jobs', 'worker-link'],
   ['lifecycle', 'warm-pool'],
   ['bring-up', 'diagnose', 'reaper', 'task-events'],
   ['sessions'],

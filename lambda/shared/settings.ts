@@ -30,13 +30,15 @@ export const functionEnvSchema = functionDatabaseEnvSchema.extend({
   ...nodeRuntimeEnv,
 });
 
-/** warm-pool: lists and stops sandboxes (the ECS settings), plans top-ups. */
+/** warm-pool: lists and stops sandboxes (the ECS settings), plans top-ups, then pokes a worker. */
 export const warmPoolFunctionEnvSchema = functionEnvSchema.extend(ecsSandboxSettingsSchema.shape).extend(
   platformEnvSchema.pick({
     WARM_POOL_SIZE: true,
     WARM_POOL_RECENT_AGENT_HOURS: true,
     WARM_POOL_MAX_PROVISIONING: true,
     WARM_POOL_TTL_MINUTES: true,
+    // The workers' internal listener: poked after planning, so an idle worker starts the bring-ups now.
+    WORKER_INTERNAL_URL: true,
   }).shape,
 );
 

@@ -84,6 +84,8 @@ export class Platform extends Construct {
       description: `LAP ${envName}: internal names (the worker's internal port, the egress gateway)`,
     });
     const callbackHost = `${WORKER_SERVICE_NAME}.${namespace.namespaceName}`;
+    // The workers' internal listener: sandbox callbacks, and the web's and warm pool's calls.
+    const workerInternalUrl = `http://${callbackHost}:${PORTS.platformInternal}`;
     const images = new ContainerImages(this, 'Images', {
       images: config.images,
       architecture: config.platform.architecture,
@@ -181,7 +183,9 @@ export class Platform extends Construct {
       LITELLM_API_BASE: config.litellmApiBase,
       // The worker's internal port: sandbox callbacks and web -> worker calls, never behind the ALB.
       INTERNAL_PORT: `${PORTS.platformInternal}`,
-      CALLBACK_URL: `http://${callbackHost}:${PORTS.platformInternal}`,
+      CALLBACK_URL: workerInternalUrl,
+      // The web role hands sessions with per-session env vars to a worker there, and pokes it.
+      WORKER_INTERNAL_URL: workerInternalUrl,
       BASE_URL: endpoint.url,
       LOG_LEVEL: config.platform.logLevel,
       // How long the job runner may sleep on an empty queue (the database pauses meanwhile).
@@ -273,9 +277,13 @@ export class Platform extends Construct {
       'warm-pool',
       'plans warm sandboxes for recently used agents, recycles expired ones',
       Duration.seconds(55),
-      { ...functionBase, ...launcher, ...warmPoolSettings } satisfies FunctionEnvironment<
-        typeof warmPoolFunctionEnvSchema
-      >,
+      {
+        ...functionBase,
+        ...launcher,
+        ...warmPoolSettings,
+        // It pokes a worker after planning, so an idle worker brings the new ones up at once.
+        WORKER_INTERNAL_URL: workerInternalUrl,
+      } satisfies FunctionEnvironment<typeof warmPoolFunctionEnvSchema>,
     );
     access.grantObserve(warmPool.function);
     access.grantStop(warmPool.function);

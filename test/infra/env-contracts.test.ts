@@ -265,7 +265,7 @@ async function deliveries(envName: string, input: Record<string, unknown>): Prom
   }
   // The sandboxes: the launcher (run by the worker, with its CALLBACK_URL) adds the per-sandbox part.
   const worker = out.find((d) => d.reader === platformReader && d.plain.PLATFORM_ROLE !== 'web')!;
-  const callbackUrl = loadConfig(worker.seen).callbackUrl;
+  const callbackUrl = loadConfig(worker.seen).callbackUrl!; // the worker role requires it
   for (const { family, container } of sandboxContainers) {
     const harness = family.slice(`lap-${envName}-sandbox-`.length) as HarnessId;
     const overrides = await launcherOverrides(harness, callbackUrl);

@@ -284,6 +284,7 @@ describe.each(['dev', 'prod'])('%s templates', (envName) => {
         SANDBOX_ENVIRONMENT: envName,
         INTERNAL_PORT: '3001',
         CALLBACK_URL: `http://worker.lap-${envName}.internal:3001`,
+        WORKER_INTERNAL_URL: `http://worker.lap-${envName}.internal:3001`,
         PORT: '3000',
         JOB_POLL_IDLE_MAX_MS: String(config.platform.jobPollIdleMaxMs),
       });

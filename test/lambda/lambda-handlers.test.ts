@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DescribeTasksCommand, ECSClient } from '@aws-sdk/client-ecs';
@@ -220,12 +222,26 @@ test('warm-pool skips the database while no sandbox runs', async () => {
   expect(stdout.join('')).not.toMatch(/WarmSandboxesPlanned/);
 });
 
-test('warm-pool plans warm sandboxes for a recently active agent while sandboxes run', async () => {
+test('warm-pool plans warm sandboxes for a recently active agent while sandboxes run, and pokes a worker', async () => {
   const agent = await seed.agent();
   await seed.session(agent, { status: 'dead' });
   await launchSandbox(agent);
   const handler = warmPoolHandler;
-  expect(await handler()).toEqual({ recycled: 0, planned: 2, skipped: false });
+  // A worker's internal listener, counting pokes.
+  const pokes: string[] = [];
+  const worker = http.createServer((req, res) => {
+    pokes.push(`${req.method} ${req.url}`);
+    res.writeHead(204).end();
+  });
+  await new Promise<void>((resolve) => worker.listen(0, '127.0.0.1', resolve));
+  process.env.WORKER_INTERNAL_URL = `http://127.0.0.1:${(worker.address() as AddressInfo).port}`;
+  try {
+    expect(await handler()).toEqual({ recycled: 0, planned: 2, skipped: false });
+    expect(pokes).toEqual(['POST /api/v1/internal/worker/poke']);
+  } finally {
+    delete process.env.WORKER_INTERNAL_URL;
+    worker.close();
+  }
   expect(metricsLine('WarmSandboxesPlanned')).toMatchObject({ WarmSandboxesPlanned: 2 });
   const jobs = await seed.client.query(`SELECT count(*)::int AS n FROM jobs WHERE kind = 'warm_bring_up'`);
   expect(jobs.rows[0].n).toBe(2);

@@ -25,6 +25,10 @@ export type EcsSandboxConfig = EcsSandboxSettings;
 export interface PlatformConfig {
   role: PlatformRole;
   port: number;
+  /** The internal listener (sandbox callbacks, web -> worker calls) of the worker and all roles. */
+  internalPort: number;
+  /** The web role: where it calls a worker (set for web, optional otherwise). */
+  workerInternalUrl: string | undefined;
   /** `url` has no password when `passwordSecretArn` is set: the pool reads it from that secret. */
   database: { url: string; ssl: boolean; passwordSecretArn: string | undefined; idleTimeoutMs: number };
   masterKey: string;
@@ -34,9 +38,11 @@ export interface PlatformConfig {
   litellm: { apiBase: string; apiKey: string | undefined };
   /** Local mode: the real git token the vaults hold (REAL_/HOST_GIT_TOKEN) and the hosts it may go to. */
   git: { token: string | undefined; hosts: string[] };
-  callbackUrl: string;
+  /** Worker and all roles (they launch sandboxes); unset in the web role. */
+  callbackUrl: string | undefined;
   baseUrl: string | undefined;
-  vaultCaCertPem: string;
+  /** Worker and all roles (they push to vaults); unset in the web role. */
+  vaultCaCertPem: string | undefined;
   /** Set with an egress gateway: the worker pushes each sandbox's egress token to its vault. */
   egressTokenKey: string | undefined;
   preinstalledGithubRepo: string | undefined;
@@ -83,15 +89,27 @@ function crossFieldProblems(env: Env): string[] {
         'ENCRYPTION_KEY must be 32 bytes in base64 (44 characters), e.g. `openssl rand -base64 32`',
       );
   } else need('KMS_KEY_ARN', 'with SECRET_STORE=kms: the ARN of the KMS key for envelope encryption');
-  // Web processes run the bring-up of sessions with per-session env vars themselves: every role needs these.
-  need(
-    'CALLBACK_URL',
-    'for sandbox callbacks: the URL sandboxes use to reach the platform, e.g. http://10.0.1.5:3000',
-  );
-  need(
-    'VAULT_CA_CERT',
-    'for the vault admin TLS: the deployment CA PEM that signs the vault admin certificate',
-  );
+  if (env.PLATFORM_ROLE === 'web') {
+    // The web role launches nothing: it hands sessions with their own env vars to a worker.
+    need(
+      'WORKER_INTERNAL_URL',
+      "with PLATFORM_ROLE=web: the workers' internal listener, e.g. http://worker.lap-dev.internal:3001",
+    );
+  } else {
+    // The roles that launch sandboxes and push their secrets.
+    need(
+      'CALLBACK_URL',
+      "for sandbox callbacks: the URL sandboxes reach the worker's internal listener at, e.g. http://10.0.1.5:3001",
+    );
+    need(
+      'VAULT_CA_CERT',
+      'for the vault admin TLS: the deployment CA PEM that signs the vault admin certificate',
+    );
+    if (env.INTERNAL_PORT === env.PORT)
+      problems.push(
+        `INTERNAL_PORT must differ from PORT (both ${env.PORT}): the internal listener is never the public one`,
+      );
+  }
   need(
     'LITELLM_API_BASE',
     'for sandboxes: the LiteLLM gateway URL sandboxes call, e.g. https://gateway.example.com',
@@ -149,6 +167,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
   return {
     role: env.PLATFORM_ROLE,
     port: env.PORT,
+    internalPort: env.INTERNAL_PORT,
+    workerInternalUrl: env.WORKER_INTERNAL_URL?.replace(/\/+$/, ''),
     database: {
       url: databaseUrl(env),
       ssl: env.DB_SSL === 'require',
@@ -164,9 +184,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): PlatformCon
     sandboxLauncher: env.SANDBOX_LAUNCHER,
     litellm: { apiBase: env.LITELLM_API_BASE!, apiKey: env.LITELLM_API_KEY },
     git: { token: env.GIT_TOKEN, hosts: env.GIT_TOKEN_HOSTS },
-    callbackUrl: env.CALLBACK_URL!.replace(/\/+$/, ''),
+    callbackUrl: env.CALLBACK_URL?.replace(/\/+$/, ''),
     baseUrl: env.BASE_URL,
-    vaultCaCertPem: env.VAULT_CA_CERT!,
+    vaultCaCertPem: env.VAULT_CA_CERT,
     egressTokenKey: env.EGRESS_TOKEN_KEY,
     preinstalledGithubRepo: env.PREINSTALLED_GITHUB_REPO,
     warmPool: {

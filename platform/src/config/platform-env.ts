@@ -45,6 +45,10 @@ export const platformEnvSchema = z.object({
   // The worker's internal port (contract 3): sandbox callbacks and web -> worker calls, never
   // behind the load balancer.
   INTERNAL_PORT: envInteger({ min: 1, hint: "the worker's internal port" }).default(3001),
+  // How the web role reaches a worker's internal listener (session hand-off, pokes, sandbox logs).
+  WORKER_INTERNAL_URL: httpUrl(
+    "the workers' internal listener, e.g. http://worker.lap-dev.internal:3001",
+  ).optional(),
   ...databaseEnv,
   MASTER_KEY: z.string().min(8, 'must be at least 8 characters (the API bearer key)').optional(),
   HARNESS_TOKEN_SIGNING_KEY: z
@@ -61,7 +65,9 @@ export const platformEnvSchema = z.object({
   // A secret: no rule here ever puts its value into a problem message.
   GIT_TOKEN: z.string().optional(),
   GIT_TOKEN_HOSTS: gitTokenHosts,
-  CALLBACK_URL: httpUrl('how sandboxes reach the platform, e.g. http://10.0.1.5:3000').optional(),
+  CALLBACK_URL: httpUrl(
+    "how sandboxes reach the worker's internal listener, e.g. http://10.0.1.5:3001",
+  ).optional(),
   BASE_URL: httpUrl('the public URL of the API').optional(),
   VAULT_CA_CERT: z
     .string()

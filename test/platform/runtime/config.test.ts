@@ -19,6 +19,31 @@ describe('platform config', () => {
     expect(config.secretStore).toEqual({ kind: 'local', encryptionKey: Buffer.alloc(32, 1) });
   });
 
+  it('the internal listener: 3001 by default, never the public port; the web role needs the worker URL only', () => {
+    expect(loadConfig(VALID_PLATFORM_ENV)).toMatchObject({
+      internalPort: 3001,
+      workerInternalUrl: undefined,
+    });
+    expect(configProblems({ ...VALID_PLATFORM_ENV, PORT: '3001' })).toEqual([
+      'INTERNAL_PORT must differ from PORT (both 3001): the internal listener is never the public one',
+    ]);
+    const { CALLBACK_URL: _c, VAULT_CA_CERT: _v, ...withoutLaunchSettings } = VALID_PLATFORM_ENV;
+    expect(configProblems({ ...withoutLaunchSettings, PLATFORM_ROLE: 'web' })).toEqual([
+      "WORKER_INTERNAL_URL is required with PLATFORM_ROLE=web: the workers' internal listener, e.g. http://worker.lap-dev.internal:3001",
+    ]);
+    const web = loadConfig({
+      ...withoutLaunchSettings,
+      PLATFORM_ROLE: 'web',
+      WORKER_INTERNAL_URL: 'http://worker.lap-dev.internal:3001/',
+    });
+    expect(web).toMatchObject({
+      role: 'web',
+      workerInternalUrl: 'http://worker.lap-dev.internal:3001',
+      callbackUrl: undefined,
+      vaultCaCertPem: undefined,
+    });
+  });
+
   it('builds the database URL from DB_* parts, escaping them', () => {
     const { DATABASE_URL: _u, ...rest } = VALID_PLATFORM_ENV;
     const config = loadConfig({
