@@ -99,6 +99,7 @@ describe('service entry and migrate command', () => {
       INTERNAL_PORT: String(internalPort),
       WORKER_INTERNAL_URL: `http://127.0.0.1:${internalPort}`,
       DATABASE_URL: database.url,
+      DB_SSL: 'disable',
       MASTER_KEY: 'service-master-key',
       HARNESS_TOKEN_SIGNING_KEY: 'x'.repeat(32),
       ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
