@@ -9,11 +9,11 @@ import tseslint from 'typescript-eslint';
 const PLATFORM_LAYERS = [
   ['logger.ts', 'validation', 'secrets'],
   ['db'],
-  ['agents', 'sandbox', 'harness', 'jobs'],
+  ['agents', 'sandbox', 'harness', 'jobs', 'worker-link'],
   ['lifecycle', 'warm-pool'],
   ['bring-up', 'diagnose', 'reaper', 'task-events'],
   ['sessions'],
-  ['api', 'worker', 'config.ts'],
+  ['api', 'worker', 'config'],
   ['local', 'main.ts'],
 ];
 const at = (entry) => `./platform/src/${entry}`;

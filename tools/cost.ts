@@ -5,12 +5,11 @@
  * egress mode and the other one; plus the price of one sandbox hour. The model is explained in
  * docs/cost-model.md.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { App } from 'aws-cdk-lib';
 import { loadConfig, type DeploymentConfig } from '../lib/config';
 import { createEnvironment } from '../lib/create-environment';
+import { platformEnvSchema } from '../platform/src/config/platform-env';
 import { ASSUMPTIONS, HOURS_PER_MONTH as H, PRICES, PRICES_RECORDED_ON, PRICE_REGION } from './price-table';
 
 type Resource = { Type: string; Properties?: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -75,9 +74,8 @@ export function synthesizeTemplate(config: DeploymentConfig): Template {
  * empty queue). Until it does, the worker polls PostgreSQL every second and Aurora never pauses,
  * whatever the template says: the estimate must count that.
  */
-export function platformBacksOffWhenIdle(repoRoot = path.resolve(__dirname, '..')): boolean {
-  const config = path.join(repoRoot, 'platform', 'src', 'config.ts');
-  return fs.existsSync(config) && fs.readFileSync(config, 'utf8').includes('JOB_POLL_IDLE_MAX_MS');
+export function platformBacksOffWhenIdle(): boolean {
+  return 'JOB_POLL_IDLE_MAX_MS' in platformEnvSchema.shape;
 }
 
 function env(container: Record<string, unknown>): Record<string, string> {

@@ -8,13 +8,14 @@
  * database and lets it pause, except the day's first run after 00:00 UTC, which sweeps rows a
  * crash may have left (lambda/shared/sandbox-activity.ts).
  */
+import type { z } from 'zod';
 import { runIdleReaper, type ReaperResult } from '../../platform/src/reaper/reaper';
 import { emitMetrics } from '../shared/metrics';
 import { createLambdaRuntime, type LambdaRuntime } from '../shared/runtime';
 import { isDailyPass, sandboxesRunning } from '../shared/sandbox-activity';
-import { parseLambdaEnv, reaperEnvSchema } from '../shared/settings';
+import { idleReaperFunctionEnvSchema } from '../shared/settings';
 
-let runtime: LambdaRuntime | null = null;
+let runtime: LambdaRuntime<z.output<typeof idleReaperFunctionEnvSchema>> | null = null;
 
 /** A run that did not touch the database: no sandbox ran and it was not the daily pass. */
 export interface ReaperSkip {
@@ -24,11 +25,10 @@ export interface ReaperSkip {
 
 /** One run at `now` (the handler's clock; tests pass their own). */
 export async function runReaper(now: Date): Promise<ReaperResult | ReaperSkip> {
-  runtime ??= createLambdaRuntime('idle-reaper');
+  runtime ??= createLambdaRuntime('idle-reaper', idleReaperFunctionEnvSchema);
   const { log, env } = runtime;
-  const settings = parseLambdaEnv(reaperEnvSchema);
   const started = Date.now();
-  const daily = isDailyPass(now, settings.SCHEDULE_EVERY_MINUTES);
+  const daily = isDailyPass(now, env.SCHEDULE_EVERY_MINUTES);
   if (!daily && !(await sandboxesRunning(runtime.launcher()))) {
     log.info({ duration_ms: Date.now() - started }, 'no sandbox runs: idle reaper pass skipped');
     return { skipped: true, reason: 'no sandbox runs' };
@@ -39,7 +39,7 @@ export async function runReaper(now: Date): Promise<ReaperResult | ReaperSkip> {
       launcher: runtime.launcher(),
       log,
       environment: env.SANDBOX_ENVIRONMENT,
-      creatingTimeoutMs: settings.SESSION_CREATING_TIMEOUT_MS,
+      creatingTimeoutMs: env.SESSION_CREATING_TIMEOUT_MS,
     });
     emitMetrics(
       env.METRICS_NAMESPACE,

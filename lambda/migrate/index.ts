@@ -9,10 +9,12 @@
  * MIGRATIONS_DIR overrides the folder.
  */
 import path from 'node:path';
+import type { z } from 'zod';
 import { migrate } from '../../platform/src/db/migrate';
 import { createLambdaRuntime, type LambdaRuntime } from '../shared/runtime';
+import { migrateFunctionEnvSchema } from '../shared/settings';
 
-let runtime: LambdaRuntime | null = null;
+let runtime: LambdaRuntime<z.output<typeof migrateFunctionEnvSchema>> | null = null;
 
 interface MigrateResponse {
   PhysicalResourceId: string;
@@ -22,14 +24,14 @@ interface MigrateResponse {
 export async function handler(
   event: { RequestType?: string; PhysicalResourceId?: string } = {},
 ): Promise<MigrateResponse> {
-  runtime ??= createLambdaRuntime('migrate');
-  const { log } = runtime;
+  runtime ??= createLambdaRuntime('migrate', migrateFunctionEnvSchema);
+  const { log, env } = runtime;
   const physicalId = event.PhysicalResourceId ?? 'lap-database-schema';
   if (event.RequestType === 'Delete') {
     log.info({ request_type: 'Delete' }, 'schema kept on delete');
     return { PhysicalResourceId: physicalId, Data: { applied: '', alreadyApplied: 0 } };
   }
-  const directory = process.env.MIGRATIONS_DIR ?? path.join(__dirname, 'migrations');
+  const directory = env.MIGRATIONS_DIR ?? path.join(__dirname, 'migrations');
   const result = await migrate({
     databaseUrl: await runtime.database.url(),
     directory,

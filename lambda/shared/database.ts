@@ -12,7 +12,8 @@ import {
   readRdsSecret,
   type RdsCredentials,
 } from '../../platform/src/db/rds-secret';
-import { databaseEnvSchema, parseLambdaEnv } from './settings';
+import { databaseUrl, withDatabaseTls } from '../../platform/src/db/database-env';
+import { functionDatabaseEnvSchema, parseLambdaEnv } from './settings';
 
 export class LambdaDatabase {
   private pool: Promise<pg.Pool> | null = null;
@@ -23,7 +24,7 @@ export class LambdaDatabase {
   ) {}
 
   private get settings() {
-    return parseLambdaEnv(databaseEnvSchema, this.env);
+    return parseLambdaEnv(functionDatabaseEnvSchema, this.env);
   }
 
   credentials(): Promise<RdsCredentials> {
@@ -34,8 +35,10 @@ export class LambdaDatabase {
   async url(): Promise<string> {
     const s = this.settings;
     const c = await this.credentials();
-    const ssl = s.DB_SSL === 'require' ? '?sslmode=verify-full' : '';
-    return `postgres://${encodeURIComponent(c.username)}:${encodeURIComponent(c.password)}@${s.DB_HOST}:${s.DB_PORT}/${encodeURIComponent(s.DB_NAME)}${ssl}`;
+    return withDatabaseTls(
+      databaseUrl({ ...s, DB_USER: c.username, DB_PASSWORD: c.password, DB_SECRET_ARN: undefined }),
+      s.DB_SSL,
+    );
   }
 
   /** The cached pool; a pool whose credentials stopped working is replaced once. */

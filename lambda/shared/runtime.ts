@@ -1,23 +1,30 @@
 /**
- * What every handler shares, created once per Lambda instance: settings, the
- * structured logger, the database and (for handlers that stop tasks) the ECS launcher.
+ * What every handler shares, created once per Lambda instance: its settings (parsed with the
+ * function's own schema, lambda/shared/settings.ts), the structured logger, the database and
+ * (for handlers that list or stop tasks) the ECS launcher.
  */
 import pino from 'pino';
+import type { z } from 'zod';
 import { EcsSandboxLauncher } from '../../platform/src/sandbox/ecs/ecs-sandbox-launcher';
 import { parseEcsSandboxSettings } from '../../platform/src/sandbox/ecs/settings';
 import type { Logger } from '../../platform/src/logger';
 import { LambdaDatabase } from './database';
-import { databaseEnvSchema, parseLambdaEnv } from './settings';
+import { parseLambdaEnv, type functionEnvSchema } from './settings';
 
-export interface LambdaRuntime {
-  env: ReturnType<typeof parseLambdaEnv<typeof databaseEnvSchema>>;
+export interface LambdaRuntime<Env> {
+  env: Env;
   log: Logger;
   database: LambdaDatabase;
   launcher(): EcsSandboxLauncher;
 }
 
-export function createLambdaRuntime(name: string, env: NodeJS.ProcessEnv = process.env): LambdaRuntime {
-  const settings = parseLambdaEnv(databaseEnvSchema, env);
+/** `schema` is the function's own (every one extends functionEnvSchema). */
+export function createLambdaRuntime<S extends z.ZodObject<(typeof functionEnvSchema)['shape']>>(
+  name: string,
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): LambdaRuntime<z.output<S>> {
+  const settings = parseLambdaEnv(schema, env);
   const log = pino({ level: settings.LOG_LEVEL, base: { service: `lap-${name}` } }) as unknown as Logger;
   let launcher: EcsSandboxLauncher | null = null;
   return {

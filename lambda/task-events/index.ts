@@ -3,19 +3,21 @@
  * Change", detail.clusterArn = the sandbox cluster, detail.lastStatus = STOPPED):
  * ends the session or warm sandbox the stopped task served. Duplicate-safe.
  */
+import type { z } from 'zod';
 import { handleTaskStateChange, type TaskEventOutcome } from '../../platform/src/task-events/task-events';
 import { emitMetrics } from '../shared/metrics';
 import { createLambdaRuntime, type LambdaRuntime } from '../shared/runtime';
+import { taskEventsFunctionEnvSchema } from '../shared/settings';
 
-let runtime: LambdaRuntime | null = null;
+let runtime: LambdaRuntime<z.output<typeof taskEventsFunctionEnvSchema>> | null = null;
 
 export async function handler(event: unknown): Promise<TaskEventOutcome> {
-  runtime ??= createLambdaRuntime('task-events');
+  runtime ??= createLambdaRuntime('task-events', taskEventsFunctionEnvSchema);
   const { log, env } = runtime;
   let outcome: TaskEventOutcome;
   try {
     outcome = await handleTaskStateChange(
-      { db: await runtime.database.get(), log, clusterArn: process.env.SANDBOX_CLUSTER_ARN },
+      { db: await runtime.database.get(), log, clusterArn: env.SANDBOX_CLUSTER_ARN },
       event,
     );
   } finally {

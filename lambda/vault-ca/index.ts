@@ -24,16 +24,30 @@ import {
   createCertificateAuthority,
   type CertificateAuthority,
 } from '../../sandbox/vault/src/ca';
+import { z } from 'zod';
 
-export interface VaultCaProperties {
-  CertificateSecretArn: string;
-  PrivateKeySecretArn: string;
-  CommonName?: string;
-  /** The egress gateway's certificate (`sandbox.egress` "enforced"); all three or none. */
-  GatewayCertificateSecretArn?: string;
-  GatewayPrivateKeySecretArn?: string;
-  GatewayServerName?: string;
-}
+const required = z
+  .string({ error: 'CertificateSecretArn and PrivateKeySecretArn are required properties' })
+  .min(1, 'CertificateSecretArn and PrivateKeySecretArn are required properties');
+
+/** The custom resource's properties: what lib/constructs/vault-certificate-authority.ts writes. */
+export const vaultCaPropertiesSchema = z
+  .object({
+    CertificateSecretArn: required,
+    PrivateKeySecretArn: required,
+    CommonName: z.string().optional(),
+    /** The egress gateway's certificate (`sandbox.egress` "enforced"): all three or none. */
+    GatewayCertificateSecretArn: z.string().optional(),
+    GatewayPrivateKeySecretArn: z.string().optional(),
+    GatewayServerName: z.string().optional(),
+  })
+  .refine(
+    (p) =>
+      new Set([p.GatewayCertificateSecretArn, p.GatewayPrivateKeySecretArn, p.GatewayServerName].map(Boolean))
+        .size === 1,
+    'GatewayCertificateSecretArn, GatewayPrivateKeySecretArn and GatewayServerName go together: set all three or none',
+  );
+export type VaultCaProperties = z.input<typeof vaultCaPropertiesSchema>;
 
 export interface VaultCaEvent {
   RequestType: 'Create' | 'Update' | 'Delete';
@@ -140,19 +154,8 @@ export async function handleVaultCaEvent(
     log('vault CA unchanged', { requestType: event.RequestType });
     return { PhysicalResourceId: physicalId };
   }
-  if (!props.CertificateSecretArn || !props.PrivateKeySecretArn) {
-    throw new Error('CertificateSecretArn and PrivateKeySecretArn are required properties');
-  }
-  const gateway = [
-    props.GatewayCertificateSecretArn,
-    props.GatewayPrivateKeySecretArn,
-    props.GatewayServerName,
-  ];
-  if (gateway.some(Boolean) && !gateway.every(Boolean)) {
-    throw new Error(
-      'GatewayCertificateSecretArn, GatewayPrivateKeySecretArn and GatewayServerName go together: set all three or none',
-    );
-  }
+  const parsed = vaultCaPropertiesSchema.safeParse(props);
+  if (!parsed.success) throw new Error(parsed.error.issues[0]!.message);
   const ca = await ensureCertificateAuthority(client, props);
   if (props.GatewayCertificateSecretArn && props.GatewayPrivateKeySecretArn && props.GatewayServerName) {
     await ensureGatewayCertificate(

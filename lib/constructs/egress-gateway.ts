@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
+import type { EgressGatewayEnvironment, EgressGatewaySecretName } from '@lap/sandbox-protocol';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config';
 import { PORTS } from './security-perimeter';
@@ -77,15 +78,16 @@ export class EgressGateway extends Construct {
         { containerPort: PORTS.egressGateway, name: 'tls' },
         { containerPort: PORTS.egressGatewayHealth, name: 'health' },
       ],
+      // sandbox/egress-gateway reads these (egressGatewayEnvSchema in @lap/sandbox-protocol).
       environment: {
         EGRESS_GATEWAY_ALLOWED_PORTS: gateway.allowedPorts.join(','),
         EGRESS_GATEWAY_DENY_CIDRS: props.denyCidrs.join(','),
-      },
+      } satisfies EgressGatewayEnvironment,
       secrets: {
         EGRESS_GATEWAY_TLS_CERT: ecs.Secret.fromSecretsManager(props.tlsCertificate),
         EGRESS_GATEWAY_TLS_KEY: ecs.Secret.fromSecretsManager(props.tlsPrivateKey),
         EGRESS_TOKEN_KEY: ecs.Secret.fromSecretsManager(props.tokenKey),
-      },
+      } satisfies Record<EgressGatewaySecretName, ecs.Secret>,
       // The image has no shell: the binary checks its own plain HTTP GET /healthz.
       healthCheck: {
         command: ['CMD', '/egress-gateway', '-healthcheck'],

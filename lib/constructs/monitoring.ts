@@ -9,6 +9,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SANDBOX_LAUNCH_REFUSED_MESSAGE } from '../../platform/src/sandbox/ecs/log-messages';
 
 export interface MonitoringProps {
   envName: string;
@@ -29,9 +30,6 @@ export interface MonitoringProps {
   /** The CloudWatch dashboard ($3/month). */
   dashboard: boolean;
 }
-
-/** Log message of platform/src/sandbox/ecs when RunTask refuses or fails a launch. */
-const RUN_TASK_REFUSED_MESSAGE = 'sandbox launch refused';
 
 /**
  * Alarms to one SNS topic (optionally mailed) and an optional dashboard: API errors and health,
@@ -133,7 +131,7 @@ export class Monitoring extends Construct {
         logGroup,
         metricNamespace: namespace,
         metricName: 'RunTaskFailures',
-        filterPattern: logs.FilterPattern.stringValue('$.msg', '=', RUN_TASK_REFUSED_MESSAGE),
+        filterPattern: logs.FilterPattern.stringValue('$.msg', '=', SANDBOX_LAUNCH_REFUSED_MESSAGE),
         metricValue: '1',
       });
     });

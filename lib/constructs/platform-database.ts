@@ -27,7 +27,8 @@ export const DATABASE_USER = 'lap';
  */
 export class PlatformDatabase extends Construct {
   readonly host: string;
-  readonly port: string;
+  /** The port, as the environment writes it (a token until deploy time). */
+  readonly port: `${number}`;
   /** The RDS-managed secret (`{"username","password"}`). */
   readonly secret: secretsmanager.ISecret;
   /** The resource that deletion protection and snapshots apply to (cluster or instance). */
@@ -84,7 +85,7 @@ export class PlatformDatabase extends Construct {
       cluster.node.addDependency(this.logGroup('cluster', identifier, props));
       this.resource = cluster;
       this.host = cluster.clusterEndpoint.hostname;
-      this.port = String(cluster.clusterEndpoint.port);
+      this.port = `${cluster.clusterEndpoint.port}`;
       this.secret = cluster.secret!;
       this.metrics = {
         cpu: () => cluster.metricCPUUtilization({ period: Duration.minutes(5) }),
@@ -130,7 +131,7 @@ export class PlatformDatabase extends Construct {
       }
       this.resource = instance;
       this.host = instance.dbInstanceEndpointAddress;
-      this.port = instance.dbInstanceEndpointPort;
+      this.port = `${instance.instanceEndpoint.port}`;
       this.secret = instance.secret!;
       this.metrics = {
         cpu: () => instance.metricCPUUtilization({ period: Duration.minutes(5) }),

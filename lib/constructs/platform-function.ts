@@ -16,10 +16,10 @@ export interface PlatformFunctionProps {
   description: string;
   vpc: ec2.IVpc;
   securityGroup: ec2.ISecurityGroup;
-  /** Plain settings (never secret values). */
+  /** The function's environment (lambda/shared/settings.ts): plain settings, never secret values. */
   environment: Record<string, string>;
-  /** Secrets the handler reads itself at cold start: env var name -> secret (the ARN is passed). */
-  secretArns?: Record<string, secretsmanager.ISecret>;
+  /** Secrets the handler reads itself at cold start (their ARNs are in `environment`). */
+  readableSecrets?: secretsmanager.ISecret[];
   timeout: Duration;
   memorySizeMiB?: number;
   logRetentionDays: number;
@@ -51,9 +51,6 @@ export class PlatformFunction extends Construct {
       removalPolicy: props.removalPolicy,
     });
     const copies = Object.entries(props.copyIntoBundle ?? {});
-    const secretEnv = Object.fromEntries(
-      Object.entries(props.secretArns ?? {}).map(([name, secret]) => [name, secret.secretArn]),
-    );
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry,
       ...FUNCTION_PROJECT,
@@ -69,7 +66,7 @@ export class PlatformFunction extends Construct {
       securityGroups: [props.securityGroup],
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      environment: { ...props.environment, ...secretEnv, NODE_OPTIONS: '--enable-source-maps' },
+      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
       bundling: functionBundling(
         copies.length
           ? {
@@ -85,7 +82,7 @@ export class PlatformFunction extends Construct {
           : {},
       ),
     });
-    for (const secret of Object.values(props.secretArns ?? {})) secret.grantRead(this.function);
+    for (const secret of props.readableSecrets ?? []) secret.grantRead(this.function);
 
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',

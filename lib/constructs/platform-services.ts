@@ -5,10 +5,17 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
+import type { AwsPlatformEnvironment, AwsPlatformSecrets } from '../../platform/src/config/platform-env';
 import type { DeploymentConfig } from '../config';
 import { PORTS } from './security-perimeter';
 import { SUBNETS } from './vpc-network';
 import { acknowledgeWildcardResource } from './wildcard-acknowledgement';
+
+/**
+ * What every platform service gets as plain environment (platform/src/config/platform-env.ts);
+ * each service adds its role and port.
+ */
+export type PlatformServiceEnvironment = Omit<AwsPlatformEnvironment, 'PLATFORM_ROLE' | 'PORT'>;
 
 /** The Cloud Map name of the service that serves the internal port (sandbox callbacks, web -> worker). */
 export const WORKER_SERVICE_NAME = 'worker';
@@ -19,11 +26,11 @@ export interface PlatformServicesProps {
   image: ecs.ContainerImage;
   platform: DeploymentConfig['platform'];
   /** Plain settings shared by every service (never secret values). */
-  environment: Record<string, string>;
+  environment: PlatformServiceEnvironment;
   /** Secret settings of every service, resolved by ECS from Secrets Manager at task start. */
-  secrets: Record<string, ecs.Secret>;
+  secrets: Omit<AwsPlatformSecrets<ecs.Secret>, 'EGRESS_TOKEN_KEY'>;
   /** Secret settings only the worker role holds (EGRESS_TOKEN_KEY). */
-  workerSecrets: Record<string, ecs.Secret>;
+  workerSecrets: Pick<AwsPlatformSecrets<ecs.Secret>, 'EGRESS_TOKEN_KEY'>;
   /** The worker registers as `worker.<namespace>` (its internal port). */
   namespace: servicediscovery.IPrivateDnsNamespace;
   roles: { web: iam.IRole; worker: iam.IRole };
@@ -90,9 +97,12 @@ export class PlatformServices extends Construct {
         environment: {
           ...props.environment,
           PLATFORM_ROLE: role,
-          PORT: String(PORTS.platformHttp),
-        },
-        secrets: { ...props.secrets, ...(serves.worker ? props.workerSecrets : {}) },
+          PORT: `${PORTS.platformHttp}`,
+        } satisfies AwsPlatformEnvironment,
+        secrets: {
+          ...props.secrets,
+          ...(serves.worker ? props.workerSecrets : {}),
+        } satisfies AwsPlatformSecrets<ecs.Secret>,
         // node is in the image; curl may not be.
         healthCheck: {
           command: [

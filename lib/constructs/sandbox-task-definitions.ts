@@ -4,7 +4,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Validations } from 'aws-cdk-lib';
-import { VAULT_PROXY_PORT } from '@lap/sandbox-protocol';
+import {
+  SANDBOX_CONTAINERS,
+  VAULT_PROXY_PORT,
+  type HarnessLaunchEnvironment,
+  type HarnessTaskEnvironment,
+  type VaultTaskEnvironment,
+  type VaultTaskSecrets,
+} from '@lap/sandbox-protocol';
 import { Construct } from 'constructs';
 import type { DeploymentConfig, HarnessName } from '../config';
 import type { ContainerImages } from './container-images';
@@ -33,8 +40,6 @@ export interface SandboxTaskDefinitionsProps {
   removalPolicy: RemovalPolicy;
 }
 
-/** Container names the launcher overrides (platform/src/sandbox/ecs). */
-export const SANDBOX_CONTAINERS = { harness: 'harness', vault: 'vault' } as const;
 /** The task volume carrying the stub env file from the vault to the harness. */
 const SHARED_VOLUME = 'vault-env';
 const SHARED_PATH = '/lap/shared';
@@ -74,7 +79,8 @@ const HARNESS_PROBE = [
  * credentials, so the agent could too). The execution role pulls the images, writes the logs and
  * reads exactly the gateway key, the vault CA (certificate and key) and, when configured, the git
  * token, which reach only the vault container through ECS `secrets`; the harness container gets
- * the CA certificate only.
+ * no secret (it trusts the CA through the file the vault publishes on the shared volume). Each
+ * container's environment is written to its schema in @lap/sandbox-protocol (containers.ts).
  */
 export class SandboxTaskDefinitions extends Construct {
   readonly taskRole: iam.Role;
@@ -106,14 +112,14 @@ export class SandboxTaskDefinitions extends Construct {
     const caKey = ecs.Secret.fromSecretsManager(props.vaultCaPrivateKey);
     // The vault swaps the real token in for the harness's stub GIT_TOKEN on requests to these hosts only.
     const { tokenSecretArn, hosts: gitHosts } = props.git;
-    const gitTokenSecret: Record<string, ecs.Secret> = tokenSecretArn
+    const gitTokenSecret: Partial<VaultTaskSecrets<ecs.Secret>> = tokenSecretArn
       ? {
           REAL_GIT_TOKEN: ecs.Secret.fromSecretsManager(
             secretsmanager.Secret.fromSecretCompleteArn(this, 'GitToken', tokenSecretArn),
           ),
         }
       : {};
-    const gitTokenHosts: Record<string, string> = tokenSecretArn
+    const gitTokenHosts: Partial<VaultTaskEnvironment> = tokenSecretArn
       ? { HOST_GIT_TOKEN: gitHosts.join(',') }
       : {};
     const runtimePlatform: ecs.RuntimePlatform = {
@@ -152,8 +158,8 @@ export class SandboxTaskDefinitions extends Construct {
           startPeriod: Duration.seconds(10),
         },
         environment: {
-          VAULT_PORT: String(VAULT_PROXY_PORT),
-          VAULT_ADMIN_PORT: String(PORTS.vaultAdmin),
+          VAULT_PORT: `${VAULT_PROXY_PORT}`,
+          VAULT_ADMIN_PORT: `${PORTS.vaultAdmin}`,
           VAULT_ENV_FILE: vaultEnvFile,
           HOST_LITELLM_API_KEY: new URL(props.litellmApiBase).hostname,
           // Where the vault publishes the CA certificate for the harness (NODE_EXTRA_CA_CERTS).
@@ -161,13 +167,13 @@ export class SandboxTaskDefinitions extends Construct {
           ...gitTokenHosts,
           EGRESS_INTERNAL_CIDRS: props.internalCidrs.join(','),
           ...(props.egressGatewayEndpoint ? { VAULT_EGRESS_GATEWAY: props.egressGatewayEndpoint } : {}),
-        },
+        } satisfies VaultTaskEnvironment,
         secrets: {
           REAL_LITELLM_API_KEY: gatewayKey,
           VAULT_CA_CERT: caCert,
           VAULT_CA_KEY: caKey,
           ...gitTokenSecret,
-        },
+        } satisfies VaultTaskSecrets<ecs.Secret>,
       });
       vault.addMountPoints({ sourceVolume: SHARED_VOLUME, containerPath: SHARED_PATH, readOnly: false });
 
@@ -189,9 +195,10 @@ export class SandboxTaskDefinitions extends Construct {
           retries: 3,
           startPeriod: Duration.seconds(60),
         },
+        // The launcher adds the sandbox's id and tokens (HARNESS_LAUNCH_ENV), the image HOME.
         environment: {
           HARNESS_ID: harness,
-          PORT: String(PORTS.harness),
+          PORT: `${PORTS.harness}`,
           VAULT_ENV_FILE: vaultEnvFile,
           HTTPS_PROXY: proxy,
           HTTP_PROXY: proxy,
@@ -200,10 +207,7 @@ export class SandboxTaskDefinitions extends Construct {
           NO_PROXY: noProxy,
           no_proxy: noProxy,
           NODE_EXTRA_CA_CERTS: caFile,
-          LITELLM_API_BASE: props.litellmApiBase,
-        },
-        // The certificate only (public material), for tools that take PEM text instead of a file.
-        secrets: { VAULT_CA_CERT: caCert },
+        } satisfies HarnessTaskEnvironment & Pick<HarnessLaunchEnvironment, 'HARNESS_ID' | 'PORT'>,
       });
       harnessContainer.addMountPoints({
         sourceVolume: SHARED_VOLUME,

@@ -1,6 +1,11 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Validations } from 'aws-cdk-lib';
-import { HARNESS_PORT, VAULT_ADMIN_PORT } from '@lap/sandbox-protocol';
+import {
+  EGRESS_GATEWAY_HEALTH_PORT,
+  EGRESS_GATEWAY_PORT,
+  HARNESS_PORT,
+  VAULT_ADMIN_PORT,
+} from '@lap/sandbox-protocol';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config';
 
@@ -14,9 +19,9 @@ export const PORTS = {
   vaultAdmin: VAULT_ADMIN_PORT,
   postgres: 5432,
   /** The egress gateway's TLS listener (CONNECT with a per-sandbox token). */
-  egressGateway: 8443,
+  egressGateway: EGRESS_GATEWAY_PORT,
   /** The egress gateway's plain HTTP health endpoint (inside its task only). */
-  egressGatewayHealth: 8080,
+  egressGatewayHealth: EGRESS_GATEWAY_HEALTH_PORT,
   dns: 53,
 } as const;
 
@@ -39,7 +44,7 @@ export interface SecurityPerimeterProps {
  * Every security group of the deployment and every rule between them, in one place:
  *
  *   clients --443/80--> alb --3000--> web --4096--> sandbox
- *   web --3001--> worker --4096,14323--> sandbox --3001 (callbacks)--> worker
+ *   web, functions --3001--> worker --4096,14323--> sandbox --3001 (callbacks)--> worker
  *   web, worker, functions --5432--> database   (nothing else reaches the database)
  *   enforced: sandbox --8443--> egress gateway --> internet via NAT;
  *             sandbox --443--> VPC endpoints (ECR, Logs, Secrets Manager, S3); DNS to the resolver
@@ -93,6 +98,11 @@ export class SecurityPerimeter extends Construct {
     connect(this.loadBalancer, this.web, PORTS.platformHttp, 'load balancer -> web service');
 
     this.worker.addIngressRule(this.web, ec2.Port.tcp(PORTS.platformInternal), 'web -> worker private calls');
+    this.worker.addIngressRule(
+      this.functions,
+      ec2.Port.tcp(PORTS.platformInternal),
+      'warm-pool function -> worker poke',
+    );
     this.sandbox.addIngressRule(this.web, ec2.Port.tcp(PORTS.harness), 'harness API from the web service');
     this.sandbox.addIngressRule(this.worker, ec2.Port.tcp(PORTS.harness), 'harness API from the worker');
     this.sandbox.addIngressRule(this.worker, ec2.Port.tcp(PORTS.vaultAdmin), 'vault admin from the worker');

@@ -6,6 +6,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import type { FunctionEnvironment, vaultCaFunctionEnvSchema } from '../../lambda/shared/settings';
+import type { VaultCaProperties } from '../../lambda/vault-ca';
 import { FUNCTION_PROJECT, REPO_ROOT, functionBundling } from './function-bundling';
 import { acknowledgeWildcardResource } from './wildcard-acknowledgement';
 
@@ -80,7 +82,9 @@ export class VaultCertificateAuthority extends Construct {
       description: `LAP ${props.envName}: creates the vault CA (and the egress gateway certificate) into Secrets Manager at deploy time`,
       ...FUNCTION_PROJECT,
       bundling: functionBundling(),
-      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      environment: { NODE_OPTIONS: '--enable-source-maps' } satisfies FunctionEnvironment<
+        typeof vaultCaFunctionEnvSchema
+      >,
       logGroup: new logs.LogGroup(this, 'HandlerLogs', {
         retention: props.logRetentionDays as logs.RetentionDays,
         removalPolicy: props.removalPolicy,
@@ -129,7 +133,7 @@ export class VaultCertificateAuthority extends Construct {
               GatewayServerName: props.egressGatewayServerName,
             }
           : {}),
-      },
+      } satisfies VaultCaProperties,
     });
   }
 }

@@ -1,14 +1,12 @@
 import { CfnOutput, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { EGRESS_GATEWAY_SERVER_NAME } from '@lap/sandbox-protocol';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config';
 import { DatabaseBackup } from '../constructs/database-backup';
 import { PlatformDatabase } from '../constructs/platform-database';
 import { PlatformSecrets } from '../constructs/platform-secrets';
 import { VaultCertificateAuthority } from '../constructs/vault-certificate-authority';
-
-/** The TLS server name the egress gateway's certificate is issued for (contract with the vault). */
-export const EGRESS_GATEWAY_SERVER_NAME = 'lap-egress-gateway';
 
 export interface DataProps {
   config: DeploymentConfig;

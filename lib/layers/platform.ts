@@ -14,13 +14,28 @@ import { FunctionSchedule } from '../constructs/function-schedule';
 import { Monitoring } from '../constructs/monitoring';
 import { DATABASE_NAME, DATABASE_USER } from '../constructs/platform-database';
 import { PlatformFunction } from '../constructs/platform-function';
-import { PlatformServices, WORKER_SERVICE_NAME } from '../constructs/platform-services';
+import {
+  PlatformServices,
+  WORKER_SERVICE_NAME,
+  type PlatformServiceEnvironment,
+} from '../constructs/platform-services';
 import { SandboxAccess } from '../constructs/sandbox-access';
 import { SandboxTaskDefinitions } from '../constructs/sandbox-task-definitions';
 import type { SecurityPerimeter } from '../constructs/security-perimeter';
 import { PORTS } from '../constructs/security-perimeter';
 import { TaskStateEvents } from '../constructs/task-state-events';
 import { SUBNETS } from '../constructs/vpc-network';
+import type {
+  FunctionEnvironment,
+  functionDatabaseEnvSchema,
+  functionEnvSchema,
+  idleReaperFunctionEnvSchema,
+  migrateFunctionEnvSchema,
+  taskEventsFunctionEnvSchema,
+  warmPoolFunctionEnvSchema,
+} from '../../lambda/shared/settings';
+import type { AwsPlatformEnvironment } from '../../platform/src/config/platform-env';
+import type { EcsSandboxEnvironment } from '../../platform/src/sandbox/ecs/settings';
 import type { Data } from './data';
 
 export interface PlatformProps {
@@ -69,6 +84,8 @@ export class Platform extends Construct {
       description: `LAP ${envName}: internal names (the worker's internal port, the egress gateway)`,
     });
     const callbackHost = `${WORKER_SERVICE_NAME}.${namespace.namespaceName}`;
+    // The workers' internal listener: sandbox callbacks, and the web's and warm pool's calls.
+    const workerInternalUrl = `http://${callbackHost}:${PORTS.platformInternal}`;
     const images = new ContainerImages(this, 'Images', {
       images: config.images,
       architecture: config.platform.architecture,
@@ -123,27 +140,18 @@ export class Platform extends Construct {
     });
     this.apiUrl = endpoint.url;
 
-    // The platform environment contract (platform/src/config.ts). Plain settings only.
-    const settings: Record<string, string> = {
+    // The platform services' environment (platform/src/config/platform-env.ts), plain settings
+    // only: the secrets go through ECS secrets below, the role and port are each service's own.
+    const database = {
       DB_HOST: data.database.host,
       DB_PORT: data.database.port,
       DB_NAME: DATABASE_NAME,
-      DB_USER: DATABASE_USER,
       DB_SSL: 'require',
-      SECRET_STORE: 'kms',
-      KMS_KEY_ARN: data.secrets.agentSecretsKey.keyArn,
-      SANDBOX_LAUNCHER: 'ecs',
-      LITELLM_API_BASE: config.litellmApiBase,
-      // The worker's internal port: sandbox callbacks and web -> worker calls, never behind the ALB.
-      INTERNAL_PORT: String(PORTS.platformInternal),
-      CALLBACK_URL: `http://${callbackHost}:${PORTS.platformInternal}`,
-      BASE_URL: endpoint.url,
-      WARM_POOL_SIZE: String(config.platform.warmPoolSize),
-      WARM_POOL_RECENT_AGENT_HOURS: String(config.platform.warmPoolRecentAgentHours),
-      WARM_POOL_MAX_PROVISIONING: String(config.platform.warmPoolMaxProvisioning),
-      WARM_POOL_TTL_MINUTES: String(config.platform.warmPoolTtlMinutes),
-      SESSION_CREATING_TIMEOUT_MS: String(config.platform.sessionCreatingTimeoutMs),
-      LOG_LEVEL: config.platform.logLevel,
+      // The password: read from the RDS-managed secret (the task or function role) for each new
+      // connection, so a rotation needs no restart.
+      DB_SECRET_ARN: data.database.secret.secretArn,
+    } satisfies FunctionEnvironment<typeof functionDatabaseEnvSchema>;
+    const launcher = {
       SANDBOX_CLUSTER_ARN: cluster.clusterArn,
       SANDBOX_SUBNET_IDS: vpc.selectSubnets({ subnetGroupName: SUBNETS.sandbox }).subnetIds.join(','),
       SANDBOX_SECURITY_GROUP_ID: sg.sandbox.securityGroupId,
@@ -153,11 +161,41 @@ export class Platform extends Construct {
       SANDBOX_LOG_GROUP: sandboxes.logGroup.logGroupName,
       SANDBOX_EXECUTION_ROLE_ARN: sandboxes.executionRole.roleArn,
       SANDBOX_TASK_ROLE_ARN: sandboxes.taskRole.roleArn,
-      SANDBOX_EGRESS: config.sandbox.egress,
+    } satisfies EcsSandboxEnvironment;
+    const warmPoolSettings = {
+      WARM_POOL_SIZE: `${config.platform.warmPoolSize}`,
+      WARM_POOL_RECENT_AGENT_HOURS: `${config.platform.warmPoolRecentAgentHours}`,
+      WARM_POOL_MAX_PROVISIONING: `${config.platform.warmPoolMaxProvisioning}`,
+      WARM_POOL_TTL_MINUTES: `${config.platform.warmPoolTtlMinutes}`,
+    } satisfies Partial<AwsPlatformEnvironment>;
+    const creatingTimeout = {
+      SESSION_CREATING_TIMEOUT_MS: `${config.platform.sessionCreatingTimeoutMs}`,
+    } satisfies Partial<AwsPlatformEnvironment>;
+    const serviceEnvironment = {
+      ...database,
+      ...launcher,
+      ...warmPoolSettings,
+      ...creatingTimeout,
+      DB_USER: DATABASE_USER,
+      SECRET_STORE: 'kms',
+      KMS_KEY_ARN: data.secrets.agentSecretsKey.keyArn,
+      SANDBOX_LAUNCHER: 'ecs',
+      LITELLM_API_BASE: config.litellmApiBase,
+      // The worker's internal port: sandbox callbacks and web -> worker calls, never behind the ALB.
+      INTERNAL_PORT: `${PORTS.platformInternal}`,
+      CALLBACK_URL: workerInternalUrl,
+      // The web role hands sessions with per-session env vars to a worker there, and pokes it.
+      WORKER_INTERNAL_URL: workerInternalUrl,
+      BASE_URL: endpoint.url,
+      LOG_LEVEL: config.platform.logLevel,
+      // How long the job runner may sleep on an empty queue (the database pauses meanwhile).
+      JOB_POLL_IDLE_MAX_MS: `${config.platform.jobPollIdleMaxMs}`,
+      // The RDS CA bundle the platform image ships (DB_SSL=require verifies the certificate).
+      NODE_EXTRA_CA_CERTS: PLATFORM_IMAGE_RDS_CA_BUNDLE,
       ...(config.platform.preinstalledGithubRepo
         ? { PREINSTALLED_GITHUB_REPO: config.platform.preinstalledGithubRepo }
         : {}),
-    };
+    } satisfies PlatformServiceEnvironment;
 
     // The web role (internet-facing) observes and stops sandboxes and only encrypts: it cannot
     // launch one (RunTask with overrides, PassRole of the execution role that reads the vault's
@@ -187,16 +225,7 @@ export class Platform extends Construct {
       vpc,
       image: images.platform,
       platform: config.platform,
-      environment: {
-        ...settings,
-        // The RDS CA bundle the platform image ships (DB_SSL=require verifies the certificate).
-        NODE_EXTRA_CA_CERTS: PLATFORM_IMAGE_RDS_CA_BUNDLE,
-        // The database password: read by the services from the RDS-managed secret (task role) for
-        // each new connection, so a rotation needs no restart.
-        DB_SECRET_ARN: data.database.secret.secretArn,
-        // How long the job runner may sleep on an empty queue (the database pauses meanwhile).
-        JOB_POLL_IDLE_MAX_MS: String(config.platform.jobPollIdleMaxMs),
-      },
+      environment: serviceEnvironment,
       secrets: {
         MASTER_KEY: ecs.Secret.fromSecretsManager(data.secrets.platform, 'MASTER_KEY'),
         HARNESS_TOKEN_SIGNING_KEY: ecs.Secret.fromSecretsManager(data.secrets.harnessTokenSigningKey),
@@ -213,17 +242,21 @@ export class Platform extends Construct {
     });
     const targetGroup = endpoint.serve(services.api.service);
 
-    // Lambdas: same settings, the DB password by secret ARN (read at cold start).
-    const functionSettings = {
-      ...settings,
+    // The Lambdas: each function's own environment (lambda/shared/settings.ts), the database
+    // credentials read from the RDS secret at cold start.
+    const functionBase = {
+      ...database,
+      LOG_LEVEL: config.platform.logLevel,
       METRICS_NAMESPACE: 'LAP',
+      SANDBOX_ENVIRONMENT: envName,
       // The RDS CA bundle of the Node.js runtime, for DB_SSL=require with certificate verification.
       NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-    };
+    } satisfies FunctionEnvironment<typeof functionEnvSchema>;
     const fn = (
       handlerName: string,
       description: string,
       timeout: Duration,
+      environment: Record<string, string>,
       extra: Partial<ConstructorParameters<typeof PlatformFunction>[2]> = {},
     ) =>
       new PlatformFunction(this, handlerName, {
@@ -231,8 +264,8 @@ export class Platform extends Construct {
         description: `LAP ${envName}: ${description}`,
         vpc,
         securityGroup: sg.functions,
-        environment: functionSettings,
-        secretArns: { DB_SECRET_ARN: data.database.secret },
+        environment,
+        readableSecrets: [data.database.secret],
         timeout,
         logRetentionDays,
         removalPolicy,
@@ -244,6 +277,13 @@ export class Platform extends Construct {
       'warm-pool',
       'plans warm sandboxes for recently used agents, recycles expired ones',
       Duration.seconds(55),
+      {
+        ...functionBase,
+        ...launcher,
+        ...warmPoolSettings,
+        // It pokes a worker after planning, so an idle worker brings the new ones up at once.
+        WORKER_INTERNAL_URL: workerInternalUrl,
+      } satisfies FunctionEnvironment<typeof warmPoolFunctionEnvSchema>,
     );
     access.grantObserve(warmPool.function);
     access.grantStop(warmPool.function);
@@ -252,14 +292,26 @@ export class Platform extends Construct {
       'idle-reaper',
       'stops idle sessions, creating timeouts, orphan and stale tasks',
       Duration.minutes(4),
-      { environment: { ...functionSettings, SCHEDULE_EVERY_MINUTES: String(reaperEvery.toMinutes()) } },
+      {
+        ...functionBase,
+        ...launcher,
+        ...creatingTimeout,
+        SCHEDULE_EVERY_MINUTES: `${reaperEvery.toMinutes()}`,
+      } satisfies FunctionEnvironment<typeof idleReaperFunctionEnvSchema>,
     );
     access.grantObserve(idleReaper.function);
     access.grantStop(idleReaper.function);
-    const taskEvents = fn('task-events', 'marks sessions whose sandbox task stopped', Duration.seconds(30));
-    const migrate = fn('migrate', 'applies database migrations during the deploy', Duration.minutes(10), {
-      copyIntoBundle: { 'platform/src/db/migrations': 'migrations' },
-    });
+    const taskEvents = fn('task-events', 'marks sessions whose sandbox task stopped', Duration.seconds(30), {
+      ...functionBase,
+      SANDBOX_CLUSTER_ARN: cluster.clusterArn,
+    } satisfies FunctionEnvironment<typeof taskEventsFunctionEnvSchema>);
+    const migrate = fn(
+      'migrate',
+      'applies database migrations during the deploy',
+      Duration.minutes(10),
+      functionBase satisfies FunctionEnvironment<typeof migrateFunctionEnvSchema>,
+      { copyIntoBundle: { 'platform/src/db/migrations': 'migrations' } },
+    );
 
     new FunctionSchedule(this, 'WarmPoolSchedule', {
       target: warmPool.function,

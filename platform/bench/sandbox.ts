@@ -30,7 +30,7 @@ import { Client } from 'pg';
 import { createCertificateAuthority } from '../../sandbox/vault/src/ca';
 import { processTree } from '../../test/sandbox/support/processes';
 import { startFakeLlmGateway } from '../../test/support/fake-llm-gateway';
-import { buildApp } from '../src/api/app';
+import { buildApp, buildInternalApp } from '../src/api/app';
 import { loadConfig } from '../src/config';
 import { migrate } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
@@ -127,11 +127,13 @@ async function startLocalPlatform(
   fs.writeFileSync(caCertPath, ca.certPem);
   fs.writeFileSync(caKeyPath, ca.keyPem, { mode: 0o600 });
   const port = await freeLoopbackPort();
+  const internalPort = await freeLoopbackPort();
   const masterKey = 'bench-master-key';
   const config = loadConfig({
     PLATFORM_ROLE: 'all',
     PORT: String(port),
     DATABASE_URL: url,
+    DB_SSL: 'disable',
     MASTER_KEY: masterKey,
     HARNESS_TOKEN_SIGNING_KEY: 'bench-signing-key-0123456789abcdef',
     SECRET_STORE: 'local',
@@ -139,7 +141,8 @@ async function startLocalPlatform(
     SANDBOX_LAUNCHER: 'local',
     LITELLM_API_BASE: options.gateway,
     LITELLM_API_KEY: 'sk-bench-gateway',
-    CALLBACK_URL: `http://127.0.0.1:${port}`,
+    INTERNAL_PORT: String(internalPort),
+    CALLBACK_URL: `http://127.0.0.1:${internalPort}`,
     VAULT_CA_CERT: ca.certPem,
     WARM_POOL_SIZE: String(options.warm),
     WARM_POOL_MAX_PROVISIONING: String(Math.max(options.warm, 1)),
@@ -159,6 +162,8 @@ async function startLocalPlatform(
   const { runtime } = createPlatformRuntime(config, { db, launcher, secretStore, log });
   const app = await buildApp({ db, masterKey, secretStore, log, ...runtime.api });
   await app.listen({ port, host: '127.0.0.1' });
+  const internal = await buildInternalApp({ log, ...runtime.internal! });
+  await internal.listen({ port: internalPort, host: '127.0.0.1' });
   runtime.startWorker();
   const base = `http://127.0.0.1:${port}/api/v1/managed_agents`;
   return {
@@ -178,6 +183,7 @@ async function startLocalPlatform(
       await app.close();
       await runtime.stop(2000);
       await launcher.stopAll('bench over');
+      await internal.close();
       await db.end();
     },
   };

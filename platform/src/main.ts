@@ -1,12 +1,17 @@
 /**
- * The platform service entry (the Docker image): PLATFORM_ROLE=web serves the API
- * (and runs the bring-up of sessions created with per-session env vars, which only
- * it holds), worker runs the job queue, all does both. SIGTERM drains: stop taking
- * requests, finish or hand back running jobs, close the database pool.
+ * The platform service entry (the Docker image), by PLATFORM_ROLE:
+ *   web:    the public API on PORT; launches nothing (its launcher is control only), hands
+ *           sessions with per-session env vars to a worker (WORKER_INTERNAL_URL);
+ *   worker: the job queue, and the internal listener on INTERNAL_PORT (sandbox callbacks,
+ *           web -> worker calls); GET /healthz on PORT for the container health check;
+ *   all:    both.
+ * SIGTERM drains: stop taking requests and sessions, finish or hand back running jobs,
+ * then close the internal listener (sandboxes still coming up call back until then) and
+ * the database pool.
  */
 import http from 'node:http';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { buildApp } from './api/app';
+import { buildApp, buildInternalApp } from './api/app';
 import { ConfigError, loadConfig, type PlatformConfig } from './config';
 import { createPool } from './db/pool';
 import { rdsSecretPassword } from './db/rds-secret';
@@ -80,8 +85,22 @@ async function main(): Promise<void> {
     await app.listen({ port: config.port, host: '0.0.0.0' });
     close = () => app.close();
   }
-  if (config.role !== 'web') runtime.startWorker();
-  log.info({ role: config.role, port: config.port, launcher: config.sandboxLauncher }, 'platform started');
+  let closeInternal = async () => {};
+  if (runtime.internal) {
+    const internal = await buildInternalApp({ log, ...runtime.internal });
+    await internal.listen({ port: config.internalPort, host: '0.0.0.0' });
+    closeInternal = () => internal.close();
+  }
+  runtime.startWorker();
+  log.info(
+    {
+      role: config.role,
+      port: config.port,
+      internal_port: runtime.internal ? config.internalPort : null,
+      launcher: config.role === 'web' ? 'control only' : config.sandboxLauncher,
+    },
+    'platform started',
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -92,6 +111,7 @@ async function main(): Promise<void> {
       await close();
       // ECS gives a task 30 s after SIGTERM by default: leave room for the pool to close.
       await runtime.stop(20_000);
+      await closeInternal();
       await db.end();
     } finally {
       log.info('stopped');

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { startLocalPlatform, type LocalPlatform } from '../clients/support/local-platform';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../support/fake-llm-gateway';
+import { filesUnder } from '../support/files-on-disk';
 
 jest.setTimeout(240_000);
 
@@ -37,21 +38,6 @@ async function api<T>(method: string, route: string, body?: unknown): Promise<{ 
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: res.status, body: (await res.json().catch(() => null)) as T };
-}
-
-function filesUnder(dir: string): string[] {
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []; // a temporary directory went
-    throw error;
-  }
-  return entries.flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return filesUnder(full);
-    return entry.isFile() ? [full] : [];
-  });
 }
 
 beforeAll(async () => {
@@ -98,7 +84,7 @@ it('a prompt full of stubs comes back with stubs, and no real value is stored an
   const sandboxDir = path.join(local.dataDir, 'sandboxes', session.body.id);
   const stubs = Object.fromEntries(
     fs
-      .readFileSync(path.join(sandboxDir, 'vault.env'), 'utf8')
+      .readFileSync(path.join(sandboxDir, 'env', 'vault.env'), 'utf8')
       .trim()
       .split('\n')
       .map((line) => line.split('=', 2) as [string, string]),

@@ -101,6 +101,18 @@ describe('the check sees a broken network', () => {
     );
   });
 
+  it("the web service or the warm-pool function without the worker's internal port", () => {
+    const json = copy(prod);
+    for (const [id, r] of Object.entries(json.Resources)) {
+      if (r.Type === 'AWS::EC2::SecurityGroupIngress' && r.Properties!.FromPort === 3001)
+        if (!JSON.stringify(r.Properties!.SourceSecurityGroupId).includes('Sandbox'))
+          delete json.Resources[id];
+    }
+    const gaps = gapsOf(json).join('\n');
+    expect(gaps).toMatch(/service \w*web\w*.* cannot reach the worker's internal listener:3001/i);
+    expect(gaps).toMatch(/function \w*WarmPool\w*.* cannot reach the worker's internal listener:3001/i);
+  });
+
   it('a service in subnets without a route out', () => {
     const json = copy(dev);
     for (const [id, r] of Object.entries(json.Resources)) {

@@ -131,13 +131,13 @@ describe.each(['dev', 'prod'])('%s templates', (envName) => {
     expect(secretResources.join()).toMatch(/VaultCAPrivateKey/);
   });
 
-  it('gives the CA key and the gateway key to the vault container only', () => {
+  it('gives the CA key and the gateway key to the vault container only, and the harness no secret', () => {
     const { template } = envs[envName]!;
     for (const containers of sandboxContainers(template)) {
       const secretNames = (name: string) =>
         (containers.find((c) => c.Name === name)!.Secrets ?? []).map((s) => s.Name).sort();
       expect(secretNames('vault')).toEqual(['REAL_LITELLM_API_KEY', 'VAULT_CA_CERT', 'VAULT_CA_KEY']);
-      expect(secretNames('harness')).toEqual(['VAULT_CA_CERT']);
+      expect(secretNames('harness')).toEqual([]);
     }
   });
 
@@ -280,7 +280,6 @@ describe.each(['dev', 'prod'])('%s templates', (envName) => {
         'SANDBOX_LOG_GROUP',
         'SANDBOX_EXECUTION_ROLE_ARN',
         'SANDBOX_TASK_ROLE_ARN',
-        'SANDBOX_EGRESS',
       ]) {
         expect([key, env[key]]).toEqual([key, expect.anything()]);
       }
@@ -293,8 +292,8 @@ describe.each(['dev', 'prod'])('%s templates', (envName) => {
         SANDBOX_ENVIRONMENT: envName,
         INTERNAL_PORT: '3001',
         CALLBACK_URL: `http://worker.lap-${envName}.internal:3001`,
+        WORKER_INTERNAL_URL: `http://worker.lap-${envName}.internal:3001`,
         PORT: '3000',
-        SANDBOX_EGRESS: config.sandbox.egress,
         JOB_POLL_IDLE_MAX_MS: String(config.platform.jobPollIdleMaxMs),
       });
       expect(JSON.parse(env.SANDBOX_TASK_DEFINITIONS as string)).toEqual({

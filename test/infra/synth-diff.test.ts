@@ -66,7 +66,7 @@ describe('npm run diff', () => {
     config.database = { engine: 'instance', instanceType: 't4g.micro' };
     fs.writeFileSync(path.join(repo, 'config/dev.json'), JSON.stringify(config, null, 2));
     git(repo, 'commit', '-q', '-am', 'single instance');
-    const protocol = path.join(repo, 'sandbox/protocol/src/index.ts');
+    const protocol = path.join(repo, 'sandbox/protocol/src/vault.ts');
     fs.writeFileSync(
       protocol,
       fs.readFileSync(protocol, 'utf8').replace(/VAULT_ADMIN_PORT = \d+/, 'VAULT_ADMIN_PORT = 14999'),

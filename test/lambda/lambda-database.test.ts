@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { LambdaDatabase } from '../../lambda/shared/database';
-import { parseLambdaEnv, reaperEnvSchema, databaseEnvSchema } from '../../lambda/shared/settings';
+import { parseLambdaEnv, idleReaperFunctionEnvSchema, functionEnvSchema } from '../../lambda/shared/settings';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 
 const smMock = mockClient(SecretsManagerClient);
@@ -60,10 +60,10 @@ test('a malformed secret or missing settings fail with a message naming the key,
   const error = await db.get().catch((e: Error) => e);
   expect(String(error)).toMatch(/DB_SECRET_ARN: the secret must hold username and password/);
   expect(String(error)).not.toContain('hunter2');
-  expect(() => parseLambdaEnv(databaseEnvSchema, {})).toThrow(
+  expect(() => parseLambdaEnv(functionEnvSchema, {})).toThrow(
     /DB_HOST: .*database endpoint.*DB_NAME: .*DB_SECRET_ARN: .*ARN of the database secret/,
   );
-  expect(() => parseLambdaEnv(reaperEnvSchema, { SESSION_CREATING_TIMEOUT_MS: 'soon' })).toThrow(
+  expect(() => parseLambdaEnv(idleReaperFunctionEnvSchema, { SESSION_CREATING_TIMEOUT_MS: 'soon' })).toThrow(
     /SESSION_CREATING_TIMEOUT_MS/,
   );
 });

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DescribeTasksCommand, ECSClient } from '@aws-sdk/client-ecs';
@@ -28,6 +30,9 @@ let secretArn: string;
 let clusterArn: string;
 let stdout: string[] = [];
 const savedEnv = { ...process.env };
+/** A worker's internal listener, counting the warm pool's pokes (the functions read their env once). */
+let worker: http.Server;
+const pokes: string[] = [];
 
 beforeAll(async () => {
   moto = await startMotoServer();
@@ -58,6 +63,12 @@ beforeAll(async () => {
     }),
   );
 
+  worker = http.createServer((req, res) => {
+    pokes.push(`${req.method} ${req.url}`);
+    res.writeHead(204).end();
+  });
+  await new Promise<void>((resolve) => worker.listen(0, '127.0.0.1', resolve));
+
   const sandboxes = await createMotoSandboxCluster(moto, 'lap-lambda');
   clusterArn = sandboxes.clusterArn;
 
@@ -80,6 +91,7 @@ beforeAll(async () => {
     SANDBOX_ENVIRONMENT: 'lambdatest',
     MIGRATIONS_DIR: path.resolve(__dirname, '../../platform/src/db/migrations'),
     WARM_POOL_SIZE: '2',
+    WORKER_INTERNAL_URL: `http://127.0.0.1:${(worker.address() as AddressInfo).port}`,
   });
   jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     stdout.push(String(chunk));
@@ -93,6 +105,7 @@ afterAll(async () => {
   await seed?.close();
   await database?.drop();
   await moto?.stop();
+  worker?.close();
 });
 
 beforeEach(() => {
@@ -218,14 +231,16 @@ test('warm-pool skips the database while no sandbox runs', async () => {
   await seed.session(agent, { status: 'dead' });
   expect(await withoutDatabase(() => warmPoolHandler())).toEqual({ recycled: 0, planned: 0, skipped: true });
   expect(stdout.join('')).not.toMatch(/WarmSandboxesPlanned/);
+  expect(pokes).toEqual([]);
 });
 
-test('warm-pool plans warm sandboxes for a recently active agent while sandboxes run', async () => {
+test('warm-pool plans warm sandboxes for a recently active agent while sandboxes run, and pokes a worker', async () => {
   const agent = await seed.agent();
   await seed.session(agent, { status: 'dead' });
   await launchSandbox(agent);
   const handler = warmPoolHandler;
   expect(await handler()).toEqual({ recycled: 0, planned: 2, skipped: false });
+  expect(pokes).toEqual(['POST /api/v1/internal/worker/poke']);
   expect(metricsLine('WarmSandboxesPlanned')).toMatchObject({ WarmSandboxesPlanned: 2 });
   const jobs = await seed.client.query(`SELECT count(*)::int AS n FROM jobs WHERE kind = 'warm_bring_up'`);
   expect(jobs.rows[0].n).toBe(2);

@@ -57,7 +57,7 @@ function lastSeen() {
 }
 
 describe('stub env file and admin push', () => {
-  it('mints stub_<name>_<hex> stubs and writes them as KEY=stub lines with mode 0600', () => {
+  it('mints stub_<name>_<hex> stubs and writes them as KEY=stub lines with mode 0640, readable by the sandbox group', () => {
     expect(stubs.LITELLM_API_KEY).toMatch(/^stub_litellm_api_key_[0-9a-f]{16}$/);
     expect(stubs.GITHUB_TOKEN).toMatch(/^stub_github_token_[0-9a-f]{16}$/);
     const text = fs.readFileSync(vault.envFile, 'utf8');
@@ -65,7 +65,7 @@ describe('stub env file and admin push', () => {
     expect(text).toContain(`LITELLM_API_KEY=${stubs.LITELLM_API_KEY}\n`);
     expect(text).not.toContain(GATEWAY_KEY);
     expect(text).not.toContain(GITHUB_TOKEN);
-    expect(fs.statSync(vault.envFile).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(vault.envFile).mode & 0o777).toBe(0o640);
   });
 
   it('accepts the admin token only once', async () => {

@@ -26,5 +26,7 @@ export default async function globalSetup(): Promise<void> {
   await server.initialise();
   await server.start();
   process.env.LAP_TEST_PG_URL = `postgres://postgres:${password}@127.0.0.1:${port}`;
+  // Tests that prove a value never reached the database search its files (heap, WAL).
+  process.env.LAP_TEST_PG_DATA_DIR = path.join(parent, 'data');
   (globalThis as Record<string, unknown>).__LAP_TEST_PG__ = { server, parent };
 }

@@ -26,6 +26,7 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { SANDBOX_CONTAINERS } from '@lap/sandbox-protocol';
 import { handleVaultCaEvent } from '../../lambda/vault-ca';
 import { Agent, Session } from '../../clients/sdk/src/index.js';
 import { CloudAssembly, type ContainerDefinition, type PhysicalResolver } from './cloud-assembly';
@@ -288,7 +289,7 @@ async function main(): Promise<void> {
       .taskDefinitions(STACK)
       .filter((t) => t.family.startsWith(`lap-${ENV_NAME}-sandbox-`));
     const vaultDefinition = sandboxFamilies[0]?.properties.ContainerDefinitions.find(
-      (c) => c.Name === 'vault',
+      (c) => c.Name === SANDBOX_CONTAINERS.vault,
     );
     if (!vaultDefinition)
       throw new Error('the template has no sandbox task definition with a vault container');

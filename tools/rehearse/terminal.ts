@@ -4,7 +4,7 @@
  * load balancer, attaches through the platform's /sessions/{id}/tty route to the harness's PTY
  * in the sandbox pod, types a line and must see the program's answer, then detaches (Ctrl-]).
  */
-import { HARNESS_TTY_COMMAND_ENV } from '@lap/sandbox-protocol';
+import { HARNESS_TTY_COMMAND_ENV, SANDBOX_CONTAINERS } from '@lap/sandbox-protocol';
 import { Agent, type ConnectionOptions } from '../../clients/sdk/src/index.js';
 import { buildClients } from '../../test/clients/support/build-clients';
 import { CliTerminal } from '../../test/clients/support/cli-terminal';
@@ -17,7 +17,7 @@ const STAND_IN_CLAUDE = `sh -c 'echo "stand-in claude ready"; while IFS= read -r
 
 /** The harness container's environment for the claude-code family (EcsDouble `standIns`). */
 export function claudeStandIn(family: string): Record<string, Record<string, Record<string, string>>> {
-  return { [family]: { harness: { [HARNESS_TTY_COMMAND_ENV]: STAND_IN_CLAUDE } } };
+  return { [family]: { [SANDBOX_CONTAINERS.harness]: { [HARNESS_TTY_COMMAND_ENV]: STAND_IN_CLAUDE } } };
 }
 
 export interface TerminalFigures {

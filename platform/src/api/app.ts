@@ -1,5 +1,10 @@
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
 import {
   createJsonSchemaTransform,
   type FastifyPluginAsyncZod,
@@ -8,7 +13,8 @@ import {
 import { requireBearer } from './auth';
 import { BODY_LIMITS } from './body-limits';
 import { drainRequest } from './drain-request';
-import type { ApiDeps, RouteOptions } from './deps';
+import { keepRawBody } from './raw-body';
+import type { ApiDeps, InternalApiDeps, RouteOptions } from './deps';
 import { HttpError } from './errors';
 import { fastSerializerCompiler, RequestValidationError, zodValidatorCompiler } from './schema-compilers';
 import { adminRoutes } from './routes/admin';
@@ -18,6 +24,7 @@ import { memoryRoutes } from './routes/memory';
 import { sessionRoutes } from './routes/sessions';
 import { skillRoutes } from './routes/skills';
 import { ttyRoutes } from './routes/tty';
+import { workerCallRoutes } from './routes/worker-calls';
 import { routeUpgrades } from './websocket-upgrade';
 
 /** The SDK calls the routes without `/api`; both prefixes serve the same plugins. */
@@ -32,18 +39,81 @@ const MASTER_KEY_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [
   adminRoutes,
 ];
 
-/** Routes with their own auth (the sandbox's CALLBACK_TOKEN), never the master key. */
-const SANDBOX_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [internalRoutes];
-
 /** The terminal WebSocket: the master key or the session's TTY token (clients that cannot send headers). */
 const TERMINAL_ROUTES: FastifyPluginAsyncZod<RouteOptions>[] = [ttyRoutes];
 
 const MAX_URL_IN_MESSAGE = 200;
 
-/** Builds the control-plane HTTP API (ready, not listening yet: call app.listen). */
+/**
+ * Builds the control-plane HTTP API (ready, not listening yet: call app.listen). The public
+ * listener: the master key's routes and the terminal (master key or TTY token). What
+ * sandboxes and the web service call lives on the worker's internal listener
+ * (buildInternalApp) and answers 404 here.
+ */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = await baseApp(deps.log);
+
+  const transform = createJsonSchemaTransform({});
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'LiteLLM Agent Platform API', version: '1.0.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    // The /v1 copies are aliases for the SDK; document each route once, under /api/v1.
+    transform: (input) => {
+      const out = transform(input);
+      return input.url.startsWith('/v1/') ? { ...out, schema: { ...out.schema, hide: true } } : out;
+    },
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  routeUpgrades(app);
+
+  for (const prefix of API_PREFIXES) {
+    await app.register(
+      async (api) => {
+        for (const routes of TERMINAL_ROUTES) await api.register(routes, { deps });
+        await api.register(async (authed) => {
+          authed.addHook('onRequest', requireBearer(deps.masterKey));
+          authed.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+          for (const routes of MASTER_KEY_ROUTES) await authed.register(routes, { deps });
+        });
+      },
+      { prefix },
+    );
+  }
+
+  await app.ready();
+  return app;
+}
+
+/**
+ * The internal listener (INTERNAL_PORT; worker and `all` roles; loopback in local mode): the
+ * sandbox callbacks, authenticated by each sandbox's CALLBACK_TOKEN (routes/internal.ts), and
+ * the web -> worker calls, authenticated by a signed call token (routes/worker-calls.ts).
+ * Never the master key's routes, never behind the load balancer.
+ */
+export async function buildInternalApp(deps: InternalApiDeps): Promise<FastifyInstance> {
+  const app = await baseApp(deps.log);
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  for (const prefix of API_PREFIXES) {
+    await app.register(
+      async (api) => {
+        await api.register(internalRoutes, { deps });
+        await api.register(workerCallRoutes, { deps });
+      },
+      { prefix },
+    );
+  }
+  await app.ready();
+  return app;
+}
+
+/** What both listeners share: JSON parsing, `{ error }` answers, one log line per request. */
+async function baseApp(log: FastifyBaseLogger) {
   const app = Fastify({
-    loggerInstance: deps.log,
+    loggerInstance: log,
     // One line per request from the onResponse hook below instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMITS.default,
@@ -68,39 +138,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     );
   });
 
-  const transform = createJsonSchemaTransform({});
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: { title: 'LiteLLM Agent Platform API', version: '1.0.0' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    // The /v1 copies are aliases for the SDK; document each route once, under /api/v1.
-    transform: (input) => {
-      const out = transform(input);
-      return input.url.startsWith('/v1/') ? { ...out, schema: { ...out.schema, hide: true } } : out;
-    },
-  });
-
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  routeUpgrades(app);
-
-  for (const prefix of API_PREFIXES) {
-    await app.register(
-      async (api) => {
-        for (const routes of SANDBOX_ROUTES) await api.register(routes, { deps });
-        for (const routes of TERMINAL_ROUTES) await api.register(routes, { deps });
-        await api.register(async (authed) => {
-          authed.addHook('onRequest', requireBearer(deps.masterKey));
-          authed.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-          for (const routes of MASTER_KEY_ROUTES) await authed.register(routes, { deps });
-        });
-      },
-      { prefix },
-    );
-  }
-
-  await app.ready();
   return app;
 }
 
@@ -111,6 +148,7 @@ function installJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
+    keepRawBody(request, text);
     if (text.trim() === '') {
       done(null, undefined);
       return;

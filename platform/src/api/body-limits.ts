@@ -9,4 +9,6 @@ export const BODY_LIMITS = {
   agent: 12 * 1024 * 1024,
   /** The opencode passthrough: prompts with images, as opencode's own server takes them. */
   opencode: 12 * 1024 * 1024,
+  /** A session handed from the web to a worker: its initial prompt (100000 characters) and sealed env vars. */
+  workerHandOff: 1024 * 1024,
 } as const;

@@ -4,6 +4,7 @@ import type { Diagnosis } from '../diagnose/diagnose';
 import type { SandboxCallbacks } from '../lifecycle/sandbox-callbacks';
 import type { SecretStore } from '../secrets/secret-store';
 import type { SessionService } from '../sessions/session-service';
+import type { WorkerCalls } from '../worker/worker-calls';
 
 /**
  * Everything the HTTP API depends on; built once by the runtime (worker/runtime.ts:
@@ -25,8 +26,6 @@ export interface ApiDeps {
   log: FastifyBaseLogger;
   /** Sessions: create, read, send, stop (and stopping all of a deleted agent's). */
   sessions: SessionService;
-  /** The sandbox callback routes (/internal/*): boot spec and phase reports. */
-  sandboxCallbacks: SandboxCallbacks;
   /** GET /sessions/{id}/diagnose; null for an unknown session. */
   diagnose: (sessionId: string) => Promise<Diagnosis | null>;
 }
@@ -34,4 +33,17 @@ export interface ApiDeps {
 /** Options every route plugin receives. */
 export interface RouteOptions {
   deps: ApiDeps;
+}
+
+/** What the internal listener (buildInternalApp) serves; built by the worker's runtime (`runtime.internal`). */
+export interface InternalApiDeps {
+  log: FastifyBaseLogger;
+  /** The sandbox callback routes (/internal/sandboxes/*): boot spec and phase reports. */
+  sandboxCallbacks: SandboxCallbacks;
+  /** The web -> worker routes (/internal/worker/*): session hand-off, poke, sandbox logs. */
+  workerCalls: WorkerCalls;
+}
+
+export interface InternalRouteOptions {
+  deps: InternalApiDeps;
 }

@@ -1,8 +1,8 @@
 /**
  * The job handlers of the bring-up: `session_bring_up` (a session's cold start),
  * `warm_bring_up` (one planned warm sandbox) and `warm_pool_top_up` (refill after a
- * claim). Whoever holds the job runs them: the worker, or the web process that
- * received a create with per-session env vars (only it holds those values).
+ * claim). Whoever holds the job runs them: any worker, and for a session with
+ * per-session env vars the worker that took it (only it holds those values).
  */
 import type { JobHandler } from '../jobs/job-runner';
 import { topUpWarmPool, type WarmPoolSettings } from '../warm-pool/warm-pool';

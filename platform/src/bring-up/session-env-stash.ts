@@ -1,15 +1,12 @@
 /**
- * Per-session env vars live here, in the memory of the process that received the
- * create request, from the request until the worker pushed them to the vault.
- * They never reach the database, a job payload or a log.
+ * Per-session env vars live here, in the memory of the worker process that owns the
+ * session's bring-up (it received them sealed from the web service, or the create request
+ * itself in the `all` role), until it pushed them to the vault. They never reach the
+ * database, a job payload or a log.
  */
-import type { EnvVarHosts } from '../validation/env-var-hosts';
+import type { SessionEnv } from '../secrets/session-env';
 
-/** A session's own env vars and their bindings (`env_var_hosts` of the create request). */
-export interface SessionEnv {
-  values: Record<string, string>;
-  bindings: EnvVarHosts;
-}
+export type { SessionEnv };
 
 export class SessionEnvStash {
   private readonly held = new Map<string, SessionEnv>();

@@ -24,7 +24,7 @@ import { TargetEnded, type BringUpDeps, type BringUpTarget, type ExistingSandbox
 import type { SessionEnvStash } from './session-env-stash';
 
 export const SESSION_ENV_LOST_REASON =
-  'the per-session env vars were held only in memory by the platform process that received the create request, ' +
+  'the per-session env vars were held only in memory by the worker that took the session, ' +
   'and it stopped before the sandbox got them; create the session again';
 
 const phaseIndex = (phase: string) => SESSION_PHASES.indexOf(phase as SessionPhase);

@@ -1,21 +1,25 @@
 /**
- * `npm run migrate`: applies pending migrations to DATABASE_URL (or DB_HOST, DB_PORT,
- * DB_NAME, DB_USER, DB_PASSWORD, DB_SSL). The deployment runs it before the services roll.
+ * `npm run migrate` (and `node migrate-cli.js` in the platform image): applies pending
+ * migrations to DATABASE_URL or DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, with TLS as
+ * DB_SSL says (database-env.ts: the same variables and defaults as the services).
  */
+import { readEnv } from '@lap/sandbox-protocol';
+import { databaseEnvSchema, databaseUrl, missingDatabaseEnv, withDatabaseTls } from './database-env';
 import { migrate } from './migrate';
 
-function databaseUrl(env: NodeJS.ProcessEnv): string {
-  if (env.DATABASE_URL) return env.DATABASE_URL;
-  const missing = ['DB_HOST', 'DB_NAME', 'DB_USER', 'DB_PASSWORD'].filter((k) => !env[k]);
+function migrationUrl(source: NodeJS.ProcessEnv): string {
+  const reading = readEnv(databaseEnvSchema, source);
+  if (!reading.ok)
+    throw new Error(reading.problems.map((problem) => `${problem.key} ${problem.message}`).join('; '));
+  const missing = missingDatabaseEnv(reading.data, { passwordSecret: false });
   if (missing.length > 0)
     throw new Error(
       `set DATABASE_URL=postgres://user:pass@host:5432/db, or DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (missing: ${missing.join(', ')})`,
     );
-  const ssl = env.DB_SSL === 'require' ? '?sslmode=require' : '';
-  return `postgres://${encodeURIComponent(env.DB_USER!)}:${encodeURIComponent(env.DB_PASSWORD!)}@${env.DB_HOST}:${env.DB_PORT ?? '5432'}/${encodeURIComponent(env.DB_NAME!)}${ssl}`;
+  return withDatabaseTls(databaseUrl(reading.data), reading.data.DB_SSL);
 }
 
-migrate({ databaseUrl: databaseUrl(process.env) })
+migrate({ databaseUrl: migrationUrl(process.env) })
   .then((result) => {
     console.log(
       JSON.stringify({

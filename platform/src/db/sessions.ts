@@ -46,11 +46,18 @@ const PHASES = [...SESSION_PHASES] as string[];
 
 export async function insertSession(
   db: Queryable,
-  input: { agentId: string; title: string | null; initialPrompt: string | null },
+  input: {
+    agentId: string;
+    title: string | null;
+    initialPrompt: string | null;
+    /** Chosen by the caller when the id must exist before the row (a hand-off to a worker). */
+    id?: string;
+  },
 ): Promise<SessionRow> {
   const { rows } = await db.query<SessionRow>(
-    `INSERT INTO sessions (agent_id, title, initial_prompt) VALUES ($1, $2, $3) RETURNING *`,
-    [input.agentId, input.title, input.initialPrompt],
+    `INSERT INTO sessions (id, agent_id, title, initial_prompt)
+     VALUES (COALESCE($4::uuid, gen_random_uuid()), $1, $2, $3) RETURNING *`,
+    [input.agentId, input.title, input.initialPrompt, input.id ?? null],
   );
   return rows[0]!;
 }

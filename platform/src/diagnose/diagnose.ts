@@ -7,12 +7,12 @@ import type pg from 'pg';
 import { getAgent, type AgentRecord } from '../db/agents';
 import { getSession, type SessionRow, type SessionWithHarness } from '../db/sessions';
 import { probeHarness } from '../harness/client';
-import type { SandboxFailureCode, SandboxLauncher, SandboxState } from '../sandbox/launcher';
+import type { SandboxControl, SandboxFailureCode, SandboxState } from '../sandbox/launcher';
 import type { WarmPool, WarmSandboxStatus } from '../warm-pool/port';
 
 export const NOT_RUNNING_AFTER_MS = 180_000;
 export const STALE_CREATING_AFTER_MS = 120_000;
-const LOG_LINES = 50;
+export const LOG_LINES = 50;
 
 export interface DetectedIssue {
   code: string;
@@ -31,6 +31,8 @@ export interface Diagnosis {
   agent: Omit<AgentRecord, 'env_vars_ciphertext' | 'litellm_api_key_ciphertext'> | null;
   sandbox: SandboxState | null;
   recent_logs: string[];
+  /** Why `recent_logs` is empty although the session has a sandbox (e.g. no worker answered). */
+  recent_logs_error: string | null;
   warm_pool: { enabled: boolean; counts: Record<WarmSandboxStatus, number> };
   harness_probe: HarnessProbe;
   detected_issues: string[];
@@ -88,18 +90,30 @@ export function detectIssues(input: {
   return issues;
 }
 
-export async function diagnoseSession(
-  deps: { db: pg.Pool; launcher: SandboxLauncher; warmPool: WarmPool },
-  id: string,
-): Promise<Diagnosis | null> {
+export interface DiagnoseDeps {
+  db: pg.Pool;
+  launcher: SandboxControl;
+  warmPool: WarmPool;
+  /**
+   * The sandbox's last LOG_LINES log lines: read by the launcher in a worker, asked of a
+   * worker over its internal listener in the web service (whose role may not read them).
+   */
+  recentLogs: (session: SessionRow) => Promise<string[]>;
+}
+
+export async function diagnoseSession(deps: DiagnoseDeps, id: string): Promise<Diagnosis | null> {
   const session = await getSession(deps.db, id);
   if (!session) return null;
+  let logsError: string | null = null;
   const [agent, sandbox, logs, warmPool] = await Promise.all([
     getAgent(deps.db, session.agent_id),
     session.sandbox_ref ? deps.launcher.describe(session.sandbox_ref) : Promise.resolve(null),
     session.sandbox_ref
-      ? deps.launcher.recentLogs(session.sandbox_ref, LOG_LINES).catch(() => [])
-      : Promise.resolve([]),
+      ? deps.recentLogs(session).catch((error: Error) => {
+          logsError = `sandbox logs unavailable: ${error.message}`;
+          return [] as string[];
+        })
+      : Promise.resolve([] as string[]),
     deps.warmPool.countsForAgent(session.agent_id),
   ]);
   const url = sandbox?.harnessUrl ?? session.sandbox_url;
@@ -122,6 +136,7 @@ export async function diagnoseSession(
     agent: publicAgent,
     sandbox,
     recent_logs: logs,
+    recent_logs_error: logsError,
     warm_pool: warmPool,
     harness_probe: probe,
     detected_issues: issues.map((i) => i.code),

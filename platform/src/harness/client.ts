@@ -5,7 +5,13 @@
  */
 import { request, type Dispatcher } from 'undici';
 import { WebSocket, type RawData } from 'ws';
-import type { HarnessHealth, MessagePart, TurnResponse } from '@lap/sandbox-protocol';
+import type { z } from 'zod';
+import {
+  harnessHealthSchema,
+  turnResponseSchema,
+  type MessagePart,
+  type TurnResponse,
+} from '@lap/sandbox-protocol';
 
 /** The harness answered with an error: 502 to the caller, the session stays. */
 export class HarnessTurnError extends Error {}
@@ -32,12 +38,20 @@ function isConnectionFailure(err: unknown): boolean {
 }
 
 /**
- * What GET /health says. The harness answers 200 `ok`/`starting`, or 503
- * `{ status: "dead", reason }` once its agent process died for good (contract 7).
- * `busy` and `harness_session_id` are optional: harnesses before contract 7 lack them.
+ * What GET /health says that the platform acts on, checked with the protocol's schema (the
+ * fields it does not read are not required of the reply). `busy` and `harness_session_id` may
+ * be missing: an agent may pin a harness image built before contract 7.
+ */
+const healthReplySchema = harnessHealthSchema
+  .pick({ status: true, harness_session_id: true, busy: true, reason: true })
+  .partial({ busy: true, harness_session_id: true });
+
+/**
+ * The harness answers 200 `ok`/`starting`, or 503 `{ status: "dead", reason }` once its agent
+ * process died for good (contract 7). Anything else is no harness answering.
  */
 export type HealthProbe =
-  | { state: 'answering'; health: HarnessHealth & { busy?: boolean; harness_session_id?: string | null } }
+  | { state: 'answering'; health: z.infer<typeof healthReplySchema> }
   | { state: 'dead'; reason: string }
   | { state: 'silent' };
 
@@ -50,16 +64,18 @@ export async function probeHealth(harnessUrl: string, timeoutMs: number): Promis
       signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.body.text();
-    let body: { status?: string; reason?: string } = {};
+    let body: unknown;
     try {
-      body = JSON.parse(text) as typeof body;
+      body = JSON.parse(text);
     } catch {
       // not JSON: judged by the status code alone
     }
-    if (res.statusCode === 503 && body.status === 'dead')
-      return { state: 'dead', reason: String(body.reason ?? 'the agent process died') };
-    if (res.statusCode !== 200) return { state: 'silent' };
-    return { state: 'answering', health: body as HarnessHealth };
+    const dead = healthReplySchema.pick({ status: true, reason: true }).safeParse(body);
+    if (res.statusCode === 503 && dead.success && dead.data.status === 'dead')
+      return { state: 'dead', reason: dead.data.reason ?? 'the agent process died' };
+    const health = healthReplySchema.safeParse(body);
+    if (res.statusCode !== 200 || !health.success) return { state: 'silent' };
+    return { state: 'answering', health: health.data };
   } catch {
     return { state: 'silent' };
   }
@@ -106,13 +122,15 @@ export async function sendTurn(
   if (res.statusCode === 409) throw new HarnessBusyError('another turn is still running in this session');
   if (res.statusCode !== 200)
     throw new HarnessTurnError(`harness answered HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+  let reply: unknown;
   try {
-    const parsed = JSON.parse(text) as TurnResponse;
-    if (!Array.isArray(parsed.parts)) throw new Error('no parts');
-    return { parts: parsed.parts };
+    reply = JSON.parse(text);
   } catch {
-    throw new HarnessTurnError('harness reply is not a {parts} JSON object');
+    // reported below with any other reply that is not a TurnResponse
   }
+  const parsed = turnResponseSchema.safeParse(reply);
+  if (!parsed.success) throw new HarnessTurnError('harness reply is not a {parts} JSON object');
+  return { parts: parsed.data.parts };
 }
 
 /** POST /abort: stops the harness's turn in flight, if any. Best effort, bounded. */

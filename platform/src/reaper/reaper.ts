@@ -14,12 +14,12 @@ import { isUuid } from '../db/pool';
 import { ownedSandboxRefs, type TaggedSandbox } from '../db/reaper';
 import { recycleWarmSandboxes } from '../db/warm-pool';
 import { failTimedOutCreating, reapIdleSessions } from '../lifecycle/session-states';
-import type { SandboxLauncher } from '../sandbox/launcher';
+import type { SandboxControl } from '../sandbox/launcher';
 import type { Logger } from '../logger';
 
 export interface ReaperDeps {
   db: pg.Pool;
-  launcher: SandboxLauncher;
+  launcher: SandboxControl;
   log: Logger;
   /** `lap:environment` of this deployment: only its tasks are swept. */
   environment: string;

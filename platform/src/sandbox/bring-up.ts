@@ -11,10 +11,12 @@ import {
   HARNESS_PORT,
   VAULT_ADMIN_SERVER_NAME,
   type HarnessId,
+  type HarnessLaunchEnvironment,
+  type VaultLaunchEnvironment,
   type VaultSecretsPush,
   type VaultSecretsPushResult,
 } from '@lap/sandbox-protocol';
-import { probeHarness } from '../harness/client';
+import { probeHealth } from '../harness/client';
 import type { SandboxFailure, SandboxLauncher, SandboxState } from './launcher';
 import { callbackToken, harnessToken, newVaultAdminToken } from './tokens';
 
@@ -59,12 +61,12 @@ export async function launchSandbox(
     harnessEnv: {
       SANDBOX_ID: input.sandboxId,
       HARNESS_ID: input.agent.harness_id,
-      PORT: String(HARNESS_PORT),
+      PORT: `${HARNESS_PORT}`,
       HARNESS_TOKEN: harnessToken(input.signingKey, input.sandboxId),
       CALLBACK_URL: input.callbackUrl,
       CALLBACK_TOKEN: callbackToken(input.signingKey, input.sandboxId),
-    },
-    vaultEnv: { VAULT_ADMIN_TOKEN: vaultAdminToken },
+    } satisfies HarnessLaunchEnvironment,
+    vaultEnv: { VAULT_ADMIN_TOKEN: vaultAdminToken } satisfies VaultLaunchEnvironment,
   });
   return { ref, vaultAdminToken };
 }
@@ -183,7 +185,10 @@ export async function awaitHarnessReady(input: {
     input.wait.signal?.throwIfAborted();
     const reported = await input.reportedPhase();
     if (reported?.state === 'failed') throw new BringUpError(`harness failed to start: ${reported.reason}`);
-    const health = await probeHarness(input.harnessUrl, 2000);
+    const probe = await probeHealth(input.harnessUrl, 2000);
+    // Its agent process died while starting: waiting out the deadline cannot help.
+    if (probe.state === 'dead') throw new BringUpError(`harness's agent process died: ${probe.reason}`);
+    const health = probe.state === 'answering' ? probe.health : null;
     answered ||= health !== null;
     if (health?.status === 'ok' || (reported?.state === 'listening' && health))
       return { harnessSessionId: health.harness_session_id ?? null };

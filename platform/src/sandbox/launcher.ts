@@ -1,21 +1,41 @@
 import type { HarnessId } from '@lap/sandbox-protocol';
 
 /**
- * Where sandboxes run. One implementation per capacity type: local processes
- * (local mode), ECS Fargate tasks (AWS); an EKS one can follow without touching
- * anything above this interface.
+ * What a process may do to sandboxes without launching one: look at them and stop them.
+ * The web service holds only this (its role cannot RunTask, PassRole or read sandbox logs),
+ * as do the warm-pool and reaper functions.
  */
-export interface SandboxLauncher {
-  /** Starts a sandbox and returns as soon as the capacity accepted it (not when it is running). */
-  launch(spec: SandboxLaunchSpec): Promise<SandboxLaunchResult>;
+export interface SandboxControl {
   /** Current state, or null when the sandbox is unknown (never existed, or long gone). */
   describe(ref: string): Promise<SandboxState | null>;
   /** Stops the sandbox; a sandbox that is already stopped or unknown is not an error. */
   stop(ref: string, reason: string): Promise<void>;
   /** Every running or starting sandbox carrying all of these tags (orphan and warm-pool sweeps). */
   listByTags(tags: Partial<SandboxTags>): Promise<SandboxState[]>;
+}
+
+/**
+ * Where sandboxes run. One implementation per capacity type: local processes
+ * (local mode), ECS Fargate tasks (AWS); an EKS one can follow without touching
+ * anything above this interface. Only the worker role holds one.
+ */
+export interface SandboxLauncher extends SandboxControl {
+  /** Starts a sandbox and returns as soon as the capacity accepted it (not when it is running). */
+  launch(spec: SandboxLaunchSpec): Promise<SandboxLaunchResult>;
   /** Recent log lines of the sandbox's containers, newest last (diagnose). */
   recentLogs(ref: string, limit: number): Promise<string[]>;
+}
+
+/**
+ * The control half of a launcher, as an object that has nothing else: what a web process
+ * gets, so no code path in it can launch a sandbox or read its logs, whatever it is handed.
+ */
+export function controlOnly(launcher: SandboxControl): SandboxControl {
+  return {
+    describe: (ref) => launcher.describe(ref),
+    stop: (ref, reason) => launcher.stop(ref, reason),
+    listByTags: (tags) => launcher.listByTags(tags),
+  };
 }
 
 export interface SandboxTags {
@@ -33,9 +53,9 @@ export interface SandboxLaunchSpec {
   harnessId: HarnessId;
   /** An image the agent pinned (PATCH harness_image); null uses the harness's default image. */
   harnessImage: string | null;
-  /** Non-secret environment for the harness container (HarnessContainerEnv minus what the launcher knows best, e.g. proxy addresses). */
+  /** Non-secret, per-sandbox environment for the harness container (HarnessLaunchEnvironment in the protocol). */
   harnessEnv: Record<string, string>;
-  /** Non-secret environment for the vault container, including the one-time VAULT_ADMIN_TOKEN. */
+  /** Non-secret, per-sandbox environment for the vault container: the one-time VAULT_ADMIN_TOKEN (VaultLaunchEnvironment). */
   vaultEnv: Record<string, string>;
 }
 

@@ -9,7 +9,7 @@
  * from its start), its /health `busy` (contract 7) and the platform's queue; then
  * after every turn's end.
  */
-import type { HarnessEvent } from '@lap/sandbox-protocol';
+import { harnessEventSchema, type HarnessEvent } from '@lap/sandbox-protocol';
 import type { SessionRow } from '../db/sessions';
 import { openEventStream, probeHealth } from '../harness/client';
 import { readSse } from '../harness/event-stream';
@@ -99,12 +99,16 @@ async function* feed(
       else if (!busy && open.size === 0) awaitingIdle = true;
       continue;
     }
-    let event: HarnessEvent;
+    let data: unknown;
     try {
-      event = JSON.parse(item.data) as HarnessEvent;
+      data = JSON.parse(item.data);
     } catch {
       continue;
     }
+    // Our vocabulary only: what is not a HarnessEvent is not passed on as one.
+    const parsed = harnessEventSchema.safeParse(data);
+    if (!parsed.success) continue;
+    const event = parsed.data;
     const turn = turnOf(event);
     if (turn && !ended.has(turn)) {
       if (isTurnEnd(event)) {

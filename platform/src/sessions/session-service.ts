@@ -2,15 +2,16 @@
  * The API's session service: create (a warm claim, or a durable bring-up job), read,
  * send (wait for ready, then a turn in order), stop, and stopping everything of a
  * deleted agent. It runs in whichever process serves the API; the bring-up it starts
- * runs as a job (bring-up/jobs.ts) in the worker, or here when only this process
- * holds the per-session env vars.
+ * runs as a job (bring-up/jobs.ts) in a worker. A session with its own env vars is
+ * created by the process that will bring it up (session-env-bring-up.ts): this one in
+ * the worker and `all` roles, a worker it hands them to in the web role.
  */
+import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TUI_HARNESS_IDS, type HarnessId, type MessagePart, type TurnResponse } from '@lap/sandbox-protocol';
 import type pg from 'pg';
-import type { SessionEnvStash } from '../bring-up/session-env-stash';
 import type { AgentRecord } from '../db/agents';
-import { enqueueClaimedJob, enqueueJob, initialPromptPending, type JobRow } from '../db/jobs';
+import { enqueueJob, initialPromptPending } from '../db/jobs';
 import { withTransaction } from '../db/pool';
 import {
   getSession,
@@ -22,12 +23,13 @@ import {
   type SessionWithHarness,
 } from '../db/sessions';
 import { ttyUrlFor } from '../harness/client';
-import type { JobRunner } from '../jobs/job-runner';
 import { markDead, markReady } from '../lifecycle/session-states';
 import type { Logger } from '../logger';
-import type { SandboxLauncher } from '../sandbox/launcher';
+import type { SandboxControl } from '../sandbox/launcher';
 import type { EnvVarHosts } from '../validation/env-var-hosts';
 import type { WarmPool } from '../warm-pool/port';
+import type { SessionEnv } from '../secrets/session-env';
+import type { NewSession, SessionEnvBringUp } from './session-env-bring-up';
 import { Turns, type TurnSettings } from './turns';
 
 export interface CreateSessionInput {
@@ -55,10 +57,12 @@ export class TuiHarnessError extends Error {}
 
 export interface SessionServiceDeps {
   db: pg.Pool;
-  launcher: SandboxLauncher;
+  launcher: SandboxControl;
   warmPool: WarmPool;
-  runner: JobRunner;
-  sessionEnv: SessionEnvStash;
+  /** After this process queued a job: wake whoever runs jobs (its own runner; a worker, from the web). */
+  wakeJobRunners: () => void;
+  /** Creates and brings up sessions with their own env vars (here, or in a worker). */
+  sessionEnvBringUp: SessionEnvBringUp;
   signingKey: string;
   log: Logger;
   creatingTimeoutMs: number;
@@ -95,53 +99,65 @@ export class SessionService {
   /**
    * Creates the session and returns it at once (`creating`), or `ready` when a warm
    * sandbox was claimed. Per-session env vars never claim a warm sandbox (it got
-   * only agent-level secrets at boot); this process runs their bring-up itself.
+   * only agent-level secrets at boot); the process that can bring them up creates it.
    */
   async create(agent: AgentRecord, input: CreateSessionInput): Promise<SessionRow> {
-    const { db, runner, warmPool, log } = this.deps;
-    const sessionEnv = input.env_vars && Object.keys(input.env_vars).length > 0 ? input.env_vars : undefined;
-    const result = await withTransaction(db, async (tx) => {
+    const { db, warmPool, log } = this.deps;
+    if (input.env_vars && Object.keys(input.env_vars).length > 0) {
+      return this.createWithEnv(
+        {
+          id: crypto.randomUUID(),
+          agent,
+          title: input.title ?? null,
+          initialPrompt: input.initial_prompt ?? null,
+        },
+        { values: input.env_vars, bindings: input.env_var_hosts ?? {} },
+      );
+    }
+    const session = await withTransaction(db, async (tx) => {
       const session = await insertSession(tx, {
         agentId: agent.id,
         title: input.title ?? null,
         initialPrompt: input.initial_prompt ?? null,
       });
-      if (!sessionEnv) {
-        const warm = await warmPool.claim(tx, { agentId: agent.id, sessionId: session.id });
-        if (warm) {
-          const ready = await markReady(tx, session.id, {
-            sandboxUrl: warm.sandboxUrl,
-            ttyUrl: ttyUrlFor(supportsTui(agent.harness_id), warm.sandboxUrl),
-            harnessSessionId: warm.harnessSessionId,
-            warm: { warmSandboxId: warm.id, ref: warm.sandboxRef, vaultAdminUrl: warm.vaultAdminUrl },
-          });
-          if (ready!.initial_prompt)
-            await enqueueJob(tx, { kind: 'deliver_initial_prompt', sessionId: session.id, maxAttempts: 1 });
-          return { session: ready!, ownedJob: null as JobRow | null };
-        }
+      const warm = await warmPool.claim(tx, { agentId: agent.id, sessionId: session.id });
+      if (warm) {
+        const ready = await markReady(tx, session.id, {
+          sandboxUrl: warm.sandboxUrl,
+          ttyUrl: ttyUrlFor(supportsTui(agent.harness_id), warm.sandboxUrl),
+          harnessSessionId: warm.harnessSessionId,
+          warm: { warmSandboxId: warm.id, ref: warm.sandboxRef, vaultAdminUrl: warm.vaultAdminUrl },
+        });
+        if (ready!.initial_prompt)
+          await enqueueJob(tx, { kind: 'deliver_initial_prompt', sessionId: session.id, maxAttempts: 1 });
+        return ready!;
       }
-      const job = {
-        kind: 'session_bring_up' as const,
+      await enqueueJob(tx, {
+        kind: 'session_bring_up',
         sessionId: session.id,
-        payload: { session_env: !!sessionEnv },
-      };
-      const ownedJob = sessionEnv
-        ? await enqueueClaimedJob(tx, job, { workerId: runner.workerId, leaseMs: runner.leaseMs })
-        : (await enqueueJob(tx, job), null);
-      return { session, ownedJob };
+        payload: { session_env: false },
+      });
+      return session;
     });
     log.info(
-      { session_id: result.session.id, agent_id: agent.id, warm: result.session.status === 'ready' },
+      { session_id: session.id, agent_id: agent.id, warm: session.status === 'ready' },
       'session created',
     );
-    if (result.ownedJob) {
-      this.deps.sessionEnv.hold(result.session.id, {
-        values: sessionEnv!,
-        bindings: input.env_var_hosts ?? {},
-      });
-      void runner.runOwned(result.ownedJob);
-    } else runner.poke();
-    return result.session;
+    this.deps.wakeJobRunners();
+    return session;
+  }
+
+  /**
+   * A session with its own env vars: created by the process that brings it up (this one, or
+   * the worker it hands them to). The worker's hand-off route calls this with the web's id.
+   */
+  async createWithEnv(session: NewSession, env: SessionEnv): Promise<SessionRow> {
+    const created = await this.deps.sessionEnvBringUp.start(session, env);
+    this.deps.log.info(
+      { session_id: created.id, agent_id: session.agent.id, warm: false, session_env: true },
+      'session created',
+    );
+    return created;
   }
 
   get(id: string): Promise<SessionWithHarness | null> {
@@ -236,7 +252,7 @@ export class SessionService {
   /** -> dead and its sandbox stops. `reason` null: a user's stop, which is no failure. */
   async end(session: SessionRow, reason: string | null): Promise<void> {
     await markDead(this.deps.db, session.id, reason);
-    this.deps.sessionEnv.discard(session.id);
+    this.deps.sessionEnvBringUp.discard(session.id);
     const ref = session.sandbox_ref ?? (await getSession(this.deps.db, session.id))?.sandbox_ref;
     if (ref) await this.deps.launcher.stop(ref, reason ?? 'stopped by the user');
     this.deps.log.info({ session_id: session.id, reason: reason ?? 'stopped by the user' }, 'session ended');

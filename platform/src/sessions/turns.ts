@@ -30,7 +30,7 @@ import {
 import { stoppedReason } from '../lifecycle/sandbox-stopped';
 import { noteHarnessSessionId } from '../lifecycle/session-states';
 import type { Logger } from '../logger';
-import type { SandboxLauncher } from '../sandbox/launcher';
+import type { SandboxControl } from '../sandbox/launcher';
 import { harnessToken, sandboxIdOf } from '../sandbox/tokens';
 
 export interface TurnSettings {
@@ -53,7 +53,7 @@ export class SessionEndedError extends Error {}
 
 export interface TurnsDeps {
   db: pg.Pool;
-  launcher: SandboxLauncher;
+  launcher: SandboxControl;
   signingKey: string;
   log: Logger;
   settings: TurnSettings;

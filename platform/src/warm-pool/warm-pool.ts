@@ -26,7 +26,7 @@ import {
   type WarmSandboxRow,
 } from '../db/warm-pool';
 import { isUuid, withTransaction, type Queryable } from '../db/pool';
-import type { SandboxLauncher } from '../sandbox/launcher';
+import type { SandboxControl } from '../sandbox/launcher';
 import type { ClaimedWarmSandbox, WarmPool, WarmSandboxRef } from '../warm-pool/port';
 import type { Logger } from '../logger';
 import { planTopUp } from './plan';
@@ -45,7 +45,7 @@ export const MIN_REMAINING_FOR_CLAIM_MS = 60_000;
 
 export interface WarmPoolDeps {
   db: pg.Pool;
-  launcher: SandboxLauncher;
+  launcher: SandboxControl;
   settings: WarmPoolSettings;
   log: Logger;
 }

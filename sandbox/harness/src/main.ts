@@ -1,12 +1,13 @@
 /**
  * Harness entry point (container CMD, and `node --import tsx` in local mode).
- * Environment: HarnessContainerEnv in @lap/sandbox-protocol (+ WORKSPACE_DIR, HOME).
+ * Environment: harnessContainerEnvSchema in @lap/sandbox-protocol (containers.ts).
  * The server listens first (GET /health answers `starting`), then the boot: wait for the
  * vault's stub env file and fetch the boot spec (together) -> clone -> install -> write
  * files -> start the adapter -> /health `ok` -> report harness_listening.
  * Any boot failure is reported as phase `failed` with the reason, then the process exits 1.
  * The agent's processes die with the harness, however it ends (process-group.ts).
  */
+import { PHASE_REPORT_LIMITS } from '@lap/sandbox-protocol';
 import pino from 'pino';
 import { createAdapter, preloadAdapter } from './adapters';
 import { bootSandbox, BootTimer } from './boot';
@@ -76,7 +77,8 @@ async function main(): Promise<void> {
     const reason = (error as Error).message;
     logger.error({ event: 'boot_failed', reason });
     await platform
-      .reportPhase({ phase: 'failed', failure_reason: reason })
+      // The platform takes a bounded reason (a failed clone's output can be long): its start is kept.
+      .reportPhase({ phase: 'failed', failure_reason: reason.slice(0, PHASE_REPORT_LIMITS.failure_reason) })
       .catch((reportError: Error) =>
         logger.error({ event: 'phase_report_failed', message: reportError.message }),
       );

@@ -4,25 +4,7 @@
  * is not egress, and the CALLBACK_TOKEN must not pass through the agent's proxy.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PhaseReport, SandboxBootSpec } from '@lap/sandbox-protocol';
-import { HARNESS_IDS } from '@lap/sandbox-protocol';
-import { z } from 'zod';
-
-const bootSpecSchema = z.object({
-  sandbox_id: z.string(),
-  agent_id: z.string(),
-  harness_id: z.enum(HARNESS_IDS),
-  model: z.string().min(1),
-  prompt: z.string(),
-  repo_url: z.string().nullable(),
-  branch: z.string().min(1),
-  requirements: z.string().nullable(),
-  mcp_servers: z.array(z.string()),
-  litellm_api_base: z.string(),
-  files: z.array(
-    z.object({ path: z.string().min(1), content_base64: z.string(), mode: z.number().int().optional() }),
-  ),
-});
+import { sandboxBootSpecSchema, type PhaseReport, type SandboxBootSpec } from '@lap/sandbox-protocol';
 
 export class PlatformClient {
   private readonly base: string;
@@ -38,7 +20,7 @@ export class PlatformClient {
   /** Retries connection errors and 5xx for up to `deadlineMs` (the platform may be restarting). */
   async fetchBootSpec(deadlineMs = 60_000): Promise<SandboxBootSpec> {
     const response = await this.call('GET', '/spec', undefined, deadlineMs);
-    const parsed = bootSpecSchema.safeParse(await response.json());
+    const parsed = sandboxBootSpecSchema.safeParse(await response.json());
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       throw new Error(`the platform's boot spec is invalid: ${issue.path.join('.')}: ${issue.message}`);

@@ -48,6 +48,9 @@ export interface SpawnGroupOptions {
   env: Record<string, string>;
   /** Shown in `ps` as the guard's name. */
   label?: string;
+  /** Run the guard and the program as this user and group (the caller must be root). */
+  uid?: number;
+  gid?: number;
 }
 
 /** Every group started by this process and not yet known to be gone: killed on exit. */
@@ -131,6 +134,8 @@ export class ProcessGroup {
       env: options.env,
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      ...(options.uid !== undefined ? { uid: options.uid } : {}),
+      ...(options.gid !== undefined ? { gid: options.gid } : {}),
     });
     if (child.pid === undefined) throw new Error(`cannot start ${command}: /bin/sh did not start`);
     this.child = child;

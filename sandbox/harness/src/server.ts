@@ -9,10 +9,9 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HarnessHealth, HarnessId, TurnResponse } from '@lap/sandbox-protocol';
-import { HARNESS_OPENCODE_PREFIX, TUI_HARNESS_IDS } from '@lap/sandbox-protocol';
+import { HARNESS_OPENCODE_PREFIX, TUI_HARNESS_IDS, turnRequestSchema } from '@lap/sandbox-protocol';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { z } from 'zod';
 import { AgentBusyError, AgentUnavailableError, type HarnessAdapter } from './adapters/adapter';
 import { bearerToken, tokenMatches } from './bearer-token';
 import { EventHub } from './event-hub';
@@ -20,12 +19,6 @@ import { forwardToOpencode } from './passthrough';
 
 const MAX_TURN_BYTES = 5 * 1024 * 1024;
 const SSE_KEEPALIVE_MS = 15_000;
-
-const turnRequestSchema = z.object({
-  parts: z
-    .array(z.looseObject({ type: z.string().min(1, 'parts[].type must be a non-empty string') }))
-    .min(1, 'parts must hold at least one part'),
-});
 
 export interface HarnessServerOptions {
   harnessId: HarnessId;

@@ -7,61 +7,49 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import https from 'node:https';
 import type http from 'node:http';
-import { VAULT_ADMIN_SERVER_NAME, type VaultSecretsPushResult } from '@lap/sandbox-protocol';
+import {
+  VAULT_ADMIN_SERVER_NAME,
+  vaultSecretsPushSchema,
+  type VaultSecretsPushResult,
+} from '@lap/sandbox-protocol';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { LeafCertificateIssuer } from './ca';
 import type { CredentialStore } from './credentials';
 import { parseDestinationRules, type DestinationRule } from './destination-rules';
 import { writeStubEnvFile } from './env-file';
 
 const MAX_BODY_BYTES = 1024 * 1024;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** One schema for the VaultSecretsPush shape; rule lists are parsed into DestinationRules. */
-const ruleList = (field: string) =>
-  z
-    .array(z.string().max(253, `${field} entries must be at most 253 characters`))
-    .max(500, `${field} may hold at most 500 entries`);
-
-const toRules = (list: string[] | undefined, context: z.RefinementCtx): DestinationRule[] => {
+/** The rules a list of destination texts stands for; a bad one is an issue at `path`. */
+function toRules(
+  list: string[] | undefined,
+  context: z.RefinementCtx,
+  path: PropertyKey[],
+): DestinationRule[] {
   try {
     return parseDestinationRules(list ?? []);
   } catch (error) {
-    context.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
+    context.addIssue({ code: 'custom', message: (error as Error).message, path });
+    return [];
   }
-};
+}
 
-const rules = (field: string) => ruleList(field).optional().transform(toRules);
-
-/** An HTTP header name (RFC 9110 token), compared lowercase. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
-
-export const vaultSecretsPushSchema = z.strictObject({
-  secrets: z.record(
-    z
-      .string()
-      .regex(ENV_NAME, 'secret names must be env var names (letters, digits, _; not starting with a digit)'),
-    z.strictObject({
-      value: z.string().min(1, 'value must not be empty').max(65536, 'value must be at most 64 KiB'),
-      // Required: an omitted binding must not silently mean anything. [] = unbound (never swapped).
-      hosts: ruleList('hosts').transform(toRules),
-      headers: z
-        .array(z.string().regex(HEADER_NAME, 'headers entries must be HTTP header names'))
-        .max(20, 'headers may hold at most 20 entries')
-        .optional()
-        .transform((list) => (list ?? []).map((name) => name.toLowerCase())),
-      body: z.boolean().optional(),
-    }),
-  ),
-  allow_out: rules('allow_out'),
-  deny_out: rules('deny_out'),
-  egress_token: z
-    .string()
-    .regex(/^[\x21-\x7e]{1,512}$/, 'egress_token must be printable ASCII')
-    .optional(),
-});
+/** The protocol's push (@lap/sandbox-protocol), with its rule lists parsed into DestinationRules. */
+const secretsPushSchema = vaultSecretsPushSchema.transform((push, context) => ({
+  secrets: Object.entries(push.secrets).map(([name, entry]) => ({
+    name,
+    value: entry.value,
+    binding: {
+      hosts: toRules(entry.hosts, context, ['secrets', name, 'hosts']),
+      headers: (entry.headers ?? []).map((header) => header.toLowerCase()),
+      body: entry.body === true,
+    },
+  })),
+  allowOut: toRules(push.allow_out, context, ['allow_out']),
+  denyOut: toRules(push.deny_out, context, ['deny_out']),
+  egressToken: push.egress_token,
+}));
 
 export interface SecretsPushApplied {
   allowOut: DestinationRule[];
@@ -129,24 +117,15 @@ export function createAdminServer(deps: AdminServerDependencies): https.Server {
       } catch {
         return send(res, 400, { error: 'body is not valid JSON' });
       }
-      const parsed = vaultSecretsPushSchema.safeParse(json);
+      const parsed = secretsPushSchema.safeParse(json);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         return send(res, 400, { error: `${issue.path.join('.') || 'body'}: ${issue.message}` });
       }
       tokenDigest = null;
-      deps.credentials.setPushed(
-        Object.entries(parsed.data.secrets).map(([name, entry]) => ({
-          name,
-          value: entry.value,
-          binding: { hosts: entry.hosts, headers: entry.headers, body: entry.body === true },
-        })),
-      );
-      deps.onPush({
-        allowOut: parsed.data.allow_out,
-        denyOut: parsed.data.deny_out,
-        egressToken: parsed.data.egress_token,
-      });
+      const { secrets, ...applied } = parsed.data;
+      deps.credentials.setPushed(secrets);
+      deps.onPush(applied);
       const stubs = deps.credentials.stubs();
       try {
         writeStubEnvFile(deps.envFile, stubs);
@@ -158,8 +137,8 @@ export function createAdminServer(deps: AdminServerDependencies): https.Server {
         event: 'secrets_pushed',
         names: Object.keys(stubs),
         unbound: deps.credentials.unboundNames(),
-        allow_out: parsed.data.allow_out.map((rule) => rule.text),
-        deny_out: parsed.data.deny_out.map((rule) => rule.text),
+        allow_out: applied.allowOut.map((rule) => rule.text),
+        deny_out: applied.denyOut.map((rule) => rule.text),
       });
       const result: VaultSecretsPushResult = { stubs };
       send(res, 200, result);

@@ -8,7 +8,7 @@
  * Key pairs come from node's crypto (native, fast); node-forge only builds and signs the
  * X.509 structures, which node cannot do.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPair, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 
@@ -27,12 +27,14 @@ const CA_VALIDITY_YEARS = 10;
 const LEAF_VALIDITY_DAYS = 30;
 const BACKDATE_MS = 24 * 60 * 60 * 1000;
 
+const RSA_KEY_OPTIONS = {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+} as const;
+
 function generateRsaKeyPair(): { publicKeyPem: string; privateKeyPem: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', RSA_KEY_OPTIONS);
   return { publicKeyPem: publicKey, privateKeyPem: privateKey };
 }
 
@@ -46,25 +48,76 @@ function randomSerial(): string {
 /** Creates a new self-signed CA (RSA 2048, SHA-256, 10 years). */
 export function createCertificateAuthority(commonName = 'LAP sandbox vault CA'): CertificateAuthority {
   const keys = generateRsaKeyPair();
+  const certPem = caCertificate(keys.publicKeyPem, {
+    commonName,
+    validityMs: CA_VALIDITY_YEARS * 365 * 24 * 60 * 60 * 1000,
+    signer: { keyPem: keys.privateKeyPem, certPem: null },
+  });
+  return { certPem, keyPem: keys.privateKeyPem };
+}
+
+/**
+ * A CA certificate for one sandbox, signed by `parent` (the deployment CA): what a local
+ * sandbox's vault signs its leaves with, so the vault never holds the deployment CA's key.
+ * It may sign leaves only (path length 0) and expires after `validityDays`. Whatever trusts
+ * the deployment CA trusts its leaves, because the vault serves it with them (chain).
+ */
+export async function issueIntermediateCa(
+  parent: CertificateAuthority,
+  options: { commonName: string; validityDays: number },
+): Promise<CertificateAuthority> {
+  const keys = await new Promise<{ publicKey: string; privateKey: string }>((resolve, reject) =>
+    // Off the event loop: an RSA key takes tens of milliseconds.
+    generateKeyPair('rsa', RSA_KEY_OPTIONS, (error, publicKey, privateKey) =>
+      error ? reject(error) : resolve({ publicKey, privateKey }),
+    ),
+  );
+  const certPem = caCertificate(keys.publicKey, {
+    commonName: options.commonName,
+    validityMs: options.validityDays * 24 * 60 * 60 * 1000,
+    signer: parent,
+  });
+  return { certPem, keyPem: keys.privateKey };
+}
+
+/**
+ * A CA certificate for `publicKeyPem`, signed with `signer.keyPem`: self-signed (its
+ * `certPem` null: the key is the certificate's own) or an intermediate under `signer.certPem`.
+ */
+function caCertificate(
+  publicKeyPem: string,
+  options: {
+    commonName: string;
+    validityMs: number;
+    signer: { keyPem: string; certPem: string | null };
+  },
+): string {
+  const { signer } = options;
   const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
   cert.serialNumber = randomSerial();
   const now = Date.now();
   cert.validity.notBefore = new Date(now - BACKDATE_MS);
-  cert.validity.notAfter = new Date(now + CA_VALIDITY_YEARS * 365 * 24 * 60 * 60 * 1000);
+  cert.validity.notAfter = new Date(now + options.validityMs);
   const subject = [
-    { name: 'commonName', value: commonName },
+    { name: 'commonName', value: options.commonName.slice(0, 64) },
     { name: 'organizationName', value: 'LAP' },
   ];
   cert.setSubject(subject);
-  cert.setIssuer(subject);
+  cert.setIssuer(signer.certPem ? forge.pki.certificateFromPem(signer.certPem).subject.attributes : subject);
   cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
+    // An intermediate signs leaves only.
+    {
+      name: 'basicConstraints',
+      cA: true,
+      critical: true,
+      ...(signer.certPem ? { pathLenConstraint: 0 } : {}),
+    },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(forge.pki.privateKeyFromPem(keys.privateKeyPem), forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privateKeyPem };
+  cert.sign(forge.pki.privateKeyFromPem(signer.keyPem), forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
 }
 
 /**
@@ -77,6 +130,8 @@ export class LeafCertificateIssuer {
   private readonly caKey: forge.pki.rsa.PrivateKey;
   private readonly leafKeyPem: string;
   private readonly leafPublicKey: forge.pki.rsa.PublicKey;
+  /** An intermediate CA (not self-signed) goes out with every leaf, so clients can chain it to its root. */
+  private readonly chainPem: string;
   private readonly cache = new Map<string, IssuedCertificate>();
   private readonly validityDays: number;
 
@@ -93,6 +148,7 @@ export class LeafCertificateIssuer {
         { cause: error },
       );
     }
+    this.chainPem = this.caCert.isIssuer(this.caCert) ? '' : forge.pki.certificateToPem(this.caCert);
     const keys = generateRsaKeyPair();
     this.leafKeyPem = keys.privateKeyPem;
     this.leafPublicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
@@ -103,7 +159,7 @@ export class LeafCertificateIssuer {
     const name = host.toLowerCase();
     let issued = this.cache.get(name);
     if (!issued) {
-      issued = { certPem: this.sign(name), keyPem: this.leafKeyPem };
+      issued = { certPem: this.sign(name) + this.chainPem, keyPem: this.leafKeyPem };
       this.cache.set(name, issued);
     }
     return issued;

@@ -1,11 +1,17 @@
 /**
- * The vault's configuration, read from its container environment and validated in one
- * place: every bad key is reported together, naming the key and the fix.
+ * The vault's configuration, read from its container environment with the protocol's schema
+ * (vaultContainerEnvSchema in @lap/sandbox-protocol, which the task definition and the launcher
+ * write to) plus what only the vault can check (PEM, files, destination rules, the REAL_/HOST_
+ * pairs): every bad key is reported together, naming the key and the fix.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { VAULT_ADMIN_PORT, VAULT_PROXY_PORT } from '@lap/sandbox-protocol';
-import { z } from 'zod';
+import {
+  DEPLOYMENT_CREDENTIAL_ENV,
+  ENV_VAR_NAME,
+  readEnv,
+  vaultContainerEnvSchema,
+} from '@lap/sandbox-protocol';
 import type { CertificateAuthority } from './ca';
 import { parseDestinationRules, type DestinationRule } from './destination-rules';
 
@@ -47,56 +53,6 @@ export interface VaultConfig {
 /** Where `npm run build:relay` puts the relay; the image sets VAULT_RELAY_PATH instead. */
 export const DEFAULT_RELAY_PATH = path.resolve(__dirname, '../relay/bin/vault-relay');
 
-const port = (fallback: number) =>
-  z.coerce
-    .number({ error: 'must be a TCP port number' })
-    .int('must be an integer')
-    .min(0, 'must be between 0 (any free port) and 65535')
-    .max(65535, 'must be between 0 (any free port) and 65535')
-    .default(fallback);
-
-const commaList = z
-  .string()
-  .optional()
-  .transform((value) =>
-    (value ?? '')
-      .split(',')
-      .map((item) => item.trim())
-      .filter(Boolean),
-  );
-
-const envSchema = z.object({
-  VAULT_PORT: port(VAULT_PROXY_PORT),
-  VAULT_ADMIN_PORT: port(VAULT_ADMIN_PORT),
-  VAULT_PROXY_BIND_HOST: z.string().min(1).default('127.0.0.1'),
-  VAULT_ADMIN_BIND_HOST: z.string().min(1).default('0.0.0.0'),
-  VAULT_CA_CERT_OUT: z.string().min(1).optional(),
-  VAULT_ADMIN_TOKEN: z
-    .string({ error: 'is required: the one-time token the platform presents to POST /v1/secrets' })
-    .min(16, 'must be at least 16 characters (a random one-time token)'),
-  VAULT_ENV_FILE: z
-    .string({ error: 'is required: the path of the stub env file the harness waits for' })
-    .min(1),
-  VAULT_CA_CERT: z.string().optional(),
-  VAULT_CA_KEY: z.string().optional(),
-  VAULT_CA_CERT_PATH: z.string().optional(),
-  VAULT_CA_KEY_PATH: z.string().optional(),
-  VAULT_UPSTREAM_CA_PATH: z.string().optional(),
-  EGRESS_ALLOW_OUT: commaList,
-  EGRESS_DENY_OUT: commaList,
-  EGRESS_ALWAYS_ALLOW: commaList,
-  EGRESS_INTERNAL_CIDRS: commaList,
-  VAULT_EGRESS_GATEWAY: z
-    .string()
-    .regex(
-      /^[A-Za-z0-9.-]+:\d{1,5}$/,
-      'must be host:port of the egress gateway, e.g. egress.lap.internal:8443',
-    )
-    .optional(),
-  VAULT_RELAY_PATH: z.string().min(1).default(DEFAULT_RELAY_PATH),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
-
 export class VaultConfigError extends Error {
   override readonly name = 'VaultConfigError';
 }
@@ -129,10 +85,8 @@ function readPem(
 /** Throws one VaultConfigError listing every problem. */
 export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
   const problems: string[] = [];
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
-  }
+  const reading = readEnv(vaultContainerEnvSchema, env);
+  if (!reading.ok) problems.push(...reading.problems.map(({ key, message }) => `${key}: ${message}`));
   const certPem = readPem(env, 'VAULT_CA_CERT', problems);
   const keyPem = readPem(env, 'VAULT_CA_KEY', problems);
 
@@ -147,9 +101,9 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
 
   const deploymentCredentials: DeploymentCredential[] = [];
   for (const [key, value] of Object.entries(env)) {
-    if (!key.startsWith('REAL_') || value === undefined) continue;
-    const name = key.slice('REAL_'.length);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    if (!key.startsWith(DEPLOYMENT_CREDENTIAL_ENV.value) || value === undefined) continue;
+    const name = key.slice(DEPLOYMENT_CREDENTIAL_ENV.value.length);
+    if (!ENV_VAR_NAME.test(name)) {
       problems.push(`${key}: the name after REAL_ must be a valid env var name`);
       continue;
     }
@@ -157,7 +111,7 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
       problems.push(`${key}: is empty; remove it or give the real value`);
       continue;
     }
-    const hostList = env[`HOST_${name}`];
+    const hostList = env[`${DEPLOYMENT_CREDENTIAL_ENV.hosts}${name}`];
     if (!hostList) {
       // A deployment-wide value must never be swapped for an arbitrary host.
       problems.push(
@@ -184,7 +138,9 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
   // Checked whatever else is wrong, so one run reports every bad key.
   for (const key of Object.keys(rules) as Array<keyof typeof rules>) {
     try {
-      rules[key] = parseDestinationRules(commaList.parse(env[key]));
+      rules[key] = parseDestinationRules(
+        vaultContainerEnvSchema.shape[key].parse(env[key]?.trim() || undefined),
+      );
     } catch (error) {
       problems.push(`${key}: ${(error as Error).message}`);
     }
@@ -196,17 +152,18 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
     );
   }
 
-  if (parsed.success && !fs.existsSync(parsed.data.VAULT_RELAY_PATH)) {
+  const relayPath = (reading.ok && reading.data.VAULT_RELAY_PATH) || DEFAULT_RELAY_PATH;
+  if (reading.ok && !fs.existsSync(relayPath)) {
     problems.push(
-      `VAULT_RELAY_PATH: no vault relay binary at ${parsed.data.VAULT_RELAY_PATH}; ` +
+      `VAULT_RELAY_PATH: no vault relay binary at ${relayPath}; ` +
         'build it with `npm run build:relay` (needs Go 1.19+) or point VAULT_RELAY_PATH at one',
     );
   }
 
-  if (problems.length > 0 || !parsed.success || !certPem || !keyPem) {
+  if (problems.length > 0 || !reading.ok || !certPem || !keyPem) {
     throw new VaultConfigError(`invalid vault configuration:\n  - ${problems.join('\n  - ')}`);
   }
-  const data = parsed.data;
+  const data = reading.data;
   return {
     proxyPort: data.VAULT_PORT,
     adminPort: data.VAULT_ADMIN_PORT,
@@ -227,6 +184,6 @@ export function loadVaultConfig(env: NodeJS.ProcessEnv): VaultConfig {
     internalRanges: rules.EGRESS_INTERNAL_CIDRS,
     egressGateway: data.VAULT_EGRESS_GATEWAY,
     logLevel: data.LOG_LEVEL,
-    relayPath: data.VAULT_RELAY_PATH,
+    relayPath,
   };
 }

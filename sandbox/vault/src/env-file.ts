@@ -2,8 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * Writes `KEY=stub` lines atomically (temp file + rename in the same directory, mode 0600),
- * so the harness, which waits for the file to appear, never reads half of it.
+ * Writes `KEY=stub` lines atomically (temp file + rename in the same directory), so the
+ * harness, which waits for the file to appear, never reads half of it. Mode 0640: the harness
+ * may run as another user of the sandbox's own group (local mode as root, where the folder
+ * is closed to everyone else); the file holds stubs only.
  */
 export function writeStubEnvFile(file: string, stubs: Record<string, string>): void {
   const lines = Object.entries(stubs)
@@ -12,6 +14,6 @@ export function writeStubEnvFile(file: string, stubs: Record<string, string>): v
     .join('');
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(temporary, lines, { mode: 0o600 });
+  fs.writeFileSync(temporary, lines, { mode: 0o640 });
   fs.renameSync(temporary, file);
 }

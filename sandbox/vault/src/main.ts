@@ -1,6 +1,6 @@
 /**
  * Vault sidecar entry point (container CMD, and `node --import tsx` in local mode).
- * Environment: see VaultContainerEnv in @lap/sandbox-protocol and config.ts.
+ * Environment: vaultContainerEnvSchema in @lap/sandbox-protocol (containers.ts), read by config.ts.
  */
 import pino from 'pino';
 import { loadVaultConfig, VaultConfigError } from './config';

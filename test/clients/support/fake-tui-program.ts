@@ -10,6 +10,8 @@ import path from 'node:path';
 export function installFakeTuiPrograms(dir: string): string {
   const bin = path.join(dir, 'fake-tui-bin');
   fs.mkdirSync(bin, { recursive: true });
+  // Local mode as root runs each harness as a sandbox user of its own: it must reach the program.
+  fs.chmodSync(dir, fs.statSync(dir).mode | 0o111);
   const script = [
     '#!/bin/sh',
     `trap 'echo "size: $(stty size)"' WINCH`,

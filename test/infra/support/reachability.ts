@@ -360,6 +360,20 @@ export function workloadsOf(model: TemplateModel): Workload[] {
       service.props.NetworkConfiguration?.AwsvpcConfiguration?.SecurityGroups ?? [],
       service.stack,
     );
+  /** WORKER_INTERNAL_URL: the service that registers its host, on its port. */
+  const workerNeed = (value: unknown): Need => {
+    if (typeof value !== 'string') return { kind: 'unresolved', what: 'WORKER_INTERNAL_URL is not set' };
+    const url = new URL(value);
+    const worker = serviceOf(url.hostname.split('.')[0]!);
+    return worker
+      ? {
+          kind: 'peer',
+          name: "the worker's internal listener",
+          securityGroups: groupsOf(worker),
+          port: Number(url.port),
+        }
+      : { kind: 'unresolved', what: `no service registers the worker host ${url.hostname}` };
+  };
 
   for (const service of model.ofType('AWS::ECS::Service')) {
     const taskDefinition = model.target(service.props.TaskDefinition, service.stack);
@@ -371,6 +385,8 @@ export function workloadsOf(model: TemplateModel): Workload[] {
     if ('PLATFORM_ROLE' in env) {
       needs.push({ kind: 'aws', service: 'ecs' }, { kind: 'aws', service: 'kms' }, database);
     }
+    // The web role calls a worker's internal listener (the other roles are that listener).
+    if (env.PLATFORM_ROLE === 'web') needs.push(workerNeed(env.WORKER_INTERNAL_URL));
     if ('EGRESS_GATEWAY_ALLOWED_PORTS' in env) {
       for (const port of String(env.EGRESS_GATEWAY_ALLOWED_PORTS).split(',')) {
         needs.push({ kind: 'internet', port: Number(port) });
@@ -395,6 +411,7 @@ export function workloadsOf(model: TemplateModel): Workload[] {
     const needs: Need[] = [{ kind: 'aws', service: 'secretsmanager' }];
     if ('DB_HOST' in env) needs.push(database);
     if ('SANDBOX_CLUSTER_ARN' in env) needs.push({ kind: 'aws', service: 'ecs' });
+    if ('WORKER_INTERNAL_URL' in env) needs.push(workerNeed(env.WORKER_INTERNAL_URL));
     workloads.push({
       name: `function ${fn.logicalId}`,
       stack: fn.stack,

@@ -55,6 +55,8 @@ export interface Synthesized {
   template: Template;
   /** The raw template JSON. */
   json: CfnTemplate;
+  /** The cloud assembly's directory (templates and asset manifests). */
+  assemblyDirectory: string;
 }
 
 export function synthesize(
@@ -73,8 +75,15 @@ export function synthesize(
   });
   const config = resolveConfig(envName, input);
   const stack = createEnvironment(app, config, { nag: options.nag ?? true });
-  const json = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
-  return { config, stack, template: Template.fromJSON(json as unknown as Record<string, unknown>), json };
+  const assembly = app.synth();
+  const json = assembly.getStackByName(stack.stackName).template as CfnTemplate;
+  return {
+    config,
+    stack,
+    template: Template.fromJSON(json as unknown as Record<string, unknown>),
+    json,
+    assemblyDirectory: assembly.directory,
+  };
 }
 
 /**

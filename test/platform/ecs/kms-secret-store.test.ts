@@ -1,7 +1,9 @@
 import { CreateKeyCommand, DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client } from 'pg';
+import { AGENT_SECRETS_CONTEXTS } from '../../../lib/constructs/platform-secrets';
 import { KmsSecretStore } from '../../../platform/src/secrets/kms';
+import { sealSessionEnv, unsealSessionEnv } from '../../../platform/src/secrets/session-env';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { startMotoServer, type MotoServer } from './support/moto-server';
 
@@ -94,4 +96,28 @@ test('KMS sees the encryption context on both calls (exact parameters)', async (
     CiphertextBlob: Buffer.from('wrapped-key'),
   });
   kmsMock.restore();
+});
+
+test("a session's own env vars are sealed with exactly the context the web role may encrypt with, for that session only", async () => {
+  const sessionId = '7f1c2b9e-3a4d-4e5f-8a6b-1c2d3e4f5a6b';
+  const env = { values: { CI_TOKEN: SECRET }, bindings: { CI_TOKEN: ['ci.example.com'] } };
+  const sealed = await sealSessionEnv(store, sessionId, env);
+  expect(sealed).not.toContain(SECRET);
+  expect(await unsealSessionEnv(store, sessionId, sealed)).toEqual(env);
+  await expect(unsealSessionEnv(store, '00000000-0000-4000-8000-000000000000', sealed)).rejects.toThrow(
+    /does not decrypt for this context/,
+  );
+
+  // The context KMS sees satisfies the web and worker roles' grant (lib/constructs/platform-secrets.ts).
+  const kmsMock = mockClient(KMSClient);
+  kmsMock
+    .on(GenerateDataKeyCommand)
+    .resolves({ Plaintext: Uint8Array.from(Buffer.alloc(32, 1)), CiphertextBlob: Buffer.from('wrapped') });
+  await sealSessionEnv(new KmsSecretStore(keyArn, new KMSClient({ region: 'eu-west-1' })), sessionId, env);
+  const context = kmsMock.commandCalls(GenerateDataKeyCommand)[0]!.args[0].input.EncryptionContext!;
+  kmsMock.restore();
+  const grant = AGENT_SECRETS_CONTEXTS.session;
+  expect(Object.keys(context).sort()).toEqual([grant.idKey, 'purpose'].sort());
+  expect(grant.purposes).toContain(context.purpose);
+  expect(context[grant.idKey]).toBe(sessionId);
 });

@@ -48,7 +48,7 @@ describe('bring-up after a worker died', () => {
       kind: 'session',
       agent,
       signingKey: SIGNING_KEY,
-      callbackUrl: fx.baseUrl,
+      callbackUrl: fx.callbackUrl,
     });
     await recordSandbox(fx.pool, sessionId, { ref: orphan.ref });
     await advancePhase(fx.pool, sessionId, 'pod_running');

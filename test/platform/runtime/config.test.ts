@@ -7,7 +7,8 @@ describe('platform config', () => {
     expect(config).toMatchObject({
       role: 'all',
       port: 3000,
-      database: { url: VALID_PLATFORM_ENV.DATABASE_URL, ssl: false },
+      // TLS to the database unless DB_SSL=disable: the services and the Lambdas share this default.
+      database: { url: VALID_PLATFORM_ENV.DATABASE_URL, ssl: true },
       sandboxLauncher: 'local',
       callbackUrl: 'http://10.0.0.5:3000',
       warmPool: { size: 2, recentAgentHours: 24, maxProvisioning: 2, ttlMinutes: 30 },
@@ -16,6 +17,31 @@ describe('platform config', () => {
       ecs: undefined,
     });
     expect(config.secretStore).toEqual({ kind: 'local', encryptionKey: Buffer.alloc(32, 1) });
+  });
+
+  it('the internal listener: 3001 by default, never the public port; the web role needs the worker URL only', () => {
+    expect(loadConfig(VALID_PLATFORM_ENV)).toMatchObject({
+      internalPort: 3001,
+      workerInternalUrl: undefined,
+    });
+    expect(configProblems({ ...VALID_PLATFORM_ENV, PORT: '3001' })).toEqual([
+      'INTERNAL_PORT must differ from PORT (both 3001): the internal listener is never the public one',
+    ]);
+    const { CALLBACK_URL: _c, VAULT_CA_CERT: _v, ...withoutLaunchSettings } = VALID_PLATFORM_ENV;
+    expect(configProblems({ ...withoutLaunchSettings, PLATFORM_ROLE: 'web' })).toEqual([
+      "WORKER_INTERNAL_URL is required with PLATFORM_ROLE=web: the workers' internal listener, e.g. http://worker.lap-dev.internal:3001",
+    ]);
+    const web = loadConfig({
+      ...withoutLaunchSettings,
+      PLATFORM_ROLE: 'web',
+      WORKER_INTERNAL_URL: 'http://worker.lap-dev.internal:3001/',
+    });
+    expect(web).toMatchObject({
+      role: 'web',
+      workerInternalUrl: 'http://worker.lap-dev.internal:3001',
+      callbackUrl: undefined,
+      vaultCaCertPem: undefined,
+    });
   });
 
   it('builds the database URL from DB_* parts, escaping them', () => {
@@ -38,7 +64,7 @@ describe('platform config', () => {
     const config = loadConfig({ ...rest, ...parts, DB_SECRET_ARN: arn, DB_PASSWORD: 'stale-at-start' });
     expect(config.database).toMatchObject({
       url: 'postgres://u@h:5432/lap',
-      ssl: false,
+      ssl: true,
       passwordSecretArn: arn,
     });
     expect(loadConfig({ ...rest, ...parts, DB_SECRET_ARN: arn }).database.url).toBe(

@@ -31,7 +31,7 @@ describe('internal sandbox routes', () => {
   });
 
   async function call(method: string, route: string, token?: string, body?: unknown) {
-    const res = await fetch(`${fx.baseUrl}${route}`, {
+    const res = await fetch(`${fx.callbackUrl}${route}`, {
       method,
       headers: {
         ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),

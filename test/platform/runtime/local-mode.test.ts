@@ -11,22 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { freeLoopbackPort } from '../../../platform/src/sandbox/local/free-port';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
+import { filesContaining } from '../../support/files-on-disk';
 import { killLocalMode, localApi, startLocalMode, waitHealthy, type LocalMode } from './support/local-mode';
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...filesUnder(full));
-    else if (entry.isFile()) out.push(full);
-  }
-  return out;
-}
-
-function filesContaining(dir: string, needle: string): string[] {
-  const bytes = Buffer.from(needle, 'utf8');
-  return filesUnder(dir).filter((f) => fs.readFileSync(f).includes(bytes));
-}
 
 describe('local mode (npm run local)', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-local-'));
@@ -104,10 +90,10 @@ describe('local mode (npm run local)', () => {
     expect(mode.output()).toMatch(/"msg":"stopped"/);
 
     // Secrecy: every file of the data directory, PostgreSQL's heap and WAL included.
-    expect(filesContaining(dataDir, marker).length).toBeGreaterThan(0); // the scan does see database contents
-    expect(filesContaining(dataDir, secrets.agent)).toEqual([]);
-    expect(filesContaining(dataDir, secrets.session)).toEqual([]);
-    expect(filesContaining(dataDir, secrets.gateway)).toEqual([]);
+    expect(filesContaining([dataDir], marker).length).toBeGreaterThan(0); // the scan does see database contents
+    expect(filesContaining([dataDir], secrets.agent)).toEqual([]);
+    expect(filesContaining([dataDir], secrets.session)).toEqual([]);
+    expect(filesContaining([dataDir], secrets.gateway)).toEqual([]);
     // ... nor in local mode's own logs (sandbox logs are under the data dir, checked above).
     for (const value of Object.values(secrets)) expect(mode.output()).not.toContain(value);
     expect(fs.statSync(path.join(dataDir, 'local-secrets.json')).mode & 0o777).toBe(0o600);

@@ -114,7 +114,7 @@ describe('cloning a private repository in local mode', () => {
 
     // What the harness was given: a stub in the vault's env file, nothing real in its process
     // environment, its checkout or the sandbox logs.
-    const stubEnv = fs.readFileSync(path.join(sandboxDir, 'vault.env'), 'utf8');
+    const stubEnv = fs.readFileSync(path.join(sandboxDir, 'env', 'vault.env'), 'utf8');
     expect(stubEnv).toMatch(/^GIT_TOKEN=stub_git_token_[0-9a-f]{16}$/m);
     const { pids } = JSON.parse(fs.readFileSync(path.join(sandboxDir, 'sandbox.json'), 'utf8')) as {
       pids: { harness: number };

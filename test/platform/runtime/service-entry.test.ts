@@ -47,10 +47,10 @@ describe('service entry and migrate command', () => {
   });
 
   it('migrate-cli applies the migrations once, and explains a missing database setting', async () => {
-    const first = run('platform/src/db/migrate-cli.ts', { DATABASE_URL: database.url });
+    const first = run('platform/src/db/migrate-cli.ts', { DATABASE_URL: database.url, DB_SSL: 'disable' });
     expect(await first.exited).toBe(0);
     expect(first.output()).toMatch(/"msg":"migrations done","applied":\["001_init.sql"/);
-    const again = run('platform/src/db/migrate-cli.ts', { DATABASE_URL: database.url });
+    const again = run('platform/src/db/migrate-cli.ts', { DATABASE_URL: database.url, DB_SSL: 'disable' });
     expect(await again.exited).toBe(0);
     expect(again.output()).toMatch(/"applied":\[\]/);
     const missing = run('platform/src/db/migrate-cli.ts', { DB_HOST: 'h' });
@@ -74,17 +74,37 @@ describe('service entry and migrate command', () => {
       expect(out).toContain(`  - ${key} `);
   });
 
-  it.each(['all', 'worker'])('role %s: healthy, then drains and exits 0 on SIGTERM', async (role) => {
-    const port = await freeLoopbackPort();
-    const svc = run('platform/src/main.ts', {
-      PLATFORM_ROLE: role,
-      PORT: String(port),
+  it("role web needs the workers' internal URL, not the launch settings", async () => {
+    const bad = run('platform/src/main.ts', {
+      PLATFORM_ROLE: 'web',
       DATABASE_URL: database.url,
+      DB_SSL: 'disable',
       MASTER_KEY: 'service-master-key',
       HARNESS_TOKEN_SIGNING_KEY: 'x'.repeat(32),
       ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
       LITELLM_API_BASE: 'http://127.0.0.1:9',
-      CALLBACK_URL: `http://127.0.0.1:${port}`,
+    });
+    expect(await bad.exited).toBe(1);
+    expect(bad.output()).toContain('  - WORKER_INTERNAL_URL is required with PLATFORM_ROLE=web');
+    expect(bad.output()).not.toContain('CALLBACK_URL');
+    expect(bad.output()).not.toContain('VAULT_CA_CERT');
+  });
+
+  it.each(['all', 'worker', 'web'])('role %s: healthy, then drains and exits 0 on SIGTERM', async (role) => {
+    const port = await freeLoopbackPort();
+    const internalPort = await freeLoopbackPort();
+    const svc = run('platform/src/main.ts', {
+      PLATFORM_ROLE: role,
+      PORT: String(port),
+      INTERNAL_PORT: String(internalPort),
+      WORKER_INTERNAL_URL: `http://127.0.0.1:${internalPort}`,
+      DATABASE_URL: database.url,
+      DB_SSL: 'disable',
+      MASTER_KEY: 'service-master-key',
+      HARNESS_TOKEN_SIGNING_KEY: 'x'.repeat(32),
+      ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+      LITELLM_API_BASE: 'http://127.0.0.1:9',
+      CALLBACK_URL: `http://127.0.0.1:${internalPort}`,
       VAULT_CA_CERT: ca.certPem,
       LAP_DATA_DIR: path.join(ROOT, '.lap-test-unused'),
     });
@@ -93,7 +113,12 @@ describe('service entry and migrate command', () => {
       const agents = await fetch(`http://127.0.0.1:${port}/api/v1/managed_agents/agents`, {
         headers: { authorization: 'Bearer service-master-key' },
       });
-      expect(agents.status).toBe(role === 'all' ? 200 : 404);
+      expect(agents.status).toBe(role === 'worker' ? 404 : 200);
+      // The sandbox callbacks: on the internal port of the roles that launch, never on the public one.
+      const spec = '/api/v1/internal/sandboxes/11111111-1111-4111-8111-111111111111/spec';
+      expect((await fetch(`http://127.0.0.1:${port}${spec}`)).status).toBe(404);
+      const internal = await fetch(`http://127.0.0.1:${internalPort}${spec}`).catch(() => null);
+      expect(internal?.status ?? 'no listener').toBe(role === 'web' ? 'no listener' : 401);
     } finally {
       svc.child.kill('SIGTERM');
     }

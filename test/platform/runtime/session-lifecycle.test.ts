@@ -90,7 +90,10 @@ describe('session lifecycle through the local launcher', () => {
       /^You are a reviewer\.\n\n<!-- skill:[0-9a-f-]+ -->\nAlways check error handling\./,
     );
     // The harness saw only a stub of the agent's secret.
-    const stubs = fs.readFileSync(path.join(fx.dataDir, 'sandboxes', created.body.id, 'vault.env'), 'utf8');
+    const stubs = fs.readFileSync(
+      path.join(fx.dataDir, 'sandboxes', created.body.id, 'env', 'vault.env'),
+      'utf8',
+    );
     expect(stubs).toMatch(/^GITHUB_TOKEN=stub_github_token_[0-9a-f]+$/m);
     expect(stubs).not.toContain('ghp_agentlevelvalue');
   });

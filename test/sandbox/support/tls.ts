@@ -56,16 +56,18 @@ export function createTestPki(): TestPki {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-vault-test-'));
   const deploymentCa = createCertificateAuthority('test deployment CA');
   const upstreamCa = createCertificateAuthority('test upstream CA');
-  const write = (name: string, text: string) => {
+  // Certificates are public: a vault running as a sandbox user of its own (local mode as root) reads them.
+  fs.chmodSync(dir, 0o711);
+  const write = (name: string, text: string, mode = 0o644) => {
     const file = path.join(dir, name);
-    fs.writeFileSync(file, text, { mode: 0o600 });
+    fs.writeFileSync(file, text, { mode });
     return file;
   };
   return {
     dir,
     deploymentCa,
     deploymentCaPath: write('ca.pem', deploymentCa.certPem),
-    deploymentCaKeyPath: write('ca.key', deploymentCa.keyPem),
+    deploymentCaKeyPath: write('ca.key', deploymentCa.keyPem, 0o600),
     upstreamCa,
     upstreamCaPath: write('upstream-ca.pem', upstreamCa.certPem),
     upstreamServerCert: issueServerCertificate(upstreamCa, ['localhost', '127.0.0.1', '127.0.0.2']),

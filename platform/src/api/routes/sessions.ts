@@ -18,6 +18,7 @@ import { errorResponses, errorSchema, idParams, paginationQuery, pageSchema } fr
 import { bindingKeyProblem, envVarHostsSchema } from '../../validation/env-var-hosts';
 import { envVarsSchema } from '../../validation/env-vars';
 import { messagePartSchema, messageSchema } from '../../validation/message';
+import { WorkerRefusedError, WorkerUnavailableError } from '../../worker-link/client';
 import type { RouteOptions } from '../deps';
 import { HttpError, notFound } from '../errors';
 import { clientGone, readyWithin60s, turnHttpError } from '../session-http';
@@ -113,6 +114,20 @@ export function sessionView(
   };
 }
 
+/** A session with its own env vars that no worker took (web role): nothing was stored. */
+function handOffHttpError(err: Error, agentId: string): Error {
+  if (err instanceof WorkerUnavailableError)
+    return new HttpError(503, `${err.message}: the session was not created (nothing was stored); try again`);
+  if (err instanceof WorkerRefusedError)
+    return err.status === 404
+      ? notFound('agent', agentId)
+      : new HttpError(
+          502,
+          `the worker refused the session (${err.status}: ${err.message}); nothing was stored`,
+        );
+  return err;
+}
+
 export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { deps }) => {
   const sessions = deps.sessions;
   const view = (s: SessionWithHarness) =>
@@ -132,7 +147,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
         tags: ['sessions'],
         params: idParams,
         body: createSessionSchema.optional(),
-        response: { 201: sessionSchema, ...errorResponses },
+        response: { 201: sessionSchema, ...errorResponses, 502: errorSchema, 503: errorSchema },
       },
     },
     async (request, reply) => {
@@ -142,7 +157,9 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
       if (bindingProblem) throw new HttpError(400, bindingProblem);
       const agent = await getAgent(deps.db, request.params.id);
       if (!agent) throw notFound('agent', request.params.id);
-      const session = await sessions.create(agent, body);
+      const session = await sessions.create(agent, body).catch((err: Error) => {
+        throw handOffHttpError(err, agent.id);
+      });
       return reply.code(201).send({
         ...view({ ...session, harness_id: agent.harness_id }),
         // A session key without its own binding takes the agent's binding of the same key.

@@ -10,6 +10,7 @@ import {
   type Task,
 } from '@aws-sdk/client-ecs';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { SANDBOX_CONTAINERS } from '@lap/sandbox-protocol';
 import {
   SandboxLaunchError,
   type SandboxFailure,
@@ -20,11 +21,8 @@ import {
   type SandboxTags,
 } from '../launcher';
 import { classifyEcsError, classifyRunTaskFailures } from './failure-classification';
-import {
-  HARNESS_CONTAINER_NAME,
-  PinnedTaskDefinitions,
-  VAULT_CONTAINER_NAME,
-} from './pinned-task-definitions';
+import { SANDBOX_LAUNCH_REFUSED_MESSAGE } from './log-messages';
+import { PinnedTaskDefinitions } from './pinned-task-definitions';
 import type { EcsSandboxSettings, SandboxCapacity } from './settings';
 import { sandboxStateOf } from './task-state';
 import { DEFAULT_RETRY_POLICY, withThrottlingRetry, type RetryPolicy } from './throttling-retry';
@@ -128,7 +126,7 @@ export class EcsSandboxLauncher implements SandboxLauncher {
       } catch (error) {
         failure = classifyEcsError(`${(error as Error).name}: ${(error as Error).message}`);
       }
-      this.log('sandbox launch refused', {
+      this.log(SANDBOX_LAUNCH_REFUSED_MESSAGE, {
         sandbox_id: spec.sandboxId,
         capacity,
         code: failure.code,
@@ -155,8 +153,8 @@ export class EcsSandboxLauncher implements SandboxLauncher {
   private runTaskInput(spec: SandboxLaunchSpec, taskDefinition: string): RunTaskCommandInput {
     const overrides = {
       containerOverrides: [
-        { name: HARNESS_CONTAINER_NAME, environment: toKeyValues(spec.harnessEnv, 'harnessEnv') },
-        { name: VAULT_CONTAINER_NAME, environment: toKeyValues(spec.vaultEnv, 'vaultEnv') },
+        { name: SANDBOX_CONTAINERS.harness, environment: toKeyValues(spec.harnessEnv, 'harnessEnv') },
+        { name: SANDBOX_CONTAINERS.vault, environment: toKeyValues(spec.vaultEnv, 'vaultEnv') },
       ],
     };
     const size = Buffer.byteLength(JSON.stringify(overrides));

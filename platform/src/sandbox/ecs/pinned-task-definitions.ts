@@ -6,11 +6,8 @@ import {
   type ECSClient,
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
+import { SANDBOX_CONTAINERS } from '@lap/sandbox-protocol';
 import { withThrottlingRetry, type RetryPolicy } from './throttling-retry';
-
-/** Container names the sandbox task definitions must use (the infra templates define them). */
-export const HARNESS_CONTAINER_NAME = 'harness';
-export const VAULT_CONTAINER_NAME = 'vault';
 
 /**
  * Task definitions for agents that pin their own `harness_image`. Each pinned image
@@ -49,17 +46,17 @@ export class PinnedTaskDefinitions {
     const family = `${base.family}-pin-${crypto.createHash('sha256').update(image).digest('hex').slice(0, 16)}`;
     const existing = await this.describe(family);
     const existingImage = existing?.containerDefinitions?.find(
-      (c) => c.name === HARNESS_CONTAINER_NAME,
+      (c) => c.name === SANDBOX_CONTAINERS.harness,
     )?.image;
     if (existing?.taskDefinitionArn && existing.status === 'ACTIVE' && existingImage === image) {
       return existing.taskDefinitionArn;
     }
     const containerDefinitions = (base.containerDefinitions ?? []).map((c) =>
-      c.name === HARNESS_CONTAINER_NAME ? { ...c, image } : c,
+      c.name === SANDBOX_CONTAINERS.harness ? { ...c, image } : c,
     );
-    if (!containerDefinitions.some((c) => c.name === HARNESS_CONTAINER_NAME)) {
+    if (!containerDefinitions.some((c) => c.name === SANDBOX_CONTAINERS.harness)) {
       throw new Error(
-        `sandbox task definition ${template} has no container named "${HARNESS_CONTAINER_NAME}"`,
+        `sandbox task definition ${template} has no container named "${SANDBOX_CONTAINERS.harness}"`,
       );
     }
     const registered = await withThrottlingRetry(

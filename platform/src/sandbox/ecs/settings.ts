@@ -1,4 +1,4 @@
-import { HARNESS_IDS } from '@lap/sandbox-protocol';
+import { HARNESS_IDS, envChoice, envList, readEnv } from '@lap/sandbox-protocol';
 import { z } from 'zod';
 
 /** How sandboxes get Fargate capacity (SANDBOX_CAPACITY). */
@@ -20,33 +20,32 @@ const taskDefinitionsSchema = z
 
 /** ECS tag values allow letters, digits, spaces and _ . : / = + - @ (the environment name is one). */
 const tagValue = z
-  .string()
+  .string({ error: 'is required: the environment name (the lap:environment tag of its sandboxes)' })
   .regex(/^[\w .:/=+\-@]{1,256}$/, 'may hold only letters, digits, spaces and _ . : / = + - @');
 
-/** The ECS sandbox settings, read from the environment (platform services and Lambdas share them). */
+/**
+ * The ECS sandbox settings, read from the environment: the platform services (with
+ * SANDBOX_LAUNCHER=ecs) and the Lambdas that list or stop sandboxes share these definitions.
+ */
 export const ecsSandboxSettingsSchema = z.object({
-  SANDBOX_CLUSTER_ARN: z.string().min(1),
-  SANDBOX_SUBNET_IDS: z
-    .string()
-    .transform((s) =>
-      s
-        .split(',')
-        .map((id) => id.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be subnet ids (subnet-...)')).min(1)),
+  SANDBOX_CLUSTER_ARN: z.string(),
+  SANDBOX_SUBNET_IDS: envList().pipe(
+    z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be subnet ids (subnet-...)')).min(1),
+  ),
   SANDBOX_SECURITY_GROUP_ID: z.string().regex(/^sg-[0-9a-f]+$/, 'must be a security group id (sg-...)'),
   SANDBOX_TASK_DEFINITIONS: taskDefinitionsSchema,
-  SANDBOX_CAPACITY: z.enum(SANDBOX_CAPACITY_STRATEGIES).default('spot-with-fallback'),
+  SANDBOX_CAPACITY: envChoice(SANDBOX_CAPACITY_STRATEGIES).default('spot-with-fallback'),
   SANDBOX_ENVIRONMENT: tagValue,
-  SANDBOX_LOG_GROUP: z.string().min(1).optional(),
+  SANDBOX_LOG_GROUP: z.string().optional(),
   SANDBOX_EXECUTION_ROLE_ARN: z.string().startsWith('arn:').optional(),
   SANDBOX_TASK_ROLE_ARN: z.string().startsWith('arn:').optional(),
 });
+/** What a deployment writes for the launcher. */
+export type EcsSandboxEnvironment = z.input<typeof ecsSandboxSettingsSchema>;
 
 /**
  * What the launcher needs. Same shape as the runtime's `PlatformConfig.ecs`
- * (platform/src/config.ts), so the platform passes its validated config straight in.
+ * (platform/src/config), so the platform passes its validated config straight in.
  */
 export interface EcsSandboxSettings {
   clusterArn: string;
@@ -79,8 +78,8 @@ export function toEcsSandboxSettings(env: z.infer<typeof ecsSandboxSettingsSchem
 
 /** Parses the settings; the error lists every bad key with its rule. */
 export function parseEcsSandboxSettings(env: Record<string, string | undefined>): EcsSandboxSettings {
-  const result = ecsSandboxSettingsSchema.safeParse(env);
-  if (result.success) return toEcsSandboxSettings(result.data);
-  const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const reading = readEnv(ecsSandboxSettingsSchema, env);
+  if (reading.ok) return toEcsSandboxSettings(reading.data);
+  const problems = reading.problems.map((problem) => `${problem.key}: ${problem.message}`);
   throw new Error(`invalid ECS sandbox settings: ${problems.join('; ')}`);
 }

@@ -6,12 +6,17 @@
  * (@lap/harness process-group.ts), so stop() and a crash both take down whatever it
  * spawned. `sandbox.json` records the groups while they run: a later start kills what a
  * previous run left (stopLeftovers), should anything have survived.
+ *
+ * On Linux as root each sandbox's vault and harness run as users of their own, and the vault
+ * signs with a CA of its own sandbox, never holding the deployment CA's key
+ * (sandbox-users.ts); elsewhere `isolation` says why the sandboxes are no security boundary.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { HARNESS_TTY_COMMAND_ENV } from '@lap/sandbox-protocol';
 import { describeExit, spawnProcessGroup, type ProcessGroup } from '@lap/harness/src/process-group';
+import { issueIntermediateCa } from '@lap/vault/src/ca';
 import type {
   SandboxLaunchResult,
   SandboxLaunchSpec,
@@ -22,9 +27,18 @@ import type {
 import { entryCommand } from './entry-command';
 import { freeLoopbackPort } from './free-port';
 import { readLogTail } from './log-tail';
+import {
+  drawSandboxUsers,
+  isolationProblem,
+  lockSandboxFolder,
+  prepareSandboxFolder,
+  type SandboxUsers,
+} from './sandbox-users';
 
 const REPO_ROOT = path.resolve(__dirname, '../../../..');
 const STOP_GRACE_MS = 5000;
+/** A sandbox's own CA (isolated sandboxes) lives as long as the leaves its vault issues. */
+const SANDBOX_CA_VALIDITY_DAYS = 30;
 
 export interface LocalLauncherOptions {
   /** LAP_DATA_DIR: sandboxes live in `<dataDir>/sandboxes/<id>/`. */
@@ -45,7 +59,15 @@ export interface LocalLauncherOptions {
   extraEnv?: Record<string, string>;
   /** A sandbox stopped on its own (a process exited): local mode's stand-in for ECS task-state events. */
   onUnexpectedStop?: (state: SandboxState) => void;
+  /**
+   * `auto` (default): users of their own per sandbox where possible (Linux, root);
+   * `off`: the platform's own user, no security boundary (LAP_SANDBOX_USERS=off).
+   */
+  sandboxUsers?: 'auto' | 'off';
 }
+
+/** Whether sandboxes are separated from each other and from the platform (sandbox-users.ts). */
+export type SandboxIsolation = { separated: true } | { separated: false; reason: string };
 
 type Container = 'vault' | 'harness';
 
@@ -61,6 +83,8 @@ interface LocalSandbox {
   stopReason: string | null;
   /** A process ended on its own (an essential container exited). */
   crashed: boolean;
+  /** Its own users (isolated), or null (the platform's user). */
+  users: SandboxUsers | null;
   exited: Promise<void>;
   log: fs.WriteStream;
 }
@@ -78,10 +102,16 @@ export class LocalSandboxLauncher implements SandboxLauncher {
   private readonly sandboxes = new Map<string, LocalSandbox>();
   private readonly vaultEntry: string;
   private readonly harnessEntry: string;
+  readonly isolation: SandboxIsolation;
 
   constructor(private readonly options: LocalLauncherOptions) {
     this.vaultEntry = options.vaultEntry ?? path.join(REPO_ROOT, 'sandbox/vault/src/main.ts');
     this.harnessEntry = options.harnessEntry ?? path.join(REPO_ROOT, 'sandbox/harness/src/main.ts');
+    const problem =
+      options.sandboxUsers === 'off'
+        ? 'sandbox users are turned off (LAP_SANDBOX_USERS=off)'
+        : isolationProblem([this.vaultEntry, this.harnessEntry, process.execPath, options.dataDir]);
+    this.isolation = problem ? { separated: false, reason: problem } : { separated: true };
   }
 
   async launch(spec: SandboxLaunchSpec): Promise<SandboxLaunchResult> {
@@ -89,12 +119,23 @@ export class LocalSandboxLauncher implements SandboxLauncher {
     const existing = this.sandboxes.get(ref);
     if (existing && !existing.stoppedAt) return { ref };
     const dir = path.join(this.options.dataDir, 'sandboxes', spec.sandboxId);
-    const home = path.join(dir, 'home');
-    const workspace = path.join(dir, 'workspace');
-    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
-    fs.mkdirSync(workspace, { recursive: true, mode: 0o700 });
-    const envFile = path.join(dir, 'vault.env');
+    // A sandbox launched again (a resumed bring-up) keeps its users: its folder holds their files.
+    const users = this.isolation.separated ? (existing?.users ?? drawSandboxUsers()) : null;
+    const folders = prepareSandboxFolder(dir, users, this.options.caCertPath);
+    const { home, workspace } = folders;
+    const envFile = path.join(folders.env, 'vault.env');
     fs.rmSync(envFile, { force: true });
+    // Separated: the vault signs with a CA of this sandbox only (the deployment CA's key stays here).
+    const vaultCa = users
+      ? await issueIntermediateCa(
+          {
+            certPem: fs.readFileSync(this.options.caCertPath, 'utf8'),
+            keyPem: fs.readFileSync(this.options.caKeyPath, 'utf8'),
+          },
+          { commonName: `LAP sandbox ${spec.sandboxId}`, validityDays: SANDBOX_CA_VALIDITY_DAYS },
+        )
+      : null;
+    const caCertForHarness = folders.caCert ?? this.options.caCertPath;
     const ports = {
       harness: await freeLoopbackPort(),
       vault: await freeLoopbackPort(),
@@ -114,8 +155,14 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       VAULT_PORT: String(ports.vault),
       VAULT_ADMIN_PORT: String(ports.vaultAdmin),
       VAULT_ENV_FILE: envFile,
-      VAULT_CA_CERT_PATH: this.options.caCertPath,
-      VAULT_CA_KEY_PATH: this.options.caKeyPath,
+      ...(vaultCa
+        ? {
+            VAULT_CA_CERT: vaultCa.certPem,
+            VAULT_CA_KEY: vaultCa.keyPem,
+            HOME: folders.vault!,
+            TMPDIR: folders.vault!,
+          }
+        : { VAULT_CA_CERT_PATH: this.options.caCertPath, VAULT_CA_KEY_PATH: this.options.caKeyPath }),
       ...(this.options.litellm.apiKey && gatewayHost
         ? { REAL_LITELLM_API_KEY: this.options.litellm.apiKey, HOST_LITELLM_API_KEY: gatewayHost }
         : {}),
@@ -129,6 +176,7 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       ...spec.harnessEnv,
       HOME: home,
       WORKSPACE_DIR: workspace,
+      ...(folders.tmp ? { TMPDIR: folders.tmp } : {}),
       PORT: String(ports.harness),
       VAULT_ENV_FILE: envFile,
       HTTPS_PROXY: proxy,
@@ -138,8 +186,8 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       // No NO_PROXY: a gateway on loopback must go through the vault too (it swaps the stub key there).
       // The harness's own calls to the platform use Node's fetch, which ignores proxy variables.
       HARNESS_BIND_HOST: '127.0.0.1',
-      NODE_EXTRA_CA_CERTS: this.options.caCertPath,
-      SSL_CERT_FILE: this.options.caCertPath,
+      NODE_EXTRA_CA_CERTS: caCertForHarness,
+      SSL_CERT_FILE: caCertForHarness,
       ...(this.options.litellm.apiBase ? { LITELLM_API_BASE: this.options.litellm.apiBase } : {}),
     };
     const tags: SandboxTags = {
@@ -154,8 +202,28 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       entryCommand(this.harnessEntry, { bundle: this.options.harnessEntry === undefined }),
     ]);
     const log = fs.createWriteStream(path.join(dir, 'sandbox.log'), { flags: 'a', mode: 0o600 });
-    const vault = this.spawnProcess('vault', vaultArgs, vaultEnv, workspace, log);
-    const harness = this.spawnProcess('harness', harnessArgs, harnessEnv, workspace, log);
+    const vault = this.spawnProcess(
+      'vault',
+      vaultArgs,
+      vaultEnv,
+      folders.vault ?? workspace,
+      log,
+      users && {
+        uid: users.vaultUid,
+        gid: users.gid,
+      },
+    );
+    const harness = this.spawnProcess(
+      'harness',
+      harnessArgs,
+      harnessEnv,
+      workspace,
+      log,
+      users && {
+        uid: users.harnessUid,
+        gid: users.gid,
+      },
+    );
     const processes = { vault, harness };
     const sandbox: LocalSandbox = {
       ref,
@@ -168,6 +236,7 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       stopping: false,
       stopReason: null,
       crashed: false,
+      users,
       exited: Promise.all([vault.exited, harness.exited]).then(() => undefined),
       log,
     };
@@ -250,24 +319,28 @@ export class LocalSandboxLauncher implements SandboxLauncher {
     let killed = 0;
     if (!fs.existsSync(root)) return 0;
     for (const id of fs.readdirSync(root)) {
+      if (this.sandboxes.has(`local:${id}`)) continue;
       const file = path.join(root, id, 'sandbox.json');
-      if (!fs.existsSync(file) || this.sandboxes.has(`local:${id}`)) continue;
-      try {
-        const { pids, started } = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Registry>;
-        for (const [name, pgid] of Object.entries(pids ?? {})) {
-          // Gone, or the id now belongs to another process: not ours to kill.
-          if ((started?.[name] ?? null) !== processStartTime(pgid)) continue;
-          try {
-            process.kill(-pgid, 'SIGKILL');
-            killed++;
-          } catch {
-            // already gone
+      if (fs.existsSync(file)) {
+        try {
+          const { pids, started } = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Registry>;
+          for (const [name, pgid] of Object.entries(pids ?? {})) {
+            // Gone, or the id now belongs to another process: not ours to kill.
+            if ((started?.[name] ?? null) !== processStartTime(pgid)) continue;
+            try {
+              process.kill(-pgid, 'SIGKILL');
+              killed++;
+            } catch {
+              // already gone
+            }
           }
+        } catch {
+          // unreadable registry file: nothing to stop
         }
-      } catch {
-        // unreadable registry file: nothing to stop
+        fs.rmSync(file, { force: true });
       }
-      fs.rmSync(file, { force: true });
+      // What an earlier run left is nobody's but root's: its ids may be drawn again.
+      if (this.isolation.separated) lockSandboxFolder(path.join(root, id));
     }
     return killed;
   }
@@ -278,6 +351,7 @@ export class LocalSandboxLauncher implements SandboxLauncher {
     env: Record<string, string>,
     cwd: string,
     log: fs.WriteStream,
+    user: { uid: number; gid: number } | null,
   ): ProcessGroup {
     const write = (line: string) => {
       if (!log.writableEnded) log.write(`${new Date().toISOString()} [${name}] ${line}\n`);
@@ -286,6 +360,7 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       cwd,
       env,
       label: `lap-sandbox-${name}`,
+      ...(user ?? {}),
     });
     // The launcher's own line: when the process started (`npm run bench:sandbox` reads it).
     write(`[launcher] started, process group ${group.pgid}`);
@@ -307,6 +382,7 @@ export class LocalSandboxLauncher implements SandboxLauncher {
       s.stoppedAt = new Date();
       s.log.end();
       fs.rmSync(path.join(s.dir, 'sandbox.json'), { force: true });
+      if (s.users) lockSandboxFolder(s.dir);
       if (!s.stopping && this.options.onUnexpectedStop)
         void this.describe(s.ref).then((state) => state && this.options.onUnexpectedStop!(state));
     }

@@ -4,18 +4,12 @@
  * client (a reconnecting browser sees the same session); it is restarted on the next
  * attach if it exited. Text frames holding `{"type":"resize","cols":n,"rows":n}` resize it.
  */
+import { ttyResizeSchema } from '@lap/sandbox-protocol';
 import type * as NodePty from 'node-pty';
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
-import { z } from 'zod';
 import { killGroupOnExit, signalGroup } from '../process-group';
 import type { AgentHealth, EventSink, TuiHarnessAdapter } from './adapter';
-
-const resizeSchema = z.object({
-  type: z.literal('resize'),
-  cols: z.number().int().min(1).max(1000),
-  rows: z.number().int().min(1).max(1000),
-});
 
 /** Replayed to a client that attaches later, so it sees the current screen's recent bytes. */
 const SCROLLBACK_BYTES = 64 * 1024;
@@ -87,7 +81,7 @@ export class TtyAdapter implements TuiHarnessAdapter {
       const text = data.toString();
       if (!isBinary && text.startsWith('{')) {
         try {
-          const resize = resizeSchema.safeParse(JSON.parse(text));
+          const resize = ttyResizeSchema.safeParse(JSON.parse(text));
           if (resize.success) {
             this.terminal?.resize(resize.data.cols, resize.data.rows);
             return;

@@ -1,6 +1,7 @@
 /**
  * A running control plane for runtime tests: its own migrated database, the real
- * API (buildApp) listening on a loopback port, the session runtime with its job
+ * API (buildApp) listening on a loopback port, the internal listener (buildInternalApp:
+ * sandbox callbacks, web -> worker calls) on another, the session runtime with its job
  * runner, and the local launcher running sandboxes as processes (the fakes in this
  * folder, or the real vault and harness).
  */
@@ -11,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type pg from 'pg';
 import { createCertificateAuthority } from '../../../../sandbox/vault/src/ca';
-import { buildApp } from '../../../../platform/src/api/app';
+import { buildApp, buildInternalApp } from '../../../../platform/src/api/app';
 import { createPool } from '../../../../platform/src/db/pool';
 import { LocalSandboxLauncher } from '../../../../platform/src/sandbox/local/local-launcher';
 import { freeLoopbackPort } from '../../../../platform/src/sandbox/local/free-port';
@@ -44,12 +45,15 @@ export interface FixtureOptions {
 
 export interface RuntimeFixture {
   baseUrl: string;
+  /** The internal listener: what sandboxes get as CALLBACK_URL. */
+  callbackUrl: string;
   dataDir: string;
   database: TestDatabase;
   pool: pg.Pool;
   launcher: LocalSandboxLauncher;
   runtime: SessionRuntime;
   app: FastifyInstance;
+  internalApp: FastifyInstance;
   caCertPem: string;
   /** One warm pool pass (recycle + top-up), as the scheduler runs it. */
   warmPoolPass(): Promise<unknown>;
@@ -63,6 +67,7 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
   const database = await createTestDatabase();
   const pool = createPool({ url: database.url, max: 5 });
   const port = await freeLoopbackPort();
+  const internalPort = await freeLoopbackPort();
   const log = pino({ level: 'silent' });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lap-runtime-'));
   const ca = createCertificateAuthority();
@@ -90,7 +95,7 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
   };
   const warmPool = new DatabaseWarmPool({ db: pool, launcher, log, settings: warmSettings });
   const secretStore = new LocalSecretStore(Buffer.alloc(32, 7));
-  const callbackUrl = `http://127.0.0.1:${port}`;
+  const callbackUrl = `http://127.0.0.1:${internalPort}`;
   const creatingTimeoutMs = options.creatingTimeoutMs ?? 60_000;
   const runtime = createSessionRuntime({
     db: pool,
@@ -101,7 +106,7 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     signingKey: SIGNING_KEY,
     callbackUrl,
     // As a deployment sets BASE_URL: tty_url is absolute.
-    publicUrl: callbackUrl,
+    publicUrl: `http://127.0.0.1:${port}`,
     vaultCaCertPem: ca.certPem,
     creatingTimeoutMs,
     turns: {
@@ -125,38 +130,52 @@ export async function startRuntimeFixture(options: FixtureOptions = {}): Promise
     ...runtime.api,
   });
   await app.listen({ port, host: '127.0.0.1' });
+  const internalApp = await buildInternalApp({ log, ...runtime.internal });
+  await internalApp.listen({ port: internalPort, host: '127.0.0.1' });
   if (options.startWorker !== false) runtime.startWorker();
   const baseUrl = `http://127.0.0.1:${port}`;
   return {
     baseUrl,
+    callbackUrl,
     dataDir,
     database,
     pool,
     launcher,
     runtime,
     app,
+    internalApp,
     caCertPem: ca.certPem,
     warmPoolPass: () => runWarmPoolPass({ db: pool, launcher, settings: warmSettings, log }),
-    async api<T>(method: string, route: string, body?: unknown) {
-      const res = await fetch(`${baseUrl}${route}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${MASTER_KEY}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-      const text = await res.text();
-      return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-    },
+    api: masterKeyApi(baseUrl, MASTER_KEY),
     async close() {
       await runtime.stop(2000);
       await launcher.stopAll('test over');
       await app.close();
+      await internalApp.close();
       await pool.end();
       await database.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** JSON calls to a public listener with the master key; the body of an empty answer is null. */
+export function masterKeyApi(baseUrl: string, masterKey: string) {
+  return async <T = unknown>(
+    method: string,
+    route: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${baseUrl}${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${masterKey}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   };
 }
 
