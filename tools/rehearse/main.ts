@@ -512,9 +512,6 @@ async function main(): Promise<void> {
     webAddress = `127.0.0.1:${webPort}`;
     const masterKey = await step('web and worker services', async () => {
       let key = '';
-      const started: Partial<
-        Record<'web' | 'worker', { env: Record<string, string>; restart: (port: string) => Promise<void> }>
-      > = {};
       for (const role of ['web', 'worker'] as const) {
         const container = resolveContainer(STACK, services(role));
         const { env, args } = await envArgs(container, {
@@ -524,54 +521,22 @@ async function main(): Promise<void> {
           AWS_ENDPOINT_URL_ECS: `http://${HOST_ON_PODMAN_NETWORK}:${ecsPort}`,
         });
         if (role === 'web') key = env.MASTER_KEY;
-        const start = async (port: string) => {
-          await podman.run([
-            'run',
-            '-d',
-            '--name',
-            `lap-rh-${role}`,
-            ...platformContainer,
-            ...(role === 'web' ? ['-p', `127.0.0.1:${webPort}:${port}`] : []),
-            ...args,
-            '--env',
-            `PORT=${port}`,
-            imageFor(container.Image),
-          ]);
-          // The sandboxes call the worker back and the services call the sandboxes (harness, vault
-          // admin). Connected once running: started on both networks, podman 4.3 (CNI) forwards no
-          // published port (the host's connection never reaches the container).
-          await podman.run(['network', 'connect', NETWORKS.isolated, `lap-rh-${role}`]);
-          serviceIps[role] = await podman.address(`lap-rh-${role}`, NETWORKS.isolated);
-        };
-        const port = env.PORT ?? String((container.PortMappings ?? [])[0]?.ContainerPort ?? 3000);
-        await start(port);
-        started[role] = {
-          env,
-          restart: async (p) => {
-            await podman.run(['rm', '-f', `lap-rh-${role}`]);
-            await start(p);
-          },
-        };
-      }
-      // The template points CALLBACK_URL at the worker's INTERNAL_PORT (issue 12 items 6-7). A
-      // platform that does not serve it yet answers the sandbox callbacks on the web service's
-      // PORT: the rehearsal then says so and runs the web service on the internal port under the
-      // worker's name, so the sandboxes reach the callbacks where the template says. With a
-      // platform that serves INTERNAL_PORT this changes nothing.
-      const worker = started.worker!;
-      const internalPort = worker.env.INTERNAL_PORT;
-      if (internalPort && internalPort !== worker.env.PORT) {
-        const routed = await podman.address('lap-rh-worker', NETWORKS.routed);
-        const answers = async (p: string) =>
-          (await fetch(`http://${routed}:${p}/healthz`).catch(() => null)) !== null;
-        await waitFor(() => answers(worker.env.PORT ?? '3000'), 120_000, 'the worker to answer /healthz');
-        if (!(await answers(internalPort))) {
-          console.log(
-            `the platform image serves nothing on INTERNAL_PORT ${internalPort} (CALLBACK_URL): the web service runs on it as worker.<namespace>`,
-          );
-          await started.web!.restart(internalPort);
-          serviceIps.worker = serviceIps.web!;
-        }
+        const port = (container.PortMappings ?? [])[0]?.ContainerPort ?? 3000;
+        await podman.run([
+          'run',
+          '-d',
+          '--name',
+          `lap-rh-${role}`,
+          ...platformContainer,
+          ...(role === 'web' ? ['-p', `127.0.0.1:${webPort}:${port}`] : []),
+          ...args,
+          imageFor(container.Image),
+        ]);
+        // The sandboxes call the worker back and the services call the sandboxes (harness, vault
+        // admin). Connected once running: started on both networks, podman 4.3 (CNI) forwards no
+        // published port (the host's connection never reaches the container).
+        await podman.run(['network', 'connect', NETWORKS.isolated, `lap-rh-${role}`]);
+        serviceIps[role] = await podman.address(`lap-rh-${role}`, NETWORKS.isolated);
       }
       await waitFor(
         async () => (await fetch(`http://${webAddress}/healthz`).catch(() => null))?.ok === true,
