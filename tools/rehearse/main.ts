@@ -512,8 +512,13 @@ async function main(): Promise<void> {
     webAddress = `127.0.0.1:${webPort}`;
     const masterKey = await step('web and worker services', async () => {
       let key = '';
-      for (const role of ['web', 'worker'] as const) {
+      // The worker first: the web service reaches its internal listener by the name in
+      // WORKER_INTERNAL_URL (Cloud Map on AWS), here mapped to the worker's address.
+      for (const role of ['worker', 'web'] as const) {
         const container = resolveContainer(STACK, services(role));
+        const workerName = new URL(
+          String(container.Environment!.find((e) => e.Name === 'WORKER_INTERNAL_URL')!.Value),
+        ).hostname;
         const { env, args } = await envArgs(container, {
           // Where the SDK finds the account: the task role's credentials and the doubles' endpoints.
           ...CREDENTIALS,
@@ -528,7 +533,9 @@ async function main(): Promise<void> {
           '--name',
           `lap-rh-${role}`,
           ...platformContainer,
-          ...(role === 'web' ? ['-p', `127.0.0.1:${webPort}:${port}`] : []),
+          ...(role === 'web'
+            ? ['-p', `127.0.0.1:${webPort}:${port}`, '--add-host', `${workerName}:${serviceIps.worker}`]
+            : []),
           ...args,
           imageFor(container.Image),
         ]);
@@ -556,14 +563,23 @@ async function main(): Promise<void> {
       prompt: 'You are the rehearsal.',
     });
     const createdAt = Date.now();
-    const session = await step(`session: create until ready (${harness})`, () =>
-      agent.createSession({ title: 'rehearsal', timeoutMs: 600_000 }),
+    // A per-session env var: the web service cannot launch, so it hands the session to the
+    // worker's internal listener with the value sealed by KMS; it must never reach RunTask.
+    const sessionValue = `rehearsal-session-value-${crypto.randomBytes(6).toString('hex')}`;
+    const session = await step(`session: create until ready (${harness}, handed from web to worker)`, () =>
+      agent.createSession({
+        title: 'rehearsal',
+        envVars: { REHEARSAL_SESSION_TOKEN: sessionValue },
+        timeoutMs: 600_000,
+      }),
     );
     const launchToReady = Date.now() - createdAt;
     const task = [...ecs.tasks.values()].find((t) =>
       t.tags.some((tag) => tag.key === 'lap:sandbox-id' && tag.value === session.id),
     );
     if (!task) throw new Error(`no task of the ECS double carries the sandbox id ${session.id}`);
+    if (JSON.stringify(task.overrides).includes(sessionValue))
+      throw new Error('the per-session env var value was in the RunTask overrides');
     // From inside the harness container, as the agent: no way out around the vault; its init.
     const harnessContainer = task.containers.get('harness')!.container;
     const { escapes, init } = await step(
