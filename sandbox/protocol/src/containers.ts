@@ -46,7 +46,7 @@ export const harnessContainerEnvSchema = z.object({
   /** How often the agent process (opencode) is restarted within 10 min before it is declared dead. */
   HARNESS_AGENT_RESTARTS: envInteger({ min: 0, max: 100 }).default(3),
   /** How long an idle agent process (opencode) runs before it is stopped until the next request (0: never). */
-  HARNESS_AGENT_PARK_MS: envInteger({ min: 0, hint: 'milliseconds, 0: never' }).default(30_000),
+  HARNESS_AGENT_PARK_MS: envInteger({ min: 0, hint: 'milliseconds, 0: never' }).default(10_000),
   LOG_LEVEL: envLogLevel(),
   // The vault as proxy and the deployment CA, passed on to the agent's tools under every
   // spelling they read (the harness's own calls to the platform do not use the proxy).

@@ -229,7 +229,7 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
     if (this.parkTimer) clearTimeout(this.parkTimer);
     this.parkTimer = null;
     const server = this.server;
-    const parkAfterMs = this.options.parkAfterMs ?? 30_000;
+    const parkAfterMs = this.options.parkAfterMs ?? 10_000;
     if (!server || this.state.state !== 'ready' || this.stopping || parkAfterMs <= 0) return;
     this.parkTimer = setTimeout(() => {
       this.parkTimer = null;
