@@ -439,7 +439,7 @@ export function auroraAwakeHours(
       hours: H,
       note: backsOffWhenIdle
         ? `The worker polls the database every ${pollMs / 1000} s when idle (JOB_POLL_IDLE_MAX_MS), more often than Aurora's auto-pause delay (${secondsUntilAutoPause} s): the database never pauses.`
-        : 'The platform in this tree does not read JOB_POLL_IDLE_MAX_MS yet: its worker polls PostgreSQL every second, so Aurora never pauses and is counted awake all month. Once the job runner backs off (the second wave of issue 13), `npm run cost` counts only the wakes.',
+        : 'The platform in this tree does not read JOB_POLL_IDLE_MAX_MS yet: its worker polls PostgreSQL every second, so Aurora never pauses and is counted awake all month. A platform whose job runner backs off on an empty queue lets `npm run cost` count only the wakes.',
     };
   }
   const wakesPerDay = 86_400_000 / pollMs + 1 + 1 / 7;
