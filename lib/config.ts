@@ -631,6 +631,19 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** For CDK apps: a bad config ends the process with its message (every bad field), not a stack trace. */
+export function exitOnConfigError<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
 /** Validates raw config and applies every default. Throws ConfigError naming each bad field. */
 export function resolveConfig(
   envName: string,

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { ConfigError, resolveConfig } from '../../lib/config';
+import { exitOnConfigError, resolveConfig } from '../../lib/config';
 import { createEnvironment } from '../../lib/create-environment';
 
 export const REHEARSAL_ENV = 'dev';
@@ -22,7 +22,7 @@ const input = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<
   string,
   Record<string, unknown> | undefined
 >;
-try {
+exitOnConfigError(() =>
   createEnvironment(
     app,
     resolveConfig(
@@ -34,12 +34,6 @@ try {
       },
       `config/${REHEARSAL_ENV}.json with sandbox.egress "enforced" and platform.services "split" (tools/rehearse/app.ts)`,
     ),
-  );
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(1);
-  }
-  throw err;
-}
+  ),
+);
 app.synth();
