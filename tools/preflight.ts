@@ -10,8 +10,10 @@
  *     zone (not a Local Zone); their zone ids are printed,
  *   - an imported VPC's subnets: they exist in that VPC and zone, have the free addresses the
  *     tasks need, and with `sandbox.egress` "enforced" the sandbox subnets have no route out,
- *   - the gateway key secret holds a value (once the stack exists, or when the config names it).
- * Exits 1 when a check fails. Read-only: Describe/Get calls only.
+ *   - the gateway key secret holds a value (once the stack exists, or when the config names it),
+ *   - the base images of the Dockerfiles `cdk deploy` will build: their registry serves each
+ *     pinned digest (a registry this machine cannot reach is a warning: the build needs it too).
+ * Exits 1 when a check fails. Read-only: Describe/Get calls (and registry HEADs) only.
  */
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -29,6 +31,7 @@ import {
 } from '@aws-sdk/client-service-quotas';
 import { loadConfig, type DeploymentConfig } from '../lib/config';
 import { stackName } from '../lib/create-environment';
+import { lookUpManifest, pinnedBases, type RegistryAccess } from './base-images';
 import { synthesizeTemplate, type Template } from './cost';
 
 /** Service Quotas codes (aws service-quotas list-service-quotas --service-code ...). */
@@ -54,6 +57,8 @@ export interface PreflightClients {
   quotas: ServiceQuotasClient;
   secrets: SecretsManagerClient;
   cloudformation: CloudFormationClient;
+  /** How the image registries are reached (default: each registry's public HTTPS endpoint). */
+  registries?: RegistryAccess;
 }
 
 async function quota(client: ServiceQuotasClient, q: { service: string; code: string }): Promise<number> {
@@ -285,6 +290,47 @@ async function gatewayKeyCheck(config: DeploymentConfig, clients: PreflightClien
       };
 }
 
+/** The Dockerfiles `cdk deploy` builds for this config (an image given in `images` is not built). */
+export function builtDockerfiles(config: DeploymentConfig): string[] {
+  const images = config.images;
+  return [
+    images.platform ? null : 'platform/Dockerfile',
+    images.vault ? null : 'sandbox/vault/Dockerfile',
+    config.sandbox.egress === 'enforced' && !images.egressGateway
+      ? 'sandbox/egress-gateway/Dockerfile'
+      : null,
+    config.sandbox.harnesses.some((h) => !images.harness?.[h]) ? 'sandbox/harness/Dockerfile' : null,
+  ].filter((file): file is string => file !== null);
+}
+
+async function baseImagesCheck(config: DeploymentConfig, clients: PreflightClients): Promise<Check> {
+  const bases = pinnedBases(builtDockerfiles(config));
+  const found: string[] = [];
+  const missing: string[] = [];
+  const unreachable: string[] = [];
+  for (const base of bases) {
+    const lookup = await lookUpManifest(base.reference, clients.registries);
+    if (lookup.state === 'found') found.push(base.reference);
+    else if (lookup.state === 'missing')
+      missing.push(`${base.reference} (ARG ${base.arg} of ${base.dockerfiles.join(', ')})`);
+    else unreachable.push(`${base.reference}: ${lookup.reason}`);
+  }
+  const check = 'Base images';
+  if (missing.length > 0)
+    return {
+      check,
+      status: 'fail',
+      detail: `the registry does not serve ${missing.join('; ')}: cdk deploy would fail building it. Pin the tag's current digest (docs/images.md, "Moving a base")`,
+    };
+  if (unreachable.length > 0)
+    return {
+      check,
+      status: 'warn',
+      detail: `could not ask the registry about ${unreachable.join('; ')}; cdk deploy pulls these bases from this machine`,
+    };
+  return { check, status: 'pass', detail: `the registries serve every pinned base (${found.length})` };
+}
+
 export async function preflight(
   config: DeploymentConfig,
   clients: PreflightClients,
@@ -296,6 +342,7 @@ export async function preflight(
     await zonesCheck(config, clients),
     ...(await importedVpcCheck(config, clients)),
     await gatewayKeyCheck(config, clients),
+    await baseImagesCheck(config, clients),
   ];
 }
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import * as images from '../../lib/constructs/container-images';
+import { pinnedBases } from '../../tools/base-images';
 
 const ROOT = path.join(__dirname, '..', '..');
 /** The images on the Node base, which share its runtime layer. */
@@ -25,10 +26,7 @@ function runtimeStages(dockerfile: string): string {
 describe('image build inputs', () => {
   it.each(DOCKERFILES)('%s pins every base by digest, on Node 24 and a supported Go', (file) => {
     const text = read(file);
-    const bases = [...text.matchAll(/^ARG (NODE_IMAGE|GO_IMAGE|RUNTIME_IMAGE)=(\S+)$/gm)].map((m) => [
-      m[1],
-      m[2],
-    ]);
+    const bases = pinnedBases([file]).map((base) => [base.arg, base.reference]);
     expect(bases.length).toBeGreaterThan(0);
     for (const [name, image] of bases) {
       expect(image).toMatch(/@sha256:[0-9a-f]{64}$/);

@@ -26,18 +26,30 @@ import {
 } from '@aws-sdk/client-service-quotas';
 import { mockClient } from 'aws-sdk-client-mock';
 import { resolveConfig } from '../../lib/config';
-import { preflight, QUOTAS, type Check, type PreflightClients } from '../../tools/preflight';
+import { parseImageReference, pinnedBases } from '../../tools/base-images';
+import {
+  builtDockerfiles,
+  preflight,
+  QUOTAS,
+  type Check,
+  type PreflightClients,
+} from '../../tools/preflight';
+import { freeLoopbackPort } from '../../platform/src/sandbox/local/free-port';
 import { startMotoServer, type MotoServer } from '../platform/ecs/support/moto-server';
+import { startRegistryDouble, type RegistryDouble } from './support/registry-double';
 import { configWith } from './support/synth';
 
 let moto: MotoServer;
 let clients: PreflightClients;
+let registry: RegistryDouble;
 const quotasMock = mockClient(ServiceQuotasClient);
 const cloudformationMock = mockClient(CloudFormationClient);
 
 beforeAll(async () => {
   moto = await startMotoServer();
+  registry = await startRegistryDouble();
   clients = {
+    registries: { baseUrl: registry.baseUrl },
     ec2: new EC2Client(moto.clientConfig),
     secrets: new SecretsManagerClient(moto.clientConfig),
     quotas: new ServiceQuotasClient({ region: 'us-east-1' }),
@@ -48,6 +60,7 @@ afterAll(async () => {
   clients.ec2.destroy();
   clients.secrets.destroy();
   await moto.stop();
+  await registry.close();
 });
 
 /** Quotas of a new account unless overridden; Lambda concurrency never raised (the default answers). */
@@ -191,4 +204,86 @@ test('the gateway key secret of a deployed stack must hold a value', async () =>
   });
   await clients.secrets.send(new PutSecretValueCommand({ SecretId: arn, SecretString: 'sk-gateway' }));
   expect(byName(await preflight(dev(), clients))['Gateway key secret']!.status).toBe('pass');
+});
+
+describe('base images', () => {
+  const enforced = () => dev({ sandbox: { egress: 'enforced' } });
+  /** The registry serves every digest the Dockerfiles pin. */
+  function servePinned() {
+    registry.serves.clear();
+    for (const base of pinnedBases(builtDockerfiles(enforced()))) {
+      const { repository, digest } = parseImageReference(base.reference);
+      registry.serves.set(repository, new Set([...(registry.serves.get(repository) ?? []), digest!]));
+    }
+  }
+
+  test('references resolve as Docker resolves them', () => {
+    expect(parseImageReference('node:24.21.0-bookworm-slim@sha256:' + 'a'.repeat(64))).toEqual({
+      host: 'registry-1.docker.io',
+      repository: 'library/node',
+      digest: 'sha256:' + 'a'.repeat(64),
+    });
+    expect(parseImageReference('gcr.io/distroless/static-debian12:nonroot@sha256:' + 'b'.repeat(64))).toEqual(
+      {
+        host: 'gcr.io',
+        repository: 'distroless/static-debian12',
+        digest: 'sha256:' + 'b'.repeat(64),
+      },
+    );
+    expect(parseImageReference('localhost:5000/team/base:1')).toMatchObject({
+      host: 'localhost:5000',
+      repository: 'team/base',
+    });
+  });
+
+  test("every pinned base is asked of its own registry, with the registry's anonymous token", async () => {
+    quotas();
+    notDeployed();
+    servePinned();
+    registry.asked.length = 0;
+    const check = byName(await preflight(enforced(), clients))['Base images']!;
+    expect(check).toMatchObject({ status: 'pass', detail: 'the registries serve every pinned base (3)' });
+    expect(registry.asked.map((a) => a.replace(/@.*/, '')).sort()).toEqual([
+      'gcr.io distroless/static-debian12',
+      'registry-1.docker.io library/golang',
+      'registry-1.docker.io library/node',
+    ]);
+  });
+
+  test('a pinned digest the registry does not serve fails, naming the Dockerfiles and the fix', async () => {
+    quotas();
+    notDeployed();
+    servePinned();
+    registry.serves.delete('library/node');
+    const check = byName(await preflight(enforced(), clients))['Base images']!;
+    expect(check.status).toBe('fail');
+    expect(check.detail).toMatch(
+      /does not serve node:24\.[\d.]+-bookworm-slim@sha256:[0-9a-f]{64} \(ARG NODE_IMAGE of platform\/Dockerfile, sandbox\/vault\/Dockerfile, sandbox\/harness\/Dockerfile\)/,
+    );
+    expect(check.detail).toMatch(/Moving a base/);
+  });
+
+  test('a registry out of reach is a warning; prebuilt images need no base', async () => {
+    quotas();
+    notDeployed();
+    const closedPort = await freeLoopbackPort();
+    const offline = {
+      ...clients,
+      registries: { baseUrl: () => `http://127.0.0.1:${closedPort}`, timeoutMs: 2000 },
+    };
+    expect(byName(await preflight(enforced(), offline))['Base images']).toMatchObject({
+      status: 'warn',
+      detail: expect.stringMatching(/could not ask the registry about .*ECONNREFUSED/),
+    });
+    const image = '123456789012.dkr.ecr.us-east-1.amazonaws.com/lap:1';
+    const prebuilt = dev({
+      images: {
+        platform: image,
+        vault: image,
+        harness: { opencode: image, 'claude-agent-sdk': image, 'claude-code': image, codex: image },
+      },
+    });
+    expect(builtDockerfiles(prebuilt)).toEqual([]);
+    expect(byName(await preflight(prebuilt, offline))['Base images']!.status).toBe('pass');
+  });
 });
