@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import { callbackToken } from '../../platform/src/sandbox/tokens';
 import {
+  BASE,
   SIGNING_KEY,
   startRuntimeFixture,
   waitFor,
@@ -16,7 +17,6 @@ import {
   type RuntimeFixture,
 } from '../platform/runtime/support/runtime-fixture';
 
-const BASE = '/api/v1/managed_agents';
 const SECRET_PROMPT = 'The deploy password hint lives in notes.md';
 const SECRET_FILE = 'hint: correct horse battery staple';
 

@@ -5,6 +5,7 @@
  * stalls and recovers, an agent process that dies.
  */
 import {
+  BASE,
   sandboxRefOf,
   startRuntimeFixture,
   waitForStatus,
@@ -12,7 +13,6 @@ import {
   type RuntimeFixture,
 } from '../runtime/support/runtime-fixture';
 
-const BASE = '/api/v1/managed_agents';
 const TURN_TIMEOUT_MS = 3000;
 
 interface Reply {

@@ -4,6 +4,7 @@ import { insertSession, recordSandbox } from '../../../platform/src/db/sessions'
 import { advancePhase } from '../../../platform/src/lifecycle/session-states';
 import { launchSandbox } from '../../../platform/src/sandbox/bring-up';
 import {
+  BASE,
   SIGNING_KEY,
   startRuntimeFixture,
   waitFor,
@@ -11,8 +12,6 @@ import {
   type ApiSessionBody,
   type RuntimeFixture,
 } from './support/runtime-fixture';
-
-const BASE = '/api/v1/managed_agents';
 
 async function createAgent(fx: RuntimeFixture): Promise<string> {
   const res = await fx.api<{ id: string }>('POST', `${BASE}/agents`, {

@@ -1,12 +1,11 @@
 import { callbackToken } from '../../../platform/src/sandbox/tokens';
 import {
+  BASE,
   SIGNING_KEY,
   startRuntimeFixture,
   waitForStatus,
   type RuntimeFixture,
 } from './support/runtime-fixture';
-
-const BASE = '/api/v1/managed_agents';
 
 describe('internal sandbox routes', () => {
   let fx: RuntimeFixture;

@@ -11,6 +11,7 @@ import { createBareRepo, startGitServer, type GitServer } from '../../sandbox/su
 import { createTestPki, type TestPki } from '../../sandbox/support/tls';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
 import {
+  BASE,
   startRuntimeFixture,
   waitForStatus,
   type ApiSessionBody,
@@ -18,7 +19,6 @@ import {
 } from './support/runtime-fixture';
 import { configProblems, VALID_PLATFORM_ENV } from './support/platform-env';
 
-const BASE = '/api/v1/managed_agents';
 const REAL_GIT_TOKEN = 'ghp_realPlatformGitToken24680';
 describe('GIT_TOKEN platform setting', () => {
   it('is optional; its hosts default to github.com and take a comma list', () => {

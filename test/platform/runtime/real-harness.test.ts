@@ -5,13 +5,13 @@
  */
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
 import {
+  BASE,
   startRuntimeFixture,
   waitForStatus,
   type ApiSessionBody,
   type RuntimeFixture,
 } from './support/runtime-fixture';
 
-const BASE = '/api/v1/managed_agents';
 const REAL_KEY = 'sk-real-gateway-key-1234567890';
 
 describe('sessions on the real vault and harness', () => {

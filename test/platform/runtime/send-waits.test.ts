@@ -4,13 +4,12 @@
  * running turn (the initial prompt included) it waits its turn, in order.
  */
 import {
+  BASE,
   startRuntimeFixture,
   waitForStatus,
   type ApiSessionBody,
   type RuntimeFixture,
 } from './support/runtime-fixture';
-
-const BASE = '/api/v1/managed_agents';
 
 interface Reply {
   parts?: Array<{ type: string; text?: string }>;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  BASE,
   sandboxRefOf,
   startRuntimeFixture,
   waitFor,
@@ -8,8 +9,6 @@ import {
   type ApiSessionBody,
   type RuntimeFixture,
 } from './support/runtime-fixture';
-
-const BASE = '/api/v1/managed_agents';
 
 describe('session lifecycle through the local launcher', () => {
   let fx: RuntimeFixture;

@@ -15,6 +15,7 @@ import { publicTtyUrl } from '../../../platform/src/api/routes/tty';
 import { installFakeTuiPrograms } from '../../clients/support/fake-tui-program';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
 import {
+  BASE,
   MASTER_KEY,
   SIGNING_KEY,
   startRuntimeFixture,
@@ -22,8 +23,6 @@ import {
   type ApiSessionBody,
   type RuntimeFixture,
 } from './support/runtime-fixture';
-
-const BASE = '/api/v1/managed_agents';
 
 interface TtySession extends ApiSessionBody {
   tty_url: string | null;

@@ -14,6 +14,7 @@ import { opencodeConfig } from '../../../sandbox/harness/src/adapters/opencode';
 import { freeLoopbackPort } from '../../../platform/src/sandbox/local/free-port';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
 import {
+  BASE,
   MASTER_KEY,
   startRuntimeFixture,
   waitForStatus,
@@ -21,7 +22,6 @@ import {
   type RuntimeFixture,
 } from './support/runtime-fixture';
 
-const BASE = '/api/v1/managed_agents';
 const ROOT = path.resolve(__dirname, '../../..');
 
 interface Sse {

@@ -4,6 +4,7 @@
  * sandbox id. Sessions with per-session env vars never claim one.
  */
 import {
+  BASE,
   sandboxRefOf,
   startRuntimeFixture,
   waitFor,
@@ -11,8 +12,6 @@ import {
   type ApiSessionBody,
   type RuntimeFixture,
 } from './support/runtime-fixture';
-
-const BASE = '/api/v1/managed_agents';
 
 describe('warm sandbox claims', () => {
   let fx: RuntimeFixture;

@@ -34,13 +34,12 @@ import {
 import { createCertificateAuthority } from '../../../sandbox/vault/src/ca';
 import { filesContaining } from '../../support/files-on-disk';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { masterKeyApi, waitFor } from './support/runtime-fixture';
+import { BASE, masterKeyApi, waitFor } from './support/runtime-fixture';
 
 jest.setTimeout(120_000);
 
 const MASTER_KEY = 'split-master-key';
 const SIGNING_KEY = 'split-signing-key-0123456789';
-const BASE = '/api/v1/managed_agents';
 const REAL_CI_TOKEN = `ci-real-${crypto.randomBytes(8).toString('hex')}`;
 const TURNS = { turnTimeoutMs: 30_000, stallGraceMs: 10_000, pollMs: 100 };
 

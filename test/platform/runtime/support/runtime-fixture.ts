@@ -23,6 +23,8 @@ import { createSessionRuntime, type SessionRuntime } from '../../../../platform/
 import { createTestDatabase, type TestDatabase } from '../../../support/postgres';
 
 export const MASTER_KEY = 'test-master-key';
+/** The API's prefix, as the routes serve it. */
+export const BASE = '/api/v1/managed_agents';
 export const SIGNING_KEY = 'test-signing-key-0123456789';
 
 export interface FixtureOptions {
