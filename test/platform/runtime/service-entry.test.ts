@@ -74,15 +74,20 @@ describe('service entry and migrate command', () => {
       expect(out).toContain(`  - ${key} `);
   });
 
+  /** What every role needs: the database (plain TCP to the test's), keys, the gateway. */
+  const serviceBasics = () => ({
+    DATABASE_URL: database.url,
+    DB_SSL: 'disable',
+    MASTER_KEY: 'service-master-key',
+    HARNESS_TOKEN_SIGNING_KEY: 'x'.repeat(32),
+    ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+    LITELLM_API_BASE: 'http://127.0.0.1:9',
+  });
+
   it("role web needs the workers' internal URL, not the launch settings", async () => {
     const bad = run('platform/src/main.ts', {
       PLATFORM_ROLE: 'web',
-      DATABASE_URL: database.url,
-      DB_SSL: 'disable',
-      MASTER_KEY: 'service-master-key',
-      HARNESS_TOKEN_SIGNING_KEY: 'x'.repeat(32),
-      ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
-      LITELLM_API_BASE: 'http://127.0.0.1:9',
+      ...serviceBasics(),
     });
     expect(await bad.exited).toBe(1);
     expect(bad.output()).toContain('  - WORKER_INTERNAL_URL is required with PLATFORM_ROLE=web');
@@ -98,12 +103,7 @@ describe('service entry and migrate command', () => {
       PORT: String(port),
       INTERNAL_PORT: String(internalPort),
       WORKER_INTERNAL_URL: `http://127.0.0.1:${internalPort}`,
-      DATABASE_URL: database.url,
-      DB_SSL: 'disable',
-      MASTER_KEY: 'service-master-key',
-      HARNESS_TOKEN_SIGNING_KEY: 'x'.repeat(32),
-      ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
-      LITELLM_API_BASE: 'http://127.0.0.1:9',
+      ...serviceBasics(),
       CALLBACK_URL: `http://127.0.0.1:${internalPort}`,
       VAULT_CA_CERT: ca.certPem,
       LAP_DATA_DIR: path.join(ROOT, '.lap-test-unused'),
