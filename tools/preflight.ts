@@ -30,6 +30,7 @@ import {
   ServiceQuotasClient,
 } from '@aws-sdk/client-service-quotas';
 import { loadConfig, type DeploymentConfig } from '../lib/config';
+import { builtDockerfiles } from '../lib/constructs/container-images';
 import { stackName } from '../lib/create-environment';
 import { lookUpManifest, pinnedBases, type RegistryAccess } from './base-images';
 import { synthesizeTemplate, type Template } from './cost';
@@ -288,19 +289,6 @@ async function gatewayKeyCheck(config: DeploymentConfig, clients: PreflightClien
         status: 'fail',
         detail: `${arn} is empty: sandboxes cannot start. aws secretsmanager put-secret-value --region ${config.region} --secret-id ${arn} --secret-string "$LITELLM_API_KEY"`,
       };
-}
-
-/** The Dockerfiles `cdk deploy` builds for this config (an image given in `images` is not built). */
-export function builtDockerfiles(config: DeploymentConfig): string[] {
-  const images = config.images;
-  return [
-    images.platform ? null : 'platform/Dockerfile',
-    images.vault ? null : 'sandbox/vault/Dockerfile',
-    config.sandbox.egress === 'enforced' && !images.egressGateway
-      ? 'sandbox/egress-gateway/Dockerfile'
-      : null,
-    config.sandbox.harnesses.some((h) => !images.harness?.[h]) ? 'sandbox/harness/Dockerfile' : null,
-  ].filter((file): file is string => file !== null);
 }
 
 async function baseImagesCheck(config: DeploymentConfig, clients: PreflightClients): Promise<Check> {

@@ -14,6 +14,25 @@ export interface ContainerImagesProps {
   architecture: DeploymentConfig['platform']['architecture'];
 }
 
+/** The Dockerfile each image of the deployment is built from (unless `images` names a prebuilt one). */
+export const IMAGE_DOCKERFILES = {
+  platform: 'platform/Dockerfile',
+  vault: 'sandbox/vault/Dockerfile',
+  egressGateway: 'sandbox/egress-gateway/Dockerfile',
+  harness: 'sandbox/harness/Dockerfile',
+} as const;
+
+/** The Dockerfiles a deploy of `config` builds: an image given in `images` is not built. */
+export function builtDockerfiles(config: Pick<DeploymentConfig, 'images' | 'sandbox'>): string[] {
+  const { images } = config;
+  return [
+    !images.platform && IMAGE_DOCKERFILES.platform,
+    !images.vault && IMAGE_DOCKERFILES.vault,
+    config.sandbox.egress === 'enforced' && !images.egressGateway && IMAGE_DOCKERFILES.egressGateway,
+    config.sandbox.harnesses.some((h) => !images.harness?.[h]) && IMAGE_DOCKERFILES.harness,
+  ].filter((file): file is (typeof IMAGE_DOCKERFILES)[keyof typeof IMAGE_DOCKERFILES] => !!file);
+}
+
 /**
  * The build context of every image is the repository root (workspaces); each Dockerfile's own
  * `<Dockerfile>.dockerignore` cuts it down to what that Dockerfile copies. BuildKit and podman
@@ -67,11 +86,17 @@ export class ContainerImages extends Construct {
   get platform(): ecs.ContainerImage {
     const region = Stack.of(this).region;
     if (!this.props.images.platform && !Token.isUnresolved(region)) assertRdsCaCovers(region);
-    return this.image('Platform', this.props.images.platform, 'platform/Dockerfile', {}, 'images.platform');
+    return this.image(
+      'Platform',
+      this.props.images.platform,
+      IMAGE_DOCKERFILES.platform,
+      {},
+      'images.platform',
+    );
   }
 
   get vault(): ecs.ContainerImage {
-    return this.image('Vault', this.props.images.vault, 'sandbox/vault/Dockerfile', {}, 'images.vault');
+    return this.image('Vault', this.props.images.vault, IMAGE_DOCKERFILES.vault, {}, 'images.vault');
   }
 
   /** The egress gateway of `sandbox.egress` "enforced". */
@@ -79,7 +104,7 @@ export class ContainerImages extends Construct {
     return this.image(
       'EgressGateway',
       this.props.images.egressGateway,
-      'sandbox/egress-gateway/Dockerfile',
+      IMAGE_DOCKERFILES.egressGateway,
       {},
       'images.egressGateway',
     );
@@ -91,7 +116,7 @@ export class ContainerImages extends Construct {
     return this.image(
       id,
       this.props.images.harness?.[harness],
-      'sandbox/harness/Dockerfile',
+      IMAGE_DOCKERFILES.harness,
       { HARNESS: harness },
       `images.harness.${harness}`,
     );

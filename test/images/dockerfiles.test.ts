@@ -11,8 +11,9 @@ import { pinnedBases } from '../../tools/base-images';
 
 const ROOT = path.join(__dirname, '..', '..');
 /** The images on the Node base, which share its runtime layer. */
-const NODE_DOCKERFILES = ['platform/Dockerfile', 'sandbox/vault/Dockerfile', 'sandbox/harness/Dockerfile'];
-const DOCKERFILES = [...NODE_DOCKERFILES, 'sandbox/egress-gateway/Dockerfile'];
+const { platform, vault, harness, egressGateway } = images.IMAGE_DOCKERFILES;
+const NODE_DOCKERFILES = [platform, vault, harness];
+const DOCKERFILES = [...NODE_DOCKERFILES, egressGateway];
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 
 /** The lines of the stage named `name` and the ones it builds on, up to the final FROM. */

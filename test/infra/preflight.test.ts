@@ -27,13 +27,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { resolveConfig } from '../../lib/config';
 import { parseImageReference, pinnedBases } from '../../tools/base-images';
-import {
-  builtDockerfiles,
-  preflight,
-  QUOTAS,
-  type Check,
-  type PreflightClients,
-} from '../../tools/preflight';
+import { builtDockerfiles } from '../../lib/constructs/container-images';
+import { preflight, QUOTAS, type Check, type PreflightClients } from '../../tools/preflight';
 import { freeLoopbackPort } from '../../platform/src/sandbox/local/free-port';
 import { startMotoServer, type MotoServer } from '../platform/ecs/support/moto-server';
 import { startRegistryDouble, type RegistryDouble } from './support/registry-double';
