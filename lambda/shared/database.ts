@@ -1,8 +1,9 @@
 /**
  * The Lambdas' PostgreSQL connection. The credentials come from the RDS-managed
  * secret (DB_SECRET_ARN, JSON with username and password), read at cold start and
- * cached with the pool for later invocations. When the password was rotated the
- * next connection fails authentication: the cache is dropped and the secret read
+ * kept for later invocations, also across `reset()` (which only closes connections,
+ * so a frozen instance holds none). When the password was rotated the next
+ * connection fails authentication: the credentials are dropped and the secret read
  * again once. The password is never logged.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -17,6 +18,7 @@ import { functionDatabaseEnvSchema, parseLambdaEnv } from './settings';
 
 export class LambdaDatabase {
   private pool: Promise<pg.Pool> | null = null;
+  private cachedCredentials: Promise<RdsCredentials> | null = null;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv = process.env,
@@ -28,7 +30,14 @@ export class LambdaDatabase {
   }
 
   credentials(): Promise<RdsCredentials> {
-    return readRdsSecret(this.secrets, this.settings.DB_SECRET_ARN);
+    if (!this.cachedCredentials) {
+      const reading = readRdsSecret(this.secrets, this.settings.DB_SECRET_ARN);
+      reading.catch(() => {
+        if (this.cachedCredentials === reading) this.cachedCredentials = null;
+      });
+      this.cachedCredentials = reading;
+    }
+    return this.cachedCredentials;
   }
 
   /** postgres:// URL for tools that take one (migrate()); built fresh, never cached or logged. */
@@ -50,6 +59,8 @@ export class LambdaDatabase {
       return pool;
     } catch (err) {
       if (!isAuthenticationFailure(err)) throw err;
+      // Rotated: read the secret again, once.
+      this.cachedCredentials = null;
       await this.reset();
       return this.connect();
     }

@@ -45,6 +45,19 @@ test('reads the secret once and reuses the pool across invocations', async () =>
   await db.reset();
 });
 
+test('a reset (after each run) closes the connections and keeps the credentials', async () => {
+  smMock.on(GetSecretValueCommand).resolves(secret(password));
+  const db = new LambdaDatabase(env, new SecretsManagerClient({ region: 'eu-west-1' }));
+  const first = await db.get();
+  await db.reset();
+  expect(first.totalCount).toBe(0);
+  const second = await db.get();
+  expect(second).not.toBe(first);
+  expect((await second.query('SELECT 3 AS three')).rows[0].three).toBe(3);
+  expect(smMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  await db.reset();
+});
+
 test('after a password rotation the secret is read again once', async () => {
   smMock.on(GetSecretValueCommand).resolvesOnce(secret('the-old-password')).resolves(secret(password));
   const db = new LambdaDatabase(env, new SecretsManagerClient({ region: 'eu-west-1' }));
