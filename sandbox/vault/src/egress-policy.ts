@@ -18,6 +18,7 @@
 import { VAULT_EGRESS_POLICY_HEADER } from '@lap/sandbox-protocol';
 import { isIP } from 'node:net';
 import {
+  findMatchingRule,
   normalizeHost,
   parseDestinationRules,
   ruleMatchesAddress,
@@ -50,13 +51,6 @@ export const INTERNAL_DESTINATIONS: readonly string[] = [
 ];
 
 const BUILT_IN_INTERNAL = parseDestinationRules(INTERNAL_DESTINATIONS);
-
-/** The first rule and address that match: any address counts (for blocking). */
-function blockedBy(rules: readonly DestinationRule[], host: string, addresses: string[]) {
-  return rules.find(
-    (rule) => ruleMatchesName(rule, host) || addresses.some((address) => ruleMatchesAddress(rule, address)),
-  );
-}
 
 /** The address to dial if a rule admits the destination: any address for a name rule, else the matching one. */
 function admittedAddress(
@@ -91,7 +85,7 @@ export class EgressPolicy {
         : destination.addresses;
     const always = admittedAddress(this.alwaysAllow, host, addresses);
     if (always !== undefined) return { allowed: true, reason: 'always_allowed', address: always };
-    const internal = blockedBy(this.internal, host, addresses);
+    const internal = findMatchingRule(this.internal, destination);
     if (internal) {
       return {
         allowed: false,
@@ -99,7 +93,7 @@ export class EgressPolicy {
         message: `egress to ${host} is blocked: it is (or resolves to) an internal address (${internal.text})`,
       };
     }
-    const denied = blockedBy(this.denyOut, host, addresses);
+    const denied = findMatchingRule(this.denyOut, destination);
     if (denied) {
       return {
         allowed: false,
