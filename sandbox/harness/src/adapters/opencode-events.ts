@@ -211,7 +211,7 @@ export class OpencodeEventTranslator {
 }
 
 /** opencode's error objects: `{ name, data: { message } }`. */
-function errorMessage(error: unknown): string {
+export function errorMessage(error: unknown): string {
   const e = error as { name?: string; data?: { message?: string } } | undefined;
   return `the agent failed: ${e?.data?.message ?? e?.name ?? 'unknown error'}`;
 }

@@ -33,6 +33,7 @@ import {
   type TurnContext,
 } from './adapter';
 import {
+  errorMessage,
   OpencodeEventTranslator,
   toProtocolParts,
   type OpencodeEvent,
@@ -461,11 +462,7 @@ export class OpencodeAdapter implements ApiHarnessAdapter {
         info?: { error?: { data?: { message?: string }; name?: string } };
         parts?: OpencodePart[];
       };
-      if (result.info?.error) {
-        throw new Error(
-          `the agent failed: ${result.info.error.data?.message ?? result.info.error.name ?? 'unknown error'}`,
-        );
-      }
+      if (result.info?.error) throw new Error(errorMessage(result.info.error));
       answer = result.parts ?? [];
       return toProtocolParts(answer);
     } finally {
