@@ -33,10 +33,11 @@ export async function runReaper(now: Date): Promise<ReaperResult | ReaperSkip> {
     log.info({ duration_ms: Date.now() - started }, 'no sandbox runs: idle reaper pass skipped');
     return { skipped: true, reason: 'no sandbox runs' };
   }
-  try {
+  const lambda = runtime;
+  return lambda.withDatabase(async (db) => {
     const result = await runIdleReaper({
-      db: await runtime.database.get(),
-      launcher: runtime.launcher(),
+      db,
+      launcher: lambda.launcher(),
       log,
       environment: env.SANDBOX_ENVIRONMENT,
       creatingTimeoutMs: env.SESSION_CREATING_TIMEOUT_MS,
@@ -55,10 +56,7 @@ export async function runReaper(now: Date): Promise<ReaperResult | ReaperSkip> {
     );
     log.info({ ...result, daily, duration_ms: Date.now() - started }, 'idle reaper pass');
     return result;
-  } finally {
-    // A frozen Lambda keeps its connections open, and an open connection keeps Aurora awake.
-    await runtime.database.reset();
-  }
+  });
 }
 
 export const handler = (): Promise<ReaperResult | ReaperSkip> => runReaper(new Date());

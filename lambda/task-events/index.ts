@@ -14,16 +14,9 @@ let runtime: LambdaRuntime<z.output<typeof taskEventsFunctionEnvSchema>> | null 
 export async function handler(event: unknown): Promise<TaskEventOutcome> {
   runtime ??= createLambdaRuntime('task-events', taskEventsFunctionEnvSchema);
   const { log, env } = runtime;
-  let outcome: TaskEventOutcome;
-  try {
-    outcome = await handleTaskStateChange(
-      { db: await runtime.database.get(), log, clusterArn: env.SANDBOX_CLUSTER_ARN },
-      event,
-    );
-  } finally {
-    // A frozen Lambda keeps its connections open, and an open connection keeps Aurora awake.
-    await runtime.database.reset();
-  }
+  const outcome = await runtime.withDatabase((db) =>
+    handleTaskStateChange({ db, log, clusterArn: env.SANDBOX_CLUSTER_ARN }, event),
+  );
   if (outcome.action === 'ignored') {
     log.info({ why: outcome.why }, 'task event ignored');
     return outcome;

@@ -34,10 +34,11 @@ export async function handler(): Promise<WarmPoolRunResult> {
     log.info({ duration_ms: Date.now() - started }, 'no sandbox runs: warm pool pass skipped');
     return { recycled: 0, planned: 0, skipped: true };
   }
-  try {
+  const lambda = runtime;
+  return lambda.withDatabase(async (db) => {
     const result = await runWarmPoolPass({
-      db: await runtime.database.get(),
-      launcher: runtime.launcher(),
+      db,
+      launcher: lambda.launcher(),
       log,
       settings: {
         size: env.WARM_POOL_SIZE,
@@ -63,8 +64,5 @@ export async function handler(): Promise<WarmPoolRunResult> {
       'warm pool pass',
     );
     return { ...result, skipped: false };
-  } finally {
-    // A frozen Lambda keeps its connections open, and an open connection keeps Aurora awake.
-    await runtime.database.reset();
-  }
+  });
 }
