@@ -8,7 +8,11 @@
  */
 import type { SandboxLauncher } from '../../platform/src/sandbox/launcher';
 
-/** Whether any sandbox task of this environment is running or starting (one ECS ListTasks call). */
+/**
+ * Whether any sandbox task of this environment is running or starting. `listByTags({})` pages
+ * ECS ListTasks (100 tasks a page) and describes what it found with DescribeTasks (100 a call):
+ * one ListTasks call and nothing else when none runs.
+ */
 export async function sandboxesRunning(launcher: SandboxLauncher): Promise<boolean> {
   return (await launcher.listByTags({})).length > 0;
 }
