@@ -13,7 +13,6 @@ import { VAULT_ADMIN_PORT, VAULT_PROXY_PORT } from './vault';
 
 /** Container names in every sandbox task definition; the launcher overrides them by name. */
 export const SANDBOX_CONTAINERS = { harness: 'harness', vault: 'vault' } as const;
-export type SandboxContainerName = (typeof SANDBOX_CONTAINERS)[keyof typeof SANDBOX_CONTAINERS];
 
 /** The stub env file the vault writes (`KEY=stub` lines) and the harness waits for: one path for both. */
 const vaultEnvFile = z.string({

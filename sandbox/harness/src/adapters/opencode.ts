@@ -40,8 +40,6 @@ import {
   type OpencodePart,
 } from './opencode-events';
 
-export { toProtocolParts } from './opencode-events';
-
 export interface OpencodeAdapterOptions {
   /** Path of the opencode binary. */
   binary: string;
