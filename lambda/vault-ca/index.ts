@@ -156,14 +156,16 @@ export async function handleVaultCaEvent(
   }
   const parsed = vaultCaPropertiesSchema.safeParse(props);
   if (!parsed.success) throw new Error(parsed.error.issues[0]!.message);
-  const ca = await ensureCertificateAuthority(client, props);
-  if (props.GatewayCertificateSecretArn && props.GatewayPrivateKeySecretArn && props.GatewayServerName) {
+  const valid = parsed.data;
+  const ca = await ensureCertificateAuthority(client, valid);
+  // The schema has the three gateway fields all set or none; testing each narrows their types.
+  if (valid.GatewayCertificateSecretArn && valid.GatewayPrivateKeySecretArn && valid.GatewayServerName) {
     await ensureGatewayCertificate(
       client,
       {
-        GatewayCertificateSecretArn: props.GatewayCertificateSecretArn,
-        GatewayPrivateKeySecretArn: props.GatewayPrivateKeySecretArn,
-        GatewayServerName: props.GatewayServerName,
+        GatewayCertificateSecretArn: valid.GatewayCertificateSecretArn,
+        GatewayPrivateKeySecretArn: valid.GatewayPrivateKeySecretArn,
+        GatewayServerName: valid.GatewayServerName,
       },
       ca,
     );
