@@ -340,7 +340,6 @@ export class Platform extends Construct {
       api: services.api.service,
       worker: services.worker.service,
       egressGateway: egressGateway?.service,
-      cluster,
       functions: {
         'warm-pool': warmPool.function,
         'idle-reaper': idleReaper.function,
