@@ -53,8 +53,6 @@ export interface PlatformProps {
  * migrations) and monitoring.
  */
 export class Platform extends Construct {
-  readonly apiUrl: string;
-
   constructor(scope: Construct, id: string, props: PlatformProps) {
     super(scope, id);
     const { config, vpc, securityGroups: sg, data, removalPolicy } = props;
@@ -138,7 +136,6 @@ export class Platform extends Construct {
       logRetentionDays,
       removalPolicy,
     });
-    this.apiUrl = endpoint.url;
 
     // The platform services' environment (platform/src/config/platform-env.ts), plain settings
     // only: the secrets go through ECS secrets below, the role and port are each service's own.
