@@ -17,7 +17,6 @@ export const EGRESS_GATEWAY_SERVICE_NAME = 'egress';
 
 export interface EgressGatewayProps {
   cluster: ecs.ICluster;
-  vpc: ec2.IVpc;
   securityGroup: ec2.ISecurityGroup;
   image: ecs.ContainerImage;
   gateway: DeploymentConfig['sandbox']['egressGateway'];

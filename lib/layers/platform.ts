@@ -92,7 +92,6 @@ export class Platform extends Construct {
     const egressGateway = enforced
       ? new EgressGateway(this, 'EgressGateway', {
           cluster,
-          vpc,
           securityGroup: sg.egressGateway!,
           image: images.egressGateway,
           gateway: config.sandbox.egressGateway,
