@@ -33,7 +33,7 @@ import { CloudAssembly, type ContainerDefinition, type PhysicalResolver } from '
 import { EcsDouble } from './ecs-double';
 import { IMAGE_BUDGETS_MB } from './image-budgets';
 import { createNetworks, INTERNET_HOST, NETWORKS, subnetNetworks } from './network';
-import { INIT_PATH, Podman, tmpDir } from './podman';
+import { INIT_PATH, Podman, REHEARSAL_LABEL, tmpDir } from './podman';
 import { checkInit, tryToLeave } from './sandbox-checks';
 import { claudeStandIn, rehearseTerminal } from './terminal';
 import { freeLoopbackPort as freePort } from '../../platform/src/sandbox/local/free-port';
@@ -360,7 +360,7 @@ async function main(): Promise<void> {
     // and the rehearsal root in the RDS bundle the image trusts.
     const platformContainer = [
       '--label',
-      'lap.rehearse=1',
+      REHEARSAL_LABEL,
       '--network',
       NETWORKS.routed,
       '--add-host',
@@ -429,7 +429,7 @@ async function main(): Promise<void> {
         '--name',
         'lap-rh-egress-gateway',
         '--label',
-        'lap.rehearse=1',
+        REHEARSAL_LABEL,
         '--network',
         NETWORKS.isolated,
         '--network',
@@ -713,7 +713,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 async function dumpLogs(podman: Podman, work: string): Promise<void> {
   const names = (
     await podman
-      .run(['ps', '-a', '--filter', 'label=lap.rehearse=1', '--format', '{{.Names}}'])
+      .run(['ps', '-a', '--filter', `label=${REHEARSAL_LABEL}`, '--format', '{{.Names}}'])
       .catch(() => '')
   )
     .split('\n')
