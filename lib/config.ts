@@ -395,6 +395,19 @@ const imagesSchema = z
   })
   .strict();
 
+/** `sandbox.egress` or its default: "enforced" in production, "advisory" in development. */
+function sandboxEgress(c: {
+  production: boolean;
+  sandbox: z.output<typeof sandboxSchema>;
+}): NonNullable<z.output<typeof sandboxSchema>['egress']> {
+  return c.sandbox.egress ?? (c.production ? 'enforced' : 'advisory');
+}
+
+/** `edge.waf` or its default: on in production. */
+function edgeWaf(c: { production: boolean; edge: z.output<typeof edgeSchema> }): boolean {
+  return c.edge.waf ?? c.production;
+}
+
 export const deploymentConfigSchema = z
   .object({
     /** AWS account. Omit for an environment-agnostic app (deploys to your credentials' account). @default - none */
@@ -532,7 +545,7 @@ export const deploymentConfigSchema = z
       });
     }
     const existing = c.network.existingVpc;
-    const egress = c.sandbox.egress ?? (c.production ? 'enforced' : 'advisory');
+    const egress = sandboxEgress(c);
     if (!existing && c.network.availabilityZones === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -566,7 +579,7 @@ export const deploymentConfigSchema = z
           'is required with sandbox.egress "enforced": subnets without any route out (no NAT, no internet gateway), one per zone; or set sandbox.egress "advisory"',
       });
     }
-    if (c.edge.wafLogging && !(c.edge.waf ?? c.production)) {
+    if (c.edge.wafLogging && !edgeWaf(c)) {
       ctx.addIssue({ code: 'custom', path: ['edge', 'wafLogging'], message: 'needs edge.waf true' });
     }
     if (existing) {
@@ -668,7 +681,7 @@ export function resolveConfig(
   // Checked by the schema: a new VPC names its zones, an imported one brings them.
   const azs = (c.network.existingVpc?.availabilityZones ?? c.network.availabilityZones)!;
   const services = c.platform.services ?? (prod ? 'split' : 'combined');
-  const waf = c.edge.waf ?? prod;
+  const waf = edgeWaf(c);
   return {
     ...c,
     envName,
@@ -703,7 +716,7 @@ export function resolveConfig(
     sandbox: {
       ...c.sandbox,
       capacity: c.sandbox.capacity ?? (prod ? 'on-demand' : 'spot-with-fallback'),
-      egress: c.sandbox.egress ?? (prod ? 'enforced' : 'advisory'),
+      egress: sandboxEgress(c),
       egressGateway: { ...c.sandbox.egressGateway, tasks: c.sandbox.egressGateway.tasks ?? (prod ? 2 : 1) },
     },
     monitoring: {

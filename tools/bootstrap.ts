@@ -19,12 +19,25 @@ import { loadConfig } from '../lib/config';
 export const IAM_POLICY_DIR = path.join(__dirname, 'iam');
 export const PERMISSIONS_BOUNDARY_POLICY = 'lap-permissions-boundary';
 
-export function executionPolicyNames(): string[] {
+/** The policy documents in tools/iam/, sorted. */
+function policyFiles(): string[] {
   return fs
     .readdirSync(IAM_POLICY_DIR)
-    .filter((f) => f.startsWith('execution-') && f.endsWith('.json'))
-    .sort()
-    .map((f) => `lap-cdk-${f.replace(/\.json$/, '')}`);
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+}
+
+/** The managed policy a file of tools/iam/ becomes. */
+function policyName(file: string): string {
+  return file === 'permissions-boundary.json'
+    ? PERMISSIONS_BOUNDARY_POLICY
+    : `lap-cdk-${file.replace(/\.json$/, '')}`;
+}
+
+export function executionPolicyNames(): string[] {
+  return policyFiles()
+    .filter((f) => f.startsWith('execution-'))
+    .map(policyName);
 }
 
 export interface BootstrapOptions {
@@ -68,17 +81,10 @@ export function bootstrapCommand(options: BootstrapOptions): string[] {
 
 /** The AWS CLI commands that create the least-privilege policies (run once per account). */
 export function createPolicyCommands(): string[] {
-  const files = fs
-    .readdirSync(IAM_POLICY_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .sort();
-  return files.map((file) => {
-    const name =
-      file === 'permissions-boundary.json'
-        ? PERMISSIONS_BOUNDARY_POLICY
-        : `lap-cdk-${file.replace(/\.json$/, '')}`;
-    return `aws iam create-policy --policy-name ${name} --policy-document file://tools/iam/${file}`;
-  });
+  return policyFiles().map(
+    (file) =>
+      `aws iam create-policy --policy-name ${policyName(file)} --policy-document file://tools/iam/${file}`,
+  );
 }
 
 function main(): void {

@@ -287,9 +287,10 @@ export interface DependencyOptions {
  */
 export function linkDependencies(tree: string, options: DependencyOptions): string {
   const lock = path.join(tree, 'package-lock.json');
+  const lockHash = fs.existsSync(lock) ? sha256(lock) : undefined;
   let installRoot = options.repoRoot;
-  if (fs.existsSync(lock) && sha256(lock) !== sha256(path.join(options.repoRoot, 'package-lock.json'))) {
-    installRoot = path.join(options.cacheDir, sha256(lock).slice(0, 16));
+  if (lockHash && lockHash !== sha256(path.join(options.repoRoot, 'package-lock.json'))) {
+    installRoot = path.join(options.cacheDir, lockHash.slice(0, 16));
     if (!fs.existsSync(path.join(installRoot, '.installed'))) {
       fs.rmSync(installRoot, { recursive: true, force: true });
       fs.mkdirSync(installRoot, { recursive: true });

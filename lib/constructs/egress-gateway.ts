@@ -8,6 +8,7 @@ import type * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import type { EgressGatewayEnvironment, EgressGatewaySecretName } from '@lap/sandbox-protocol';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config';
+import { capacityProviderFor, runtimePlatformFor } from './fargate-platform';
 import { PORTS } from './security-perimeter';
 import { SUBNETS } from './vpc-network';
 import { acknowledgeWildcardResource } from './wildcard-acknowledgement';
@@ -17,7 +18,6 @@ export const EGRESS_GATEWAY_SERVICE_NAME = 'egress';
 
 export interface EgressGatewayProps {
   cluster: ecs.ICluster;
-  vpc: ec2.IVpc;
   securityGroup: ec2.ISecurityGroup;
   image: ecs.ContainerImage;
   gateway: DeploymentConfig['sandbox']['egressGateway'];
@@ -64,11 +64,7 @@ export class EgressGateway extends Construct {
       cpu: gateway.cpu,
       memoryLimitMiB: gateway.memoryMiB,
       taskRole,
-      runtimePlatform: {
-        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-        cpuArchitecture:
-          props.architecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
-      },
+      runtimePlatform: runtimePlatformFor(props.architecture),
     });
     taskDefinition.addContainer('gateway', {
       image: props.image,
@@ -118,9 +114,7 @@ export class EgressGateway extends Construct {
       circuitBreaker: { enable: true, rollback: true },
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
-      capacityProviderStrategies: [
-        { capacityProvider: props.capacity === 'spot' ? 'FARGATE_SPOT' : 'FARGATE', weight: 1 },
-      ],
+      capacityProviderStrategies: [{ capacityProvider: capacityProviderFor(props.capacity), weight: 1 }],
       enableExecuteCommand: false,
       propagateTags: ecs.PropagatedTagSource.SERVICE,
     });

@@ -21,7 +21,6 @@ export interface MonitoringProps {
   worker: ecs.FargateService;
   /** The egress gateway (`sandbox.egress` "enforced"). */
   egressGateway?: ecs.FargateService;
-  cluster: ecs.ICluster;
   functions: Record<string, lambda.IFunction>;
   /** Log groups of the processes that call RunTask: a metric filter counts refused launches. */
   launcherLogGroups: logs.ILogGroup[];

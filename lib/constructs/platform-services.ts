@@ -7,6 +7,7 @@ import type * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import type { AwsPlatformEnvironment, AwsPlatformSecrets } from '../../platform/src/config/platform-env';
 import type { DeploymentConfig } from '../config';
+import { capacityProviderFor, runtimePlatformFor } from './fargate-platform';
 import { PORTS } from './security-perimeter';
 import { SUBNETS } from './vpc-network';
 import { acknowledgeWildcardResource } from './wildcard-acknowledgement';
@@ -63,12 +64,8 @@ export class PlatformServices extends Construct {
   constructor(scope: Construct, id: string, props: PlatformServicesProps) {
     super(scope, id);
     const { platform } = props;
-    const runtimePlatform: ecs.RuntimePlatform = {
-      operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-      cpuArchitecture:
-        platform.architecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
-    };
-    const capacityProvider = platform.capacity === 'spot' ? 'FARGATE_SPOT' : 'FARGATE';
+    const runtimePlatform = runtimePlatformFor(platform.architecture);
+    const capacityProvider = capacityProviderFor(platform.capacity);
 
     const service = (
       role: 'web' | 'worker' | 'all',

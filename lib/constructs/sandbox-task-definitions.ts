@@ -15,6 +15,7 @@ import {
 import { Construct } from 'constructs';
 import type { DeploymentConfig, HarnessName } from '../config';
 import type { ContainerImages } from './container-images';
+import { runtimePlatformFor } from './fargate-platform';
 import { PORTS } from './security-perimeter';
 import { acknowledgeWildcardResource } from './wildcard-acknowledgement';
 
@@ -122,11 +123,7 @@ export class SandboxTaskDefinitions extends Construct {
     const gitTokenHosts: Partial<VaultTaskEnvironment> = tokenSecretArn
       ? { HOST_GIT_TOKEN: gitHosts.join(',') }
       : {};
-    const runtimePlatform: ecs.RuntimePlatform = {
-      operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-      cpuArchitecture:
-        props.architecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
-    };
+    const runtimePlatform = runtimePlatformFor(props.architecture);
     const vaultEnvFile = `${SHARED_PATH}/vault.env`;
     const proxy = `http://127.0.0.1:${VAULT_PROXY_PORT}`;
     const noProxy = `127.0.0.1,localhost,${props.callbackHost}`;

@@ -53,8 +53,6 @@ export interface PlatformProps {
  * migrations) and monitoring.
  */
 export class Platform extends Construct {
-  readonly apiUrl: string;
-
   constructor(scope: Construct, id: string, props: PlatformProps) {
     super(scope, id);
     const { config, vpc, securityGroups: sg, data, removalPolicy } = props;
@@ -94,7 +92,6 @@ export class Platform extends Construct {
     const egressGateway = enforced
       ? new EgressGateway(this, 'EgressGateway', {
           cluster,
-          vpc,
           securityGroup: sg.egressGateway!,
           image: images.egressGateway,
           gateway: config.sandbox.egressGateway,
@@ -138,7 +135,6 @@ export class Platform extends Construct {
       logRetentionDays,
       removalPolicy,
     });
-    this.apiUrl = endpoint.url;
 
     // The platform services' environment (platform/src/config/platform-env.ts), plain settings
     // only: the secrets go through ECS secrets below, the role and port are each service's own.
@@ -340,7 +336,6 @@ export class Platform extends Construct {
       api: services.api.service,
       worker: services.worker.service,
       egressGateway: egressGateway?.service,
-      cluster,
       functions: {
         'warm-pool': warmPool.function,
         'idle-reaper': idleReaper.function,

@@ -16,7 +16,6 @@ export interface ImageAsset {
 
 interface Template {
   Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
-  Outputs?: Record<string, { Value: unknown; Export?: { Name: string } }>;
 }
 
 /** A CloudFormation container definition, as written in the template (PascalCase). */
@@ -125,7 +124,7 @@ export class CloudAssembly {
     return match[1];
   }
 
-  /** Resolves Ref, Fn::GetAtt, Fn::ImportValue, Fn::Join and Fn::Select in `value`. */
+  /** Resolves Ref, Fn::GetAtt, Fn::Join and Fn::Select in `value`. */
   resolve(stack: string, value: unknown, physical: PhysicalResolver): string {
     if (typeof value === 'string') return value;
     if (typeof value === 'number' || typeof value === 'boolean') return String(value);
@@ -148,15 +147,6 @@ export class CloudAssembly {
       case 'Fn::GetAtt': {
         const [logicalId, attribute] = arg as [string, string];
         return physical({ stack, logicalId, type: resource(logicalId).Type, attribute });
-      }
-      case 'Fn::ImportValue': {
-        const name = this.resolve(stack, arg, physical);
-        for (const [other, template] of this.templates) {
-          for (const output of Object.values(template.Outputs ?? {})) {
-            if (output.Export?.Name === name) return this.resolve(other, output.Value, physical);
-          }
-        }
-        throw new Error(`${stack}: no stack exports ${name}`);
       }
       case 'Fn::Join': {
         const [separator, parts] = arg as [string, unknown[]];

@@ -348,10 +348,8 @@ export class EcsDouble {
       fs.mkdirSync(path.join(volumeDir, volume), { recursive: true, mode: 0o755 });
       fs.chmodSync(path.join(volumeDir, volume), 0o755);
     }
-    const pending = [...task.definition.containers];
-    const started = new Set<string>();
     await Promise.all(
-      pending.map(async (definition) => {
+      task.definition.containers.map(async (definition) => {
         await this.waitForDependencies(task, definition);
         if (task.desiredStatus === 'STOPPED') return;
         const image = this.options.imageFor(definition.Image);
@@ -389,7 +387,6 @@ export class EcsDouble {
         state.lastStatus = 'RUNNING';
         state.startedAt = Date.now();
         task.timeline[`${definition.Name}Started`] = state.startedAt;
-        started.add(definition.Name);
         void this.watch(task, definition, state);
         if (definition.HealthCheck) void this.healthLoop(task, definition, state);
       }),

@@ -33,7 +33,7 @@ import { CloudAssembly, type ContainerDefinition, type PhysicalResolver } from '
 import { EcsDouble } from './ecs-double';
 import { IMAGE_BUDGETS_MB } from './image-budgets';
 import { createNetworks, INTERNET_HOST, NETWORKS, subnetNetworks } from './network';
-import { INIT_PATH, Podman, tmpDir } from './podman';
+import { INIT_PATH, Podman, REHEARSAL_LABEL, tmpDir } from './podman';
 import { checkInit, tryToLeave } from './sandbox-checks';
 import { claudeStandIn, rehearseTerminal } from './terminal';
 import { freeLoopbackPort as freePort } from '../../platform/src/sandbox/local/free-port';
@@ -215,73 +215,67 @@ async function main(): Promise<void> {
     };
 
     await step('deploy stand-ins: secrets, vault CA, KMS key, database secret', async () => {
-      {
-        const stack = STACK;
-        for (const { logicalId, properties } of assembly.resourcesOfType(
-          stack,
-          'AWS::SecretsManager::Secret',
-        )) {
-          const generate = properties.GenerateSecretString as
-            | { GenerateStringKey?: string; SecretStringTemplate?: string; PasswordLength?: number }
-            | undefined;
-          let value: string | undefined;
-          if (generate) {
-            const generated = crypto
-              .randomBytes(48)
-              .toString('base64url')
-              .slice(0, generate.PasswordLength ?? 32);
-            value = generate.GenerateStringKey
-              ? JSON.stringify({
-                  ...JSON.parse(generate.SecretStringTemplate ?? '{}'),
-                  [generate.GenerateStringKey]: generated,
-                })
-              : generated;
-          }
-          const out = await secretsManager.send(
-            new CreateSecretCommand({
-              Name: `${stack}-${logicalId}`,
-              ...(value ? { SecretString: value } : {}),
+      const stack = STACK;
+      for (const { logicalId, properties } of assembly.resourcesOfType(
+        stack,
+        'AWS::SecretsManager::Secret',
+      )) {
+        const generate = properties.GenerateSecretString as
+          { GenerateStringKey?: string; SecretStringTemplate?: string; PasswordLength?: number } | undefined;
+        let value: string | undefined;
+        if (generate) {
+          const generated = crypto
+            .randomBytes(48)
+            .toString('base64url')
+            .slice(0, generate.PasswordLength ?? 32);
+          value = generate.GenerateStringKey
+            ? JSON.stringify({
+                ...JSON.parse(generate.SecretStringTemplate ?? '{}'),
+                [generate.GenerateStringKey]: generated,
+              })
+            : generated;
+        }
+        const out = await secretsManager.send(
+          new CreateSecretCommand({
+            Name: `${stack}-${logicalId}`,
+            ...(value ? { SecretString: value } : {}),
+          }),
+        );
+        secretArns.set(`${stack}/${logicalId}`, out.ARN!);
+      }
+      for (const { logicalId } of assembly.resourcesOfType(stack, 'AWS::KMS::Key')) {
+        const key = await kms.send(new CreateKeyCommand({ Description: `${stack}/${logicalId}` }));
+        physicalIds.set(`${stack}/${logicalId}/Arn`, key.KeyMetadata!.Arn!);
+      }
+      for (const { logicalId } of assembly.resourcesOfType(stack, 'AWS::RDS::DBCluster')) {
+        const { user, password, name } = world.database;
+        const out = await secretsManager.send(
+          new CreateSecretCommand({
+            Name: `rds!cluster-${logicalId}`,
+            SecretString: JSON.stringify({
+              username: user,
+              password,
+              dbname: name,
+              host: DB_HOST,
+              port: world.database.port,
             }),
-          );
-          secretArns.set(`${stack}/${logicalId}`, out.ARN!);
-        }
-        for (const { logicalId } of assembly.resourcesOfType(stack, 'AWS::KMS::Key')) {
-          const key = await kms.send(new CreateKeyCommand({ Description: `${stack}/${logicalId}` }));
-          physicalIds.set(`${stack}/${logicalId}/Arn`, key.KeyMetadata!.Arn!);
-        }
-        for (const { logicalId } of assembly.resourcesOfType(stack, 'AWS::RDS::DBCluster')) {
-          const { user, password, name } = world.database;
-          const out = await secretsManager.send(
-            new CreateSecretCommand({
-              Name: `rds!cluster-${logicalId}`,
-              SecretString: JSON.stringify({
-                username: user,
-                password,
-                dbname: name,
-                host: DB_HOST,
-                port: world.database.port,
-              }),
-            }),
-          );
-          secretArns.set(`${stack}/${logicalId}`, out.ARN!);
-        }
-        // The vault CA custom resource: its own Lambda code, run against the account double.
-        // With enforced egress it also issues the egress gateway's certificate into its secrets.
-        for (const { properties } of assembly.resourcesOfType(
-          stack,
-          'Custom::LapVaultCertificateAuthority',
-        )) {
-          const { ServiceToken: _provider, ...resourceProperties } = properties;
-          await handleVaultCaEvent(
-            {
-              RequestType: 'Create',
-              ResourceProperties: Object.fromEntries(
-                Object.entries(resourceProperties).map(([k, v]) => [k, assembly.resolve(stack, v, physical)]),
-              ) as unknown as Parameters<typeof handleVaultCaEvent>[0]['ResourceProperties'],
-            },
-            secretsManager,
-          );
-        }
+          }),
+        );
+        secretArns.set(`${stack}/${logicalId}`, out.ARN!);
+      }
+      // The vault CA custom resource: its own Lambda code, run against the account double.
+      // With enforced egress it also issues the egress gateway's certificate into its secrets.
+      for (const { properties } of assembly.resourcesOfType(stack, 'Custom::LapVaultCertificateAuthority')) {
+        const { ServiceToken: _provider, ...resourceProperties } = properties;
+        await handleVaultCaEvent(
+          {
+            RequestType: 'Create',
+            ResourceProperties: Object.fromEntries(
+              Object.entries(resourceProperties).map(([k, v]) => [k, assembly.resolve(stack, v, physical)]),
+            ) as unknown as Parameters<typeof handleVaultCaEvent>[0]['ResourceProperties'],
+          },
+          secretsManager,
+        );
       }
     });
 
@@ -366,7 +360,7 @@ async function main(): Promise<void> {
     // and the rehearsal root in the RDS bundle the image trusts.
     const platformContainer = [
       '--label',
-      'lap.rehearse=1',
+      REHEARSAL_LABEL,
       '--network',
       NETWORKS.routed,
       '--add-host',
@@ -435,7 +429,7 @@ async function main(): Promise<void> {
         '--name',
         'lap-rh-egress-gateway',
         '--label',
-        'lap.rehearse=1',
+        REHEARSAL_LABEL,
         '--network',
         NETWORKS.isolated,
         '--network',
@@ -719,7 +713,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 async function dumpLogs(podman: Podman, work: string): Promise<void> {
   const names = (
     await podman
-      .run(['ps', '-a', '--filter', 'label=lap.rehearse=1', '--format', '{{.Names}}'])
+      .run(['ps', '-a', '--filter', `label=${REHEARSAL_LABEL}`, '--format', '{{.Names}}'])
       .catch(() => '')
   )
     .split('\n')

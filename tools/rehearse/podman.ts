@@ -65,15 +65,6 @@ export class Podman {
     });
   }
 
-  async exists(image: string): Promise<boolean> {
-    try {
-      await this.run(['image', 'exists', image], { quiet: true });
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   /** Size of an image as podman reports it (uncompressed layers), in bytes. */
   async imageSize(image: string): Promise<number> {
     return Number(await this.run(['image', 'inspect', '--format', '{{.Size}}', image]));
