@@ -12,11 +12,13 @@ export function unusedPort(): Promise<number> {
   });
 }
 
-/** Polls `condition` every 25 ms until it holds; rejects after `timeoutMs`. */
-export async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+/** Polls `condition` every 25 ms until it holds; rejects after `timeoutMs`, naming `what` if given. */
+export async function waitUntil(condition: () => boolean, timeoutMs = 5_000, what?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      throw new Error(what ? `timed out waiting for ${what}` : `condition not met within ${timeoutMs} ms`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

@@ -1,8 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- CloudFormation templates are untyped JSON; the readers below check their shape. */
 /**
- * A read model over synthesized CloudFormation templates, one stack or several (the references
- * between stacks, Fn::ImportValue and Fn::GetStackOutput, are resolved like same-stack ones), so
- * the deployability checks run on today's one-stack templates and on older multi-stack ones.
+ * A read model over a synthesized CloudFormation template, so the deployability checks can follow
+ * references between its resources.
  */
 
 export interface CfnResource {
@@ -30,8 +29,6 @@ export interface Located {
 
 export class TemplateModel {
   private readonly byId = new Map<string, Located>();
-  private readonly exports = new Map<string, { stack: string; value: unknown }>();
-  private readonly outputs = new Map<string, { stack: string; value: unknown }>();
 
   constructor(readonly templates: Record<string, CfnTemplate>) {
     for (const [stack, template] of Object.entries(templates)) {
@@ -43,12 +40,6 @@ export class TemplateModel {
           resource,
           props: resource.Properties ?? {},
         });
-      }
-      for (const [name, output] of Object.entries(template.Outputs ?? {})) {
-        this.outputs.set(`${stack}/${name}`, { stack, value: output.Value });
-        if (typeof output.Export?.Name === 'string') {
-          this.exports.set(output.Export.Name, { stack, value: output.Value });
-        }
       }
     }
   }
@@ -65,21 +56,12 @@ export class TemplateModel {
     return this.byId.get(id);
   }
 
-  /** The resource a value points at (Ref, Fn::GetAtt, an import of either), in the context of `stack`. */
+  /** The resource a value points at (Ref or Fn::GetAtt), in the context of `stack`. */
   target(value: unknown, stack: string): Located | undefined {
     if (!value || typeof value !== 'object') return undefined;
     const v = value as Record<string, any>;
     if (typeof v.Ref === 'string') return this.byId.get(`${stack}/${v.Ref}`);
     if (Array.isArray(v['Fn::GetAtt'])) return this.byId.get(`${stack}/${v['Fn::GetAtt'][0]}`);
-    if (typeof v['Fn::ImportValue'] === 'string') {
-      const exported = this.exports.get(v['Fn::ImportValue']);
-      return exported && this.target(exported.value, exported.stack);
-    }
-    if (v['Fn::GetStackOutput']) {
-      const { StackName, OutputName } = v['Fn::GetStackOutput'] as { StackName: string; OutputName: string };
-      const output = this.outputs.get(`${StackName}/${OutputName}`);
-      return output && this.target(output.value, output.stack);
-    }
     return undefined;
   }
 
@@ -117,11 +99,4 @@ export class TemplateModel {
       })),
     );
   }
-}
-
-/** Every template of a directory of `<stack>.template.json` or `<stack>.json` files. */
-export function templatesOf(files: Record<string, string>): Record<string, CfnTemplate> {
-  return Object.fromEntries(
-    Object.entries(files).map(([name, text]) => [name, JSON.parse(text) as CfnTemplate]),
-  );
 }

@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { openTerminal } from '../../../platform/src/harness/client';
 import { pipeTerminal, type TerminalEnd } from '../../../platform/src/api/terminal-pipe';
+import { waitUntil } from '../../clients/support/loopback';
+import { closed } from '../../support/websocket';
 
 const TOKEN = 'harness-token-for-the-pipe-test';
 
@@ -98,20 +100,6 @@ function nextMessage(socket: WebSocket): Promise<Frame> {
   return frame ? Promise.resolve(frame) : new Promise((resolve) => box.waiting.push(resolve));
 }
 
-function closed(socket: WebSocket): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) =>
-    socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('terminal pipe', () => {
   let rig: Rig;
   afterEach(async () => rig?.close());
@@ -141,7 +129,7 @@ describe('terminal pipe', () => {
     const harnessClosed = closed(harness);
     client.close(1000);
     expect(await harnessClosed).toEqual({ code: 1000, reason: 'client detached' });
-    await until(() => rig.ends.length === 1, 5000, 'the pipe to end');
+    await waitUntil(() => rig.ends.length === 1, 5000, 'the pipe to end');
     expect(rig.ends[0]).toMatchObject({ endedBy: 'client', code: 1000 });
 
     const again = await rig.connect();
@@ -196,7 +184,7 @@ describe('terminal pipe', () => {
     // The platform stopped reading the harness: most of the flood is still queued there.
     expect(harness.bufferedAmount).toBeGreaterThan(TOTAL / 4);
     client.resume();
-    await until(() => received === TOTAL, 60_000, 'every byte of the flood');
+    await waitUntil(() => received === TOTAL, 60_000, 'every byte of the flood');
     expect(harness.bufferedAmount).toBe(0);
   }, 90_000);
 });

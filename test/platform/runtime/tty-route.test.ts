@@ -13,7 +13,9 @@ import { WebSocket, type RawData } from 'ws';
 import { ttyToken } from '../../../platform/src/sandbox/tokens';
 import { publicTtyUrl } from '../../../platform/src/api/routes/tty';
 import { installFakeTuiPrograms } from '../../clients/support/fake-tui-program';
+import { waitUntil } from '../../clients/support/loopback';
 import { startFakeLlmGateway, type FakeLlmGateway } from '../../support/fake-llm-gateway';
+import { closed } from '../../support/websocket';
 import {
   BASE,
   MASTER_KEY,
@@ -57,20 +59,6 @@ function opened(attempt: Attempt): Extract<Attempt, { open: true }> {
   return attempt;
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-function closed(socket: WebSocket): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) =>
-    socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
-}
-
 describe('the terminal through the platform (real harness, claude-code in a PTY)', () => {
   let fx: RuntimeFixture;
   let gateway: FakeLlmGateway;
@@ -111,11 +99,11 @@ describe('the terminal through the platform (real harness, claude-code in a PTY)
 
     // Waits for ready like /stream does, then upgrades.
     const first = opened(await attach(created.body.tty_url!, masterKey));
-    await until(() => first.screen().includes('fake tui ready'), 'the program to start');
+    await waitUntil(() => first.screen().includes('fake tui ready'), 15_000, 'the program to start');
     first.socket.send(Buffer.from('hello through the platform\r'));
-    await until(() => first.screen().includes('tui got: hello through the platform'), 'the echo');
+    await waitUntil(() => first.screen().includes('tui got: hello through the platform'), 15_000, 'the echo');
     first.socket.send(JSON.stringify({ type: 'resize', cols: 90, rows: 20 }));
-    await until(() => first.screen().includes('size: 20 90'), 'the resize');
+    await waitUntil(() => first.screen().includes('size: 20 90'), 15_000, 'the resize');
     const detached = closed(first.socket);
     first.socket.close(1000);
     expect((await detached).code).toBe(1000);
@@ -124,9 +112,13 @@ describe('the terminal through the platform (real harness, claude-code in a PTY)
     const again = opened(
       await attach(`${wsBase}/v1/managed_agents/sessions/${created.body.id}/tty`, masterKey),
     );
-    await until(() => again.screen().includes('tui got: hello through the platform'), 'the scrollback');
+    await waitUntil(
+      () => again.screen().includes('tui got: hello through the platform'),
+      15_000,
+      'the scrollback',
+    );
     again.socket.send(Buffer.from('second\r'));
-    await until(() => again.screen().includes('tui got: second'), 'the second echo');
+    await waitUntil(() => again.screen().includes('tui got: second'), 15_000, 'the second echo');
 
     // Stopping the session ends the terminal: the client is told, not left hanging (1001 when
     // the harness says goodbye, 1011 when its process went first).
@@ -142,7 +134,7 @@ describe('the terminal through the platform (real harness, claude-code in a PTY)
     expect(session.tty_token).toMatch(/^\d+\.[0-9a-f]{64}$/);
     const url = `${session.tty_url}?token=${encodeURIComponent(session.tty_token!)}`;
     const upstream = opened(await attach(url, { authorization: `Bearer ${session.tty_token}` }));
-    await until(() => upstream.screen().includes('fake tui ready'), 'the program');
+    await waitUntil(() => upstream.screen().includes('fake tui ready'), 15_000, 'the program');
     upstream.socket.close();
     const headerOnly = opened(
       await attach(session.tty_url!, { authorization: `Bearer ${session.tty_token}` }),

@@ -212,7 +212,7 @@ export interface ApiSessionBody {
 export async function sandboxRefOf(fx: RuntimeFixture, sessionId: string): Promise<string> {
   const { body } = await fx.api<{ session: { task_arn: string | null } }>(
     'GET',
-    `/api/v1/managed_agents/sessions/${sessionId}/diagnose`,
+    `${BASE}/sessions/${sessionId}/diagnose`,
   );
   if (!body.session.task_arn) throw new Error(`session ${sessionId} has no sandbox`);
   return body.session.task_arn;
@@ -226,7 +226,7 @@ export async function waitForStatus(
 ): Promise<ApiSessionBody> {
   return waitFor<ApiSessionBody | null>(
     async () => {
-      const { body } = await fx.api<ApiSessionBody>('GET', `/api/v1/managed_agents/sessions/${sessionId}`);
+      const { body } = await fx.api<ApiSessionBody>('GET', `${BASE}/sessions/${sessionId}`);
       return statuses.includes(body.status) ? body : null;
     },
     timeoutMs,
