@@ -46,10 +46,6 @@ export async function sessionTarget(
     if (!s || s.status !== 'creating') throw new TargetEnded();
     return s;
   };
-  const stopSandbox = async (reason: string) => {
-    const ref = (await getSession(db, id))?.sandbox_ref;
-    if (ref) await launcher.stop(ref, reason);
-  };
 
   return {
     kind: 'session',
@@ -121,7 +117,7 @@ export async function sessionTarget(
       // Stopped or deleted while coming up: make sure its sandbox goes too.
       deps.sessionEnv.discard(id);
       const current = await getSession(db, id);
-      await stopSandbox(`session ${current?.status ?? 'deleted'}`);
+      if (current?.sandbox_ref) await launcher.stop(current.sandbox_ref, `session ${current.status}`);
     },
   };
 }
