@@ -67,7 +67,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   routeUpgrades(app);
 
   for (const prefix of API_PREFIXES) {
@@ -96,7 +95,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
  */
 export async function buildInternalApp(deps: InternalApiDeps): Promise<FastifyInstance> {
   const app = await baseApp(deps.log);
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   for (const prefix of API_PREFIXES) {
     await app.register(
       async (api) => {
@@ -110,7 +108,7 @@ export async function buildInternalApp(deps: InternalApiDeps): Promise<FastifyIn
   return app;
 }
 
-/** What both listeners share: JSON parsing, `{ error }` answers, one log line per request. */
+/** What both listeners share: JSON parsing, `{ error }` answers, one log line per request, /healthz. */
 async function baseApp(log: FastifyBaseLogger) {
   const app = Fastify({
     loggerInstance: log,
@@ -137,6 +135,7 @@ async function baseApp(log: FastifyBaseLogger) {
       'request',
     );
   });
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   return app;
 }

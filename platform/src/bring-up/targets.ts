@@ -4,7 +4,7 @@
  * platform phases and ends `ready` (its initial prompt queued in the same
  * transaction), a warm row records its task and becomes `warm`.
  */
-import { SESSION_PHASES, TUI_HARNESS_IDS, type SessionPhase } from '@lap/sandbox-protocol';
+import { SESSION_PHASES, type SessionPhase } from '@lap/sandbox-protocol';
 import { enqueueJob } from '../db/jobs';
 import { withTransaction } from '../db/pool';
 import { getSession, recordSandbox, type SessionRow } from '../db/sessions';
@@ -17,7 +17,7 @@ import {
   recordWarmSandboxUrls,
   type WarmSandboxRow,
 } from '../db/warm-pool';
-import { ttyUrlFor } from '../harness/client';
+import { supportsTui, ttyUrlFor } from '../harness/client';
 import { advancePhase, failSession, markReady, restartBringUp } from '../lifecycle/session-states';
 import { BringUpError } from '../sandbox/bring-up';
 import { TargetEnded, type BringUpDeps, type BringUpTarget, type ExistingSandbox } from './bring-up';
@@ -45,10 +45,6 @@ export async function sessionTarget(
     const s = await getSession(db, id);
     if (!s || s.status !== 'creating') throw new TargetEnded();
     return s;
-  };
-  const stopSandbox = async (reason: string) => {
-    const ref = (await getSession(db, id))?.sandbox_ref;
-    if (ref) await launcher.stop(ref, reason);
   };
 
   return {
@@ -101,7 +97,7 @@ export async function sessionTarget(
       const ready = await withTransaction(db, async (tx) => {
         const marked = await markReady(tx, id, {
           sandboxUrl: harnessUrl,
-          ttyUrl: ttyUrlFor(TUI_HARNESS_IDS.includes(agent.harness_id), harnessUrl),
+          ttyUrl: ttyUrlFor(supportsTui(agent.harness_id), harnessUrl),
           harnessSessionId: harness.harnessSessionId,
         });
         if (marked?.initial_prompt)
@@ -121,7 +117,7 @@ export async function sessionTarget(
       // Stopped or deleted while coming up: make sure its sandbox goes too.
       deps.sessionEnv.discard(id);
       const current = await getSession(db, id);
-      await stopSandbox(`session ${current?.status ?? 'deleted'}`);
+      if (current?.sandbox_ref) await launcher.stop(current.sandbox_ref, `session ${current.status}`);
     },
   };
 }

@@ -6,6 +6,7 @@
  * (an eslint rule says so).
  */
 import { SESSION_PHASES, type MessagePart, type SessionPhase } from '@lap/sandbox-protocol';
+import { replaceLoneSurrogates } from '../validation/text';
 import { isUuid, type Queryable } from './pool';
 
 export type SessionStatus = 'creating' | 'ready' | 'dead' | 'failed';
@@ -291,12 +292,10 @@ export async function recordResponse(
   ]);
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
 /** JSON text jsonb accepts: NUL and lone surrogates become U+FFFD (JSON.stringify escapes them). */
 export function storableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD').replace(LONE_SURROGATE, '\uFFFD') : v,
+    typeof v === 'string' ? replaceLoneSurrogates(v.replaceAll('\u0000', '\uFFFD')) : v,
   );
 }
 

@@ -8,6 +8,7 @@ import { WebSocket, type RawData } from 'ws';
 import type { z } from 'zod';
 import {
   harnessHealthSchema,
+  TUI_HARNESS_IDS,
   turnResponseSchema,
   type MessagePart,
   type TurnResponse,
@@ -214,6 +215,11 @@ export async function opencodeRequest(
       throw new HarnessUnreachableError(`harness unreachable: ${(err as Error).message}`);
     throw new HarnessTurnError(`harness request failed: ${(err as Error).message}`);
   }
+}
+
+/** Whether the harness serves a terminal (TUI) the platform relays at /sessions/{id}/tty. */
+export function supportsTui(harnessId: string): boolean {
+  return (TUI_HARNESS_IDS as readonly string[]).includes(harnessId);
 }
 
 /**

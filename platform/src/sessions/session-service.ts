@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TUI_HARNESS_IDS, type HarnessId, type MessagePart, type TurnResponse } from '@lap/sandbox-protocol';
+import { type HarnessId, type MessagePart, type TurnResponse } from '@lap/sandbox-protocol';
 import type pg from 'pg';
 import type { AgentRecord } from '../db/agents';
 import { enqueueJob, initialPromptPending } from '../db/jobs';
@@ -22,7 +22,7 @@ import {
   type SessionRow,
   type SessionWithHarness,
 } from '../db/sessions';
-import { ttyUrlFor } from '../harness/client';
+import { supportsTui, ttyUrlFor } from '../harness/client';
 import { markDead, markReady } from '../lifecycle/session-states';
 import type { Logger } from '../logger';
 import type { SandboxControl } from '../sandbox/launcher';
@@ -73,10 +73,6 @@ export interface SessionServiceDeps {
 const READY_WAIT_SLACK_MS = 5000;
 /** A queued initial prompt waits at most this long for a runner, beyond its own turn deadline. */
 const INITIAL_PROMPT_CLAIM_SLACK_MS = 60_000;
-
-export function supportsTui(harnessId: string): boolean {
-  return (TUI_HARNESS_IDS as readonly string[]).includes(harnessId);
-}
 
 export class SessionService {
   readonly turns: Turns;

@@ -71,10 +71,6 @@ export class Turns {
 
   constructor(private readonly deps: TurnsDeps) {}
 
-  get settings(): TurnSettings {
-    return this.deps.settings;
-  }
-
   /** Turns of this session queued or running in this process. */
   pending(sessionId: string): number {
     return this.counts.get(sessionId) ?? 0;

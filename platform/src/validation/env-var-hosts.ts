@@ -69,13 +69,9 @@ export type EnvVarHosts = z.infer<typeof envVarHostsSchema>;
  * The problem with bindings whose key is not a key of `envVarKeys` (the env vars of the same
  * scope), naming the first such key; undefined when every key has a value.
  */
-export function bindingKeyProblem(
-  bindings: EnvVarHosts,
-  envVarKeys: Iterable<string>,
-  field = 'env_var_hosts',
-): string | undefined {
+export function bindingKeyProblem(bindings: EnvVarHosts, envVarKeys: Iterable<string>): string | undefined {
   const keys = new Set(envVarKeys);
   const orphan = Object.keys(bindings).find((key) => !keys.has(key));
   if (orphan === undefined) return undefined;
-  return `${field}.${orphan}: there is no env var ${orphan} to bind (env_var_hosts keys must be keys of env_vars)`;
+  return `env_var_hosts.${orphan}: there is no env var ${orphan} to bind (env_var_hosts keys must be keys of env_vars)`;
 }

@@ -13,6 +13,13 @@ export function isWellFormedUnicode(s: string): boolean {
   return !LONE_SURROGATE.test(s);
 }
 
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+
+/** The string with each lone surrogate replaced by U+FFFD. */
+export function replaceLoneSurrogates(s: string): string {
+  return s.replace(LONE_SURROGATES, '\uFFFD');
+}
+
 /** A string of 0..max characters that PostgreSQL can store as given. */
 export function storableText(max: number) {
   return z

@@ -238,7 +238,7 @@ export function createWebRuntime(options: WebRuntimeOptions): RoleRuntime {
 export function createPlatformRuntime(
   config: PlatformConfig,
   deps: { db: pg.Pool; launcher: SandboxLauncher; secretStore: SecretStore; log: Logger },
-): { runtime: RoleRuntime; warmPool: DatabaseWarmPool } {
+): { runtime: RoleRuntime } {
   if (config.role === 'web') {
     const sandboxes = controlOnly(deps.launcher);
     const warmPool = new DatabaseWarmPool({ ...deps, launcher: sandboxes, settings: config.warmPool });
@@ -255,7 +255,7 @@ export function createPlatformRuntime(
       creatingTimeoutMs: config.sessionCreatingTimeoutMs,
       turns: config.turns,
     });
-    return { runtime, warmPool };
+    return { runtime };
   }
   const warmPool = new DatabaseWarmPool({ ...deps, settings: config.warmPool });
   const runtime = createSessionRuntime({
@@ -274,5 +274,5 @@ export function createPlatformRuntime(
       preinstalledGithubRepo: config.preinstalledGithubRepo,
     },
   });
-  return { runtime, warmPool };
+  return { runtime };
 }

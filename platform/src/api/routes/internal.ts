@@ -11,6 +11,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { LiveSandbox } from '../../lifecycle/sandbox-callbacks';
 import { errorSchema } from '../../validation/common';
+import { bearerToken } from '../auth';
 import type { InternalRouteOptions } from '../deps';
 import { HttpError, notFound } from '../errors';
 
@@ -26,8 +27,7 @@ export const internalRoutes: FastifyPluginAsyncZod<InternalRouteOptions> = async
 
   app.addHook('onRequest', async (request) => {
     const { id } = request.params as { id?: string };
-    const header = request.headers.authorization;
-    const bearer = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1] : undefined;
+    const bearer = bearerToken(request.headers.authorization) ?? undefined;
     const result = await callbacks.authorize(id ?? '', bearer);
     if (!result.ok) throw new HttpError(result.reason === 'unknown' ? 404 : 401, result.message);
     authorized.set(request, result.sandbox);

@@ -10,10 +10,9 @@ import { z } from 'zod';
 import { unboundEnvVars } from '../../agents/bindings';
 import { getAgent } from '../../db/agents';
 import type { SessionListRow, SessionWithHarness } from '../../db/sessions';
-import { openEventStream } from '../../harness/client';
+import { openEventStream, supportsTui } from '../../harness/client';
 import { harnessToken, sandboxIdOf, ttyToken } from '../../sandbox/tokens';
 import { openSessionEvents, type FeedItem } from '../../sessions/session-events';
-import { supportsTui } from '../../sessions/session-service';
 import { errorResponses, errorSchema, idParams, paginationQuery, pageSchema } from '../../validation/common';
 import { bindingKeyProblem, envVarHostsSchema } from '../../validation/env-var-hosts';
 import { envVarsSchema } from '../../validation/env-vars';
@@ -314,10 +313,10 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
     },
     async (request, reply) => {
       const session = await requireSession(request.params.id);
-      if (request.query.follow === '1' || request.query.follow === 'true')
-        return followEvents(request, reply, session);
       if (session.status !== 'ready' || !session.sandbox_url)
         throw new HttpError(409, `session not ready, status=${session.status}`);
+      if (request.query.follow === '1' || request.query.follow === 'true')
+        return followEvents(request, reply, session, session.sandbox_url);
       const gone = clientGone(reply);
       const sse = openSse(reply, gone, EVENTS_MAX_MS);
       let items: AsyncGenerator<FeedItem>;
@@ -346,15 +345,18 @@ export const sessionRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
   );
 
   /** Our continuous stream: the harness's SSE verbatim (ids, event names), kept open, resumable. */
-  async function followEvents(request: FastifyRequest, reply: FastifyReply, session: SessionWithHarness) {
-    if (session.status !== 'ready' || !session.sandbox_url)
-      throw new HttpError(409, `session not ready, status=${session.status}`);
+  async function followEvents(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    session: SessionWithHarness,
+    sandboxUrl: string,
+  ) {
     const gone = clientGone(reply);
     const lastEventId = request.headers['last-event-id'];
     let upstream;
     try {
       upstream = await openEventStream(
-        session.sandbox_url,
+        sandboxUrl,
         harnessToken(sessions.signingKey, sandboxIdOf(session)),
         gone,
         typeof lastEventId === 'string' ? lastEventId : undefined,

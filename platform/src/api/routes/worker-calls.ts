@@ -8,6 +8,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provid
 import { z } from 'zod';
 import { errorSchema } from '../../validation/common';
 import { WORKER_ROUTES } from '../../worker-link/client';
+import { bearerToken } from '../auth';
 import { BODY_LIMITS } from '../body-limits';
 import type { InternalRouteOptions } from '../deps';
 import { HttpError, notFound } from '../errors';
@@ -39,8 +40,7 @@ export const workerCallRoutes: FastifyPluginAsyncZod<InternalRouteOptions> = asy
     const signed = scope.withTypeProvider<ZodTypeProvider>();
     // After parsing (the token covers the raw body), before validation: a bad token is a 401 first.
     signed.addHook('preValidation', async (request) => {
-      const header = request.headers.authorization;
-      const bearer = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1] : undefined;
+      const bearer = bearerToken(request.headers.authorization) ?? undefined;
       const refusal = calls.refusal(bearer, {
         method: request.method,
         path: request.url,
